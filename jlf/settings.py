@@ -1,0 +1,242 @@
+"""Settings, all from the environment (django-environ).
+
+With no environment at all the project runs for development: SQLite, console email,
+SMS logged not sent, a generated development secret. ``JLF_ENV=production`` refuses to
+start until every required secret is present, and names all missing ones in one message.
+Every key is documented in ``.env.example``.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+_env_file = BASE_DIR / ".env"
+if _env_file.exists():
+    environ.Env.read_env(str(_env_file))
+
+JLF_ENV = env.str("JLF_ENV", default="development")
+PRODUCTION = JLF_ENV == "production"
+TESTING = env.bool("JLF_TESTING", default=False)
+
+# --- Providers -----------------------------------------------------------------------------
+# Base URLs are settings so tests, the demo and the benchmarks point the real SDKs at local
+# fake servers; production never changes them.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+# Several secrets at once so an endpoint-secret roll needs no downtime (comma-separated).
+STRIPE_WEBHOOK_SECRETS = env.list("STRIPE_WEBHOOK_SECRETS", default=[])
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+# Which mode this install lives in; events of the other mode are stored as ignored.
+STRIPE_LIVEMODE = env.bool("STRIPE_LIVEMODE", default=PRODUCTION)
+STRIPE_ACCEPT_OTHER_MODE = env.bool("STRIPE_ACCEPT_OTHER_MODE", default=False)
+STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+
+ACUITY_USER_ID = env.str("ACUITY_USER_ID", default="")
+ACUITY_API_KEY = env.str("ACUITY_API_KEY", default="")
+ACUITY_API_BASE = env.str("ACUITY_API_BASE", default="https://acuityscheduling.com/api/v1")
+
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com")
+
+RESEND_API_KEY = env.str("RESEND_API_KEY", default="")
+RESEND_API_URL = env.str("RESEND_API_URL", default="https://api.resend.com")
+RESEND_WEBHOOK_SECRET = env.str("RESEND_WEBHOOK_SECRET", default="")
+
+STRIPE_ENABLED = bool(STRIPE_SECRET_KEY)
+ACUITY_ENABLED = bool(ACUITY_API_KEY)
+TWILIO_ENABLED = bool(TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)
+RESEND_ENABLED = bool(RESEND_API_KEY)
+
+# The public https URL the providers reach us at (used for Twilio signature checks,
+# status callbacks and links in messages).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="US")
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
+READ_ONLY_MODE = env.bool("READ_ONLY_MODE", default=False)
+
+# --- Core ----------------------------------------------------------------------------------
+_missing = []
+if PRODUCTION:
+    for key in ("SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"):
+        if not env.str(key, default=""):
+            _missing.append(key)
+    if STRIPE_ENABLED and not STRIPE_WEBHOOK_SECRETS:
+        _missing.append("STRIPE_WEBHOOK_SECRETS (Stripe is enabled by STRIPE_SECRET_KEY)")
+    if ACUITY_ENABLED and not ACUITY_USER_ID:
+        _missing.append("ACUITY_USER_ID (Acuity is enabled by ACUITY_API_KEY)")
+    if RESEND_ENABLED and not RESEND_WEBHOOK_SECRET:
+        _missing.append("RESEND_WEBHOOK_SECRET (Resend is enabled by RESEND_API_KEY)")
+    if _missing:
+        raise ImproperlyConfigured(
+            "JLF_ENV=production but these settings are missing: " + ", ".join(_missing)
+        )
+
+SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "django_q",
+    "sesame",
+    "registrations",
+    "integrations",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "jlf.urls"
+WSGI_APPLICATION = "jlf.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ------------------------------------------------------------------------------
+# SQLite by default (zero setup): WAL, IMMEDIATE transactions and a generous timeout so the
+# django-q2 ORM broker's polling and web writes do not collide ("database is locked").
+SQLITE_PATH = env.str("SQLITE_PATH", default=str(BASE_DIR / "db.sqlite3"))
+DATABASES = {
+    "default": env.db(
+        "DATABASE_URL",
+        default=f"sqlite:///{SQLITE_PATH}",
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "sesame.backends.ModelBackend",
+]
+LOGIN_URL = "/admin/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Email ---------------------------------------------------------------------------------
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="JLF Registrations <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Task queue (django-q2) ----------------------------------------------------------------
+# ORM broker on the same database: the inbox row and its queued task commit in one
+# transaction. retry (ack wait) must exceed timeout, or a slow task runs twice; max_attempts
+# is bounded (the default, 0, retries a failing task forever with no backoff).
+Q_CLUSTER = {
+    "name": "jlf",
+    "orm": "default",
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": env.int("Q_TIMEOUT", default=60),
+    "retry": env.int("Q_RETRY", default=90),
+    "max_attempts": env.int("Q_MAX_ATTEMPTS", default=5),
+    "catch_up": False,
+    "save_limit": 500,
+    "poll": env.float("Q_POLL", default=0.2),
+    "queue_limit": 50,
+    "label": "Task queue",
+    "sync": env.bool("Q_SYNC", default=False),
+}
+
+# --- Magic links (django-sesame) -----------------------------------------------------------
+SESAME_MAX_AGE = env.int("SESAME_MAX_AGE", default=15 * 60)
+SESAME_TOKEN_NAME = "t"
+
+# --- Logging -------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+    },
+}
+
+# --- Security (production) -----------------------------------------------------------------
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -1,0 +1,188 @@
+from django.contrib import admin
+
+from .models import (
+    Attendee,
+    AttendeeAlias,
+    AuditLog,
+    Booking,
+    CoHost,
+    CoHostGrant,
+    Dispute,
+    Event,
+    EventMapping,
+    Payment,
+    Refund,
+    Registration,
+    ReviewItem,
+)
+
+
+class EventMappingInline(admin.TabularInline):
+    model = EventMapping
+    extra = 1
+    fields = ("kind", "value", "ignored")
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "starts_at", "kind", "price", "capacity", "location")
+    list_filter = ("kind",)
+    search_fields = ("name", "slug", "location")
+    prepopulated_fields = {"slug": ("name",)}
+    date_hierarchy = "starts_at"
+    inlines = [EventMappingInline]
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "starts_at", "ends_at", "timezone", "location")}),
+        ("Money", {"fields": ("kind", "price", "currency", "capacity")}),
+        ("Links", {"fields": ("stripe_payment_link_url", "acuity_scheduling_url", "acuity_reference_field_id")}),
+        (
+            "Reminders",
+            {
+                "fields": (
+                    "reminders_enabled", "reminder_delay_hours", "reminder_spacing_hours", "reminder_max_count",
+                    "sms_enabled", "quiet_hours_start", "quiet_hours_end", "email_subject_template",
+                    "email_text_template", "email_html_template", "sms_text_template",
+                ),
+                "classes": ("collapse",),
+            },
+        ),
+    )
+
+
+@admin.register(EventMapping)
+class EventMappingAdmin(admin.ModelAdmin):
+    list_display = ("kind", "value", "event", "ignored", "created_at")
+    list_filter = ("kind", "ignored")
+    search_fields = ("value", "event__name")
+    autocomplete_fields = ("event",)
+
+
+class AliasInline(admin.TabularInline):
+    model = AttendeeAlias
+    extra = 0
+    readonly_fields = ("email", "reason", "created_at")
+    can_delete = False
+
+
+@admin.register(Attendee)
+class AttendeeAdmin(admin.ModelAdmin):
+    list_display = ("email", "name", "phone", "email_opt_out", "sms_opt_out", "created_at")
+    list_filter = ("email_opt_out", "sms_opt_out")
+    search_fields = ("email", "name", "phone", "aliases__email")
+    inlines = [AliasInline]
+
+
+@admin.register(AttendeeAlias)
+class AttendeeAliasAdmin(admin.ModelAdmin):
+    list_display = ("email", "attendee", "reason", "created_at")
+    search_fields = ("email", "attendee__email")
+    raw_id_fields = ("attendee",)
+
+
+class PaymentInline(admin.TabularInline):
+    model = Payment
+    extra = 0
+    fields = ("checkout_session_id", "state", "method", "amount", "amount_refunded", "disputed", "occurred_at")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+
+class BookingInline(admin.TabularInline):
+    model = Booking
+    extra = 0
+    fields = ("acuity_appointment_id", "starts_at", "cancelled", "email")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Registration)
+class RegistrationAdmin(admin.ModelAdmin):
+    list_display = ("attendee", "event", "status", "source", "reference", "created_at")
+    list_filter = ("status", "source", "event")
+    search_fields = ("attendee__email", "attendee__name", "attendee__phone", "reference")
+    list_select_related = ("attendee", "event")
+    readonly_fields = ("reference", "status", "status_changed_at", "created_at", "updated_at")
+    raw_id_fields = ("attendee",)
+    inlines = [PaymentInline, BookingInline]
+
+
+class FactAdmin(admin.ModelAdmin):
+    """Provider facts are history: visible, never edited by hand (use the ops actions)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Payment)
+class PaymentAdmin(FactAdmin):
+    list_display = ("__str__", "event", "registration", "state", "method", "amount", "amount_refunded",
+                    "disputed", "livemode", "occurred_at")
+    list_filter = ("state", "method", "source", "disputed", "livemode", "event")
+    search_fields = ("checkout_session_id", "payment_intent_id", "charge_id", "email", "name")
+    list_select_related = ("event", "registration__attendee", "registration__event")
+
+
+@admin.register(Refund)
+class RefundAdmin(FactAdmin):
+    list_display = ("refund_id", "payment", "amount", "cumulative", "status", "occurred_at")
+    list_filter = ("status", "cumulative")
+    search_fields = ("refund_id", "payment_intent_id", "charge_id")
+
+
+@admin.register(Dispute)
+class DisputeAdmin(FactAdmin):
+    list_display = ("dispute_id", "payment", "amount", "status", "reason", "status_at")
+    list_filter = ("status",)
+    search_fields = ("dispute_id", "payment_intent_id", "charge_id")
+
+
+@admin.register(Booking)
+class BookingAdmin(FactAdmin):
+    list_display = ("__str__", "event", "registration", "email", "starts_at", "cancelled", "source")
+    list_filter = ("cancelled", "source", "event")
+    search_fields = ("acuity_appointment_id", "email", "first_name", "last_name", "phone")
+    list_select_related = ("event", "registration__attendee", "registration__event")
+
+
+@admin.register(ReviewItem)
+class ReviewItemAdmin(admin.ModelAdmin):
+    list_display = ("kind", "state", "event", "registration", "created_at", "resolution", "resolved_by")
+    list_filter = ("state", "kind", "event")
+    search_fields = ("explanation", "key", "registration__attendee__email")
+    readonly_fields = [f.name for f in ReviewItem._meta.fields]
+    list_select_related = ("event", "registration__attendee", "registration__event", "resolved_by")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(FactAdmin):
+    list_display = ("created_at", "action", "actor_type", "actor_user", "actor_source", "event", "registration")
+    list_filter = ("action", "actor_type")
+    search_fields = ("action", "message", "actor_source", "request_id", "object_id")
+    list_select_related = ("actor_user", "event", "registration__attendee", "registration__event")
+    date_hierarchy = "created_at"
+
+
+class CoHostGrantInline(admin.TabularInline):
+    model = CoHostGrant
+    extra = 1
+    autocomplete_fields = ("event",)
+
+
+@admin.register(CoHost)
+class CoHostAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "is_active", "daily_digest", "created_at")
+    list_filter = ("is_active", "daily_digest")
+    search_fields = ("user__email",)
+    inlines = [CoHostGrantInline]
+    readonly_fields = ("calendar_token",)

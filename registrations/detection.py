@@ -1,0 +1,175 @@
+"""Findings that need a person: each one becomes a ReviewItem that explains itself.
+
+Detection runs inside ``recompute`` under the registration's row lock and is idempotent: every
+finding has a stable ``key``, so it is created once. Items an operator resolved or dismissed are
+never reopened. Items whose condition can stop holding as more facts arrive (a suggested match,
+paid-but-cancelled) are closed automatically with a resolution starting ``auto:`` and may open
+again if the condition returns, so the final set of open items does not depend on arrival order.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from .audit import Actor, audit
+from .identity import names_similar
+from .models import Registration, ReviewItem
+
+DUPLICATE_WINDOW = timedelta(hours=24)
+
+
+def open_review_count(reg: Registration) -> int:
+    return ReviewItem.objects.filter(
+        Q(registration=reg) | Q(counterpart=reg), state=ReviewItem.State.OPEN
+    ).count()
+
+
+def _money(amount, currency):
+    if amount is None:
+        return "an unknown amount"
+    return f"{amount / 100:,.2f} {currency.upper()}"
+
+
+def _ensure(key: str, kind: str, reg: Registration, actor: Actor, explanation: str, **extra) -> ReviewItem:
+    item, created = ReviewItem.objects.get_or_create(
+        key=key,
+        defaults=dict(kind=kind, event=reg.event, registration=reg, explanation=explanation, **extra),
+    )
+    if created:
+        audit("review.opened", actor=actor, registration=reg, obj=item,
+              after={"kind": kind, "key": key, "explanation": explanation})
+    elif item.state != ReviewItem.State.OPEN and item.resolution.startswith("auto:"):
+        item.state, item.resolution, item.resolved_at = ReviewItem.State.OPEN, "", None
+        item.save(update_fields=["state", "resolution", "resolved_at"])
+        audit("review.reopened", actor=actor, registration=reg, obj=item, after={"key": key})
+    return item
+
+
+def _auto_close(item: ReviewItem, why: str, actor: Actor):
+    if item.state == ReviewItem.State.OPEN:
+        item.state = ReviewItem.State.RESOLVED
+        item.resolution = f"auto:{why}"
+        item.resolved_at = timezone.now()
+        item.save(update_fields=["state", "resolution", "resolved_at"])
+        audit("review.auto_closed", actor=actor, registration=item.registration, obj=item,
+              after={"key": item.key, "why": why})
+
+
+def sides(reg: Registration) -> tuple[bool, bool]:
+    """(has live payment, has live booking) from facts, independent of the stored status."""
+    paid = any(p.is_paid and not p.fully_refunded for p in reg.payments.all())
+    booked = any(not b.cancelled for b in reg.bookings.all())
+    return paid, booked
+
+
+def detect_review_items(reg: Registration, actor: Actor) -> set[int]:
+    """Create/refresh the review items for ``reg``. Returns pks of other registrations touched."""
+    event = reg.event
+    payments = [p for p in reg.payments.all() if p.is_paid]
+    bookings = list(reg.bookings.all())
+
+    # Group payment: several seats in one payment.
+    for p in payments:
+        seats = p.quantity or 1
+        if seats < 2 and event.price and not event.is_donation and p.amount and p.amount >= 2 * event.price \
+                and p.amount % event.price == 0:
+            seats = p.amount // event.price
+        if seats >= 2:
+            _ensure(
+                f"group:{p.pk}", ReviewItem.Kind.GROUP_PAYMENT, reg, actor,
+                f"{reg.attendee} paid {_money(p.amount, p.currency)} for {seats} seats in one payment. "
+                "Assign each seat to a booking or a named attendee so everyone coming is on the list.",
+                payment=p, data={"seats": seats},
+            )
+
+    # Duplicate payment: a second payment by the same attendee for the same event within 24 h.
+    ordered = sorted(payments, key=lambda p: (p.occurred_at or p.created_at, p.pk))
+    for earlier, later in zip(ordered, ordered[1:]):
+        if (later.occurred_at or later.created_at) - (earlier.occurred_at or earlier.created_at) <= DUPLICATE_WINDOW:
+            if later.method != later.Method.STRIPE and earlier.method != earlier.Method.STRIPE:
+                continue
+            _ensure(
+                f"duplicate:{later.pk}", ReviewItem.Kind.DUPLICATE_PAYMENT, reg, actor,
+                f"{reg.attendee} paid twice for {event} within 24 hours "
+                f"({_money(earlier.amount, earlier.currency)} and {_money(later.amount, later.currency)}). "
+                "Keep both (for example a second seat) or refund the second payment through Stripe.",
+                payment=later, data={"first_payment": earlier.pk},
+            )
+
+    # Disputes.
+    for p in payments:
+        for d in p.disputes.all():
+            _ensure(
+                f"dispute:{d.dispute_id}", ReviewItem.Kind.DISPUTE, reg, actor,
+                f"The bank of {reg.attendee} disputed {_money(d.amount, p.currency)} "
+                f"(reason: {d.reason or 'not given'}). Respond in Stripe; acknowledge here with a note.",
+                payment=p, data={"dispute_id": d.dispute_id},
+            )
+
+    # Paid but cancelled.
+    live_paid = [p for p in payments if not p.fully_refunded]
+    cancelled = [b for b in bookings if b.cancelled]
+    live_bookings = [b for b in bookings if not b.cancelled]
+    if live_paid and cancelled and not live_bookings:
+        last = max(cancelled, key=lambda b: (b.state_at or b.created_at, b.pk))
+        _ensure(
+            f"paid_cancelled:{last.pk}", ReviewItem.Kind.PAID_CANCELLED, reg, actor,
+            f"{reg.attendee} paid but cancelled their booking. Refund in full or in part, "
+            "or keep the payment as credit.",
+            booking=last,
+        )
+    else:
+        for item in ReviewItem.objects.filter(registration=reg, kind=ReviewItem.Kind.PAID_CANCELLED,
+                                              state=ReviewItem.State.OPEN):
+            _auto_close(item, "no longer paid and cancelled", actor)
+
+    return _detect_suggested_matches(reg, actor)
+
+
+def _detect_suggested_matches(reg: Registration, actor: Actor) -> set[int]:
+    touched: set[int] = set()
+    paid, booked = sides(reg)
+    one_sided = paid != booked
+    # Close suggestions that no longer make sense (either side completed or went away).
+    for item in ReviewItem.objects.filter(
+        Q(registration=reg) | Q(counterpart=reg), kind=ReviewItem.Kind.SUGGESTED_MATCH, state=ReviewItem.State.OPEN
+    ).select_related("registration", "counterpart"):
+        other = item.counterpart if item.registration_id == reg.pk else item.registration
+        if other is None or not one_sided or sides(other) != (booked, paid):
+            _auto_close(item, "no longer one-sided", actor)
+            if other is not None:
+                touched.add(other.pk)
+    if not one_sided:
+        return touched
+    attendee = reg.attendee
+    candidates = (
+        Registration.objects.filter(event=reg.event)
+        .exclude(pk=reg.pk)
+        .exclude(attendee=attendee)
+        .filter(status__in=["paid_only", "booked_only", "needs_review", "pending"])
+        .select_related("attendee")
+    )
+    for other in candidates:
+        if sides(other) != (booked, paid):
+            continue
+        reasons = []
+        if attendee.phone and attendee.phone == other.attendee.phone:
+            reasons.append(f"the same phone number ({attendee.phone})")
+        if names_similar(attendee.name, other.attendee.name):
+            reasons.append(f"very similar names (“{attendee.name}” and “{other.attendee.name}”)")
+        if not reasons:
+            continue
+        low, high = sorted([reg.pk, other.pk])
+        paid_reg, booked_reg = (reg, other) if paid else (other, reg)
+        _ensure(
+            f"match:{low}:{high}", ReviewItem.Kind.SUGGESTED_MATCH, paid_reg, actor,
+            f"{paid_reg.attendee.email} paid and {booked_reg.attendee.email} booked for {reg.event}, "
+            f"with {' and '.join(reasons)}. If they are one person, accept to merge them "
+            "(the second address is remembered for the future); otherwise dismiss.",
+            counterpart=booked_reg, data={"reasons": reasons},
+        )
+        touched.add(other.pk)
+    return touched

@@ -1,0 +1,73 @@
+"""Who is this? Email and phone normalisation, attendee lookup and learned aliases."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+
+import phonenumbers
+from django.conf import settings
+
+from .models import Attendee, AttendeeAlias
+
+_EMAIL_SPLIT = re.compile(r"[,;\s]+")
+
+
+def normalise_email(value: str) -> str:
+    return (value or "").strip().casefold()
+
+
+def split_emails(value: str) -> list[str]:
+    """Acuity lets a client type several addresses; the first is primary, the rest candidates."""
+    seen, out = set(), []
+    for part in _EMAIL_SPLIT.split(value or ""):
+        email = normalise_email(part)
+        if "@" in email and email not in seen:
+            seen.add(email)
+            out.append(email)
+    return out
+
+
+def normalise_phone(value: str, region: str | None = None) -> str:
+    """E.164, or "" when the number cannot be understood (never raises on user input)."""
+    if not value or not str(value).strip():
+        return ""
+    try:
+        number = phonenumbers.parse(str(value), region or settings.DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_possible_number(number):
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_name(value: str) -> str:
+    text = unicodedata.normalize("NFKD", value or "")
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    return " ".join(sorted(re.findall(r"[a-z0-9]+", text)))
+
+
+def names_similar(a: str, b: str, threshold: float = 0.88) -> bool:
+    """'River Stone' ~ 'stone, river' ~ 'River Stonee'; empty names are never similar."""
+    na, nb = normalise_name(a), normalise_name(b)
+    if not na or not nb:
+        return False
+    if na == nb:
+        return True
+    return difflib.SequenceMatcher(None, na, nb).ratio() >= threshold
+
+
+def find_attendee(email: str) -> Attendee | None:
+    """A learned alias wins over a primary address: after a merge, the alias names the survivor."""
+    email = normalise_email(email)
+    if not email:
+        return None
+    alias = AttendeeAlias.objects.select_related("attendee").filter(email=email).first()
+    if alias:
+        return alias.attendee
+    return Attendee.objects.filter(email=email).first()
+
+
+def known_emails(attendee: Attendee) -> set[str]:
+    return {attendee.email, *attendee.aliases.values_list("email", flat=True)}

@@ -1,0 +1,17 @@
+"""A mapping added anywhere (admin, import, ops page) replays the signals waiting for it."""
+
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from .models import EventMapping
+
+
+@receiver(post_save, sender=EventMapping)
+def replay_on_mapping(sender, instance: EventMapping, raw=False, **kwargs):
+    if raw:
+        return
+    from .services import replay_unmatched
+
+    kind, value = instance.kind, instance.value
+    transaction.on_commit(lambda: replay_unmatched(kind, value))
