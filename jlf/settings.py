@@ -33,10 +33,12 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_LIVEMODE = env.bool("STRIPE_LIVEMODE", default=PRODUCTION)
 STRIPE_ACCEPT_OTHER_MODE = env.bool("STRIPE_ACCEPT_OTHER_MODE", default=False)
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+STRIPE_REQUESTS_PER_SECOND = env.float("STRIPE_REQUESTS_PER_SECOND", default=20.0)  # limit is 25/s
 
 ACUITY_USER_ID = env.str("ACUITY_USER_ID", default="")
 ACUITY_API_KEY = env.str("ACUITY_API_KEY", default="")
 ACUITY_API_BASE = env.str("ACUITY_API_BASE", default="https://acuityscheduling.com/api/v1")
+ACUITY_REQUESTS_PER_SECOND = env.float("ACUITY_REQUESTS_PER_SECOND", default=8.0)  # limit is 10/s
 
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
@@ -73,9 +75,7 @@ if PRODUCTION:
     if RESEND_ENABLED and not RESEND_WEBHOOK_SECRET:
         _missing.append("RESEND_WEBHOOK_SECRET (Resend is enabled by RESEND_API_KEY)")
     if _missing:
-        raise ImproperlyConfigured(
-            "JLF_ENV=production but these settings are missing: " + ", ".join(_missing)
-        )
+        raise ImproperlyConfigured("JLF_ENV=production but these settings are missing: " + ", ".join(_missing))
 
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
@@ -184,9 +184,7 @@ STORAGES = {
 }
 
 # --- Email ---------------------------------------------------------------------------------
-EMAIL_BACKEND = env.str(
-    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
-)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="JLF Registrations <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -39,9 +39,17 @@ class EventAdmin(admin.ModelAdmin):
             "Reminders",
             {
                 "fields": (
-                    "reminders_enabled", "reminder_delay_hours", "reminder_spacing_hours", "reminder_max_count",
-                    "sms_enabled", "quiet_hours_start", "quiet_hours_end", "email_subject_template",
-                    "email_text_template", "email_html_template", "sms_text_template",
+                    "reminders_enabled",
+                    "reminder_delay_hours",
+                    "reminder_spacing_hours",
+                    "reminder_max_count",
+                    "sms_enabled",
+                    "quiet_hours_start",
+                    "quiet_hours_end",
+                    "email_subject_template",
+                    "email_text_template",
+                    "email_html_template",
+                    "sms_text_template",
                 ),
                 "classes": ("collapse",),
             },
@@ -123,8 +131,18 @@ class FactAdmin(admin.ModelAdmin):
 
 @admin.register(Payment)
 class PaymentAdmin(FactAdmin):
-    list_display = ("__str__", "event", "registration", "state", "method", "amount", "amount_refunded",
-                    "disputed", "livemode", "occurred_at")
+    list_display = (
+        "__str__",
+        "event",
+        "registration",
+        "state",
+        "method",
+        "amount",
+        "amount_refunded",
+        "disputed",
+        "livemode",
+        "occurred_at",
+    )
     list_filter = ("state", "method", "source", "disputed", "livemode", "event")
     search_fields = ("checkout_session_id", "payment_intent_id", "charge_id", "email", "name")
     list_select_related = ("event", "registration__attendee", "registration__event")

@@ -39,16 +39,23 @@ SYSTEM = Actor.system()
 
 def _mask(data):
     if isinstance(data, dict):
-        return {
-            k: ("***" if any(w in str(k).lower() for w in _SECRET_WORDS) else _mask(v)) for k, v in data.items()
-        }
+        return {k: ("***" if any(w in str(k).lower() for w in _SECRET_WORDS) else _mask(v)) for k, v in data.items()}
     if isinstance(data, list):
         return [_mask(v) for v in data]
     return data
 
 
-def audit(action: str, *, actor: Actor = SYSTEM, registration=None, event=None, obj=None,
-          before=None, after=None, message: str = "") -> AuditLog:
+def audit(
+    action: str,
+    *,
+    actor: Actor = SYSTEM,
+    registration=None,
+    event=None,
+    obj=None,
+    before=None,
+    after=None,
+    message: str = "",
+) -> AuditLog:
     if event is None and registration is not None:
         event = registration.event if registration.event_id else None
     user = actor.user if getattr(actor.user, "pk", None) else None

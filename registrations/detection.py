@@ -22,9 +22,7 @@ DUPLICATE_WINDOW = timedelta(hours=24)
 
 
 def open_review_count(reg: Registration) -> int:
-    return ReviewItem.objects.filter(
-        Q(registration=reg) | Q(counterpart=reg), state=ReviewItem.State.OPEN
-    ).count()
+    return ReviewItem.objects.filter(Q(registration=reg) | Q(counterpart=reg), state=ReviewItem.State.OPEN).count()
 
 
 def _money(amount, currency):
@@ -39,8 +37,13 @@ def _ensure(key: str, kind: str, reg: Registration, actor: Actor, explanation: s
         defaults=dict(kind=kind, event=reg.event, registration=reg, explanation=explanation, **extra),
     )
     if created:
-        audit("review.opened", actor=actor, registration=reg, obj=item,
-              after={"kind": kind, "key": key, "explanation": explanation})
+        audit(
+            "review.opened",
+            actor=actor,
+            registration=reg,
+            obj=item,
+            after={"kind": kind, "key": key, "explanation": explanation},
+        )
     elif item.state != ReviewItem.State.OPEN and item.resolution.startswith("auto:"):
         item.state, item.resolution, item.resolved_at = ReviewItem.State.OPEN, "", None
         item.save(update_fields=["state", "resolution", "resolved_at"])
@@ -54,8 +57,13 @@ def _auto_close(item: ReviewItem, why: str, actor: Actor):
         item.resolution = f"auto:{why}"
         item.resolved_at = timezone.now()
         item.save(update_fields=["state", "resolution", "resolved_at"])
-        audit("review.auto_closed", actor=actor, registration=item.registration, obj=item,
-              after={"key": item.key, "why": why})
+        audit(
+            "review.auto_closed",
+            actor=actor,
+            registration=item.registration,
+            obj=item,
+            after={"key": item.key, "why": why},
+        )
 
 
 def sides(reg: Registration) -> tuple[bool, bool]:
@@ -74,39 +82,57 @@ def detect_review_items(reg: Registration, actor: Actor) -> set[int]:
     # Group payment: several seats in one payment.
     for p in payments:
         seats = p.quantity or 1
-        if seats < 2 and event.price and not event.is_donation and p.amount and p.amount >= 2 * event.price \
-                and p.amount % event.price == 0:
+        if (
+            seats < 2
+            and event.price
+            and not event.is_donation
+            and p.amount
+            and p.amount >= 2 * event.price
+            and p.amount % event.price == 0
+        ):
             seats = p.amount // event.price
         if seats >= 2:
             _ensure(
-                f"group:{p.pk}", ReviewItem.Kind.GROUP_PAYMENT, reg, actor,
+                f"group:{p.pk}",
+                ReviewItem.Kind.GROUP_PAYMENT,
+                reg,
+                actor,
                 f"{reg.attendee} paid {_money(p.amount, p.currency)} for {seats} seats in one payment. "
                 "Assign each seat to a booking or a named attendee so everyone coming is on the list.",
-                payment=p, data={"seats": seats},
+                payment=p,
+                data={"seats": seats},
             )
 
     # Duplicate payment: a second payment by the same attendee for the same event within 24 h.
     ordered = sorted(payments, key=lambda p: (p.occurred_at or p.created_at, p.pk))
-    for earlier, later in zip(ordered, ordered[1:]):
+    for earlier, later in zip(ordered, ordered[1:], strict=False):
         if (later.occurred_at or later.created_at) - (earlier.occurred_at or earlier.created_at) <= DUPLICATE_WINDOW:
             if later.method != later.Method.STRIPE and earlier.method != earlier.Method.STRIPE:
                 continue
             _ensure(
-                f"duplicate:{later.pk}", ReviewItem.Kind.DUPLICATE_PAYMENT, reg, actor,
+                f"duplicate:{later.pk}",
+                ReviewItem.Kind.DUPLICATE_PAYMENT,
+                reg,
+                actor,
                 f"{reg.attendee} paid twice for {event} within 24 hours "
                 f"({_money(earlier.amount, earlier.currency)} and {_money(later.amount, later.currency)}). "
                 "Keep both (for example a second seat) or refund the second payment through Stripe.",
-                payment=later, data={"first_payment": earlier.pk},
+                payment=later,
+                data={"first_payment": earlier.pk},
             )
 
     # Disputes.
     for p in payments:
         for d in p.disputes.all():
             _ensure(
-                f"dispute:{d.dispute_id}", ReviewItem.Kind.DISPUTE, reg, actor,
+                f"dispute:{d.dispute_id}",
+                ReviewItem.Kind.DISPUTE,
+                reg,
+                actor,
                 f"The bank of {reg.attendee} disputed {_money(d.amount, p.currency)} "
                 f"(reason: {d.reason or 'not given'}). Respond in Stripe; acknowledge here with a note.",
-                payment=p, data={"dispute_id": d.dispute_id},
+                payment=p,
+                data={"dispute_id": d.dispute_id},
             )
 
     # Paid but cancelled.
@@ -116,14 +142,18 @@ def detect_review_items(reg: Registration, actor: Actor) -> set[int]:
     if live_paid and cancelled and not live_bookings:
         last = max(cancelled, key=lambda b: (b.state_at or b.created_at, b.pk))
         _ensure(
-            f"paid_cancelled:{last.pk}", ReviewItem.Kind.PAID_CANCELLED, reg, actor,
+            f"paid_cancelled:{last.pk}",
+            ReviewItem.Kind.PAID_CANCELLED,
+            reg,
+            actor,
             f"{reg.attendee} paid but cancelled their booking. Refund in full or in part, "
             "or keep the payment as credit.",
             booking=last,
         )
     else:
-        for item in ReviewItem.objects.filter(registration=reg, kind=ReviewItem.Kind.PAID_CANCELLED,
-                                              state=ReviewItem.State.OPEN):
+        for item in ReviewItem.objects.filter(
+            registration=reg, kind=ReviewItem.Kind.PAID_CANCELLED, state=ReviewItem.State.OPEN
+        ):
             _auto_close(item, "no longer paid and cancelled", actor)
 
     return _detect_suggested_matches(reg, actor)
@@ -165,11 +195,15 @@ def _detect_suggested_matches(reg: Registration, actor: Actor) -> set[int]:
         low, high = sorted([reg.pk, other.pk])
         paid_reg, booked_reg = (reg, other) if paid else (other, reg)
         _ensure(
-            f"match:{low}:{high}", ReviewItem.Kind.SUGGESTED_MATCH, paid_reg, actor,
+            f"match:{low}:{high}",
+            ReviewItem.Kind.SUGGESTED_MATCH,
+            paid_reg,
+            actor,
             f"{paid_reg.attendee.email} paid and {booked_reg.attendee.email} booked for {reg.event}, "
             f"with {' and '.join(reasons)}. If they are one person, accept to merge them "
             "(the second address is remembered for the future); otherwise dismiss.",
-            counterpart=booked_reg, data={"reasons": reasons},
+            counterpart=booked_reg,
+            data={"reasons": reasons},
         )
         touched.add(other.pk)
     return touched

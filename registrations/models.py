@@ -115,9 +115,7 @@ class EventMapping(models.Model):
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     value = models.CharField(max_length=255)
-    event = models.ForeignKey(
-        Event, null=True, blank=True, on_delete=models.CASCADE, related_name="mappings"
-    )
+    event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.CASCADE, related_name="mappings")
     ignored = models.BooleanField(
         default=False, help_text="Marked as not ours: signals with this key are kept but never matched."
     )
@@ -126,9 +124,7 @@ class EventMapping(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["kind", "value"], name="uniq_mapping_kind_value"),
-            models.CheckConstraint(
-                condition=Q(event__isnull=False) | Q(ignored=True), name="mapping_event_or_ignored"
-            ),
+            models.CheckConstraint(condition=Q(event__isnull=False) | Q(ignored=True), name="mapping_event_or_ignored"),
         ]
 
     def __str__(self):
@@ -184,9 +180,7 @@ class Registration(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["attendee", "event"], name="uniq_registration_attendee_event")
-        ]
+        constraints = [models.UniqueConstraint(fields=["attendee", "event"], name="uniq_registration_attendee_event")]
         indexes = [models.Index(fields=["event", "status"])]
 
     def __str__(self):
@@ -285,9 +279,7 @@ class Dispute(models.Model):
     dispute_id = models.CharField(max_length=255, unique=True)
     payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
     charge_id = models.CharField(max_length=255, blank=True, db_index=True)
-    payment = models.ForeignKey(
-        Payment, null=True, blank=True, on_delete=models.SET_NULL, related_name="disputes"
-    )
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.SET_NULL, related_name="disputes")
     amount = models.IntegerField(default=0)
     status = models.CharField(max_length=40, blank=True)
     reason = models.CharField(max_length=100, blank=True)

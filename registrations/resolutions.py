@@ -33,8 +33,14 @@ def close_item(item: ReviewItem, resolution: str, actor: Actor, note: str = "", 
     item.resolved_by = actor.user if getattr(actor.user, "pk", None) else None
     item.resolved_at = timezone.now()
     item.save()
-    audit(f"review.resolved.{resolution}", actor=actor, registration=item.registration, obj=item,
-          event=item.event, after={"kind": item.kind, "key": item.key, "note": note})
+    audit(
+        f"review.resolved.{resolution}",
+        actor=actor,
+        registration=item.registration,
+        obj=item,
+        event=item.event,
+        after={"kind": item.kind, "key": item.key, "note": note},
+    )
 
 
 def merge_registrations(keep: Registration, other: Registration, actor: Actor, reason: str) -> Registration:
@@ -61,8 +67,14 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     if not other_attendee.registrations.exists():
         # The address lives on as an alias of the survivor.
         other_attendee.delete()
-    audit("registration.merged", actor=actor, registration=keep, obj=keep, before=before,
-          after={"registration": keep.reference, "reason": reason})
+    audit(
+        "registration.merged",
+        actor=actor,
+        registration=keep,
+        obj=keep,
+        before=before,
+        after={"registration": keep.reference, "reason": reason},
+    )
     recompute(keep, actor)
     return keep
 
@@ -87,8 +99,9 @@ def dismiss(item_id: int, actor: Actor, note: str = "") -> ReviewItem:
         return item
 
 
-def acknowledge(item_id: int, actor: Actor, note: str, kind: str | None = None,
-                resolution: str = "acknowledged") -> ReviewItem:
+def acknowledge(
+    item_id: int, actor: Actor, note: str, kind: str | None = None, resolution: str = "acknowledged"
+) -> ReviewItem:
     """Close an item with a note (dispute acknowledged, payment kept, kept as credit…)."""
     with transaction.atomic():
         item = _lock_open_item(item_id, kind)

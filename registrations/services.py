@@ -21,8 +21,7 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
@@ -51,7 +50,7 @@ from .status import derive_status
 log = logging.getLogger(__name__)
 
 REFERENCE_RE = re.compile(r"^R[A-HJ-NP-Z2-9]{16}$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PAYMENT_STATE_RANK = {"expired": 0, "unpaid": 1, "failed": 2, "paid": 3}
 REFUND_STATUS_RANK = {"": 0, "pending": 1, "requires_action": 2, "succeeded": 3, "failed": 4, "canceled": 4}
 BOOKING_STATUS_RANK = {"booked": 0, "rescheduled": 1, "cancelled": 2}
@@ -184,8 +183,9 @@ def learn_alias(attendee: Attendee, email: str, reason: str, actor: Actor, regis
     return True
 
 
-def _registration_for(event: Event, emails: list[str], reference: str, name: str, phone: str,
-                      source: str, actor: Actor) -> Registration | None:
+def _registration_for(
+    event: Event, emails: list[str], reference: str, name: str, phone: str, source: str, actor: Actor
+) -> Registration | None:
     """Reference beats email; then the first email that is known; else the primary email."""
     if is_reference(reference):
         reg = Registration.objects.select_related("attendee").filter(reference=reference, event=event).first()
@@ -206,8 +206,13 @@ def _registration_for(event: Event, emails: list[str], reference: str, name: str
         attendee = _get_or_create_attendee(attendee.email, name, phone, actor)
     reg, created = Registration.objects.get_or_create(attendee=attendee, event=event, defaults={"source": source})
     if created:
-        audit("registration.created", actor=actor, registration=reg, obj=reg,
-              after={"reference": reg.reference, "source": source})
+        audit(
+            "registration.created",
+            actor=actor,
+            registration=reg,
+            obj=reg,
+            after={"reference": reg.reference, "source": source},
+        )
     return reg
 
 
@@ -224,8 +229,14 @@ def recompute(registration: Registration, actor: Actor = SYSTEM, detect: bool = 
         reg.status = status
         reg.status_changed_at = timezone.now()
         reg.save(update_fields=["status", "status_changed_at", "updated_at"])
-        audit("registration.status_changed", actor=actor, registration=reg, obj=reg,
-              before={"status": before}, after={"status": status})
+        audit(
+            "registration.status_changed",
+            actor=actor,
+            registration=reg,
+            obj=reg,
+            before={"status": before},
+            after={"status": status},
+        )
     registration.status = reg.status
     for other_pk in sorted(touched - {reg.pk}):
         other = Registration.objects.filter(pk=other_pk).first()
@@ -277,8 +288,17 @@ def _merge_payment_fields(payment: Payment, other) -> list[str]:
     if PAYMENT_STATE_RANK.get(state, -1) > PAYMENT_STATE_RANK.get(payment.state, -1):
         payment.state = state
         changed.append("state")
-    for attr in ("checkout_session_id", "payment_intent_id", "charge_id", "amount", "currency", "quantity",
-                 "name", "phone", "client_reference_id"):
+    for attr in (
+        "checkout_session_id",
+        "payment_intent_id",
+        "charge_id",
+        "amount",
+        "currency",
+        "quantity",
+        "name",
+        "phone",
+        "client_reference_id",
+    ):
         fill(attr, getattr(other, attr, None))
     fill("email", normalise_email(getattr(other, "email", "")))
     if getattr(other, "livemode", False) and not payment.livemode:
@@ -339,14 +359,22 @@ def _attach_payment(payment: Payment, actor: Actor, source: str) -> tuple[Regist
     if payment.state == Payment.State.EXPIRED:
         return None, False  # an abandoned checkout is recorded but registers nobody
     emails = [payment.email] if payment.email else []
-    reg = _registration_for(payment.event, emails, payment.client_reference_id, payment.name,
-                            payment.phone, source, actor)
+    reg = _registration_for(
+        payment.event, emails, payment.client_reference_id, payment.name, payment.phone, source, actor
+    )
     if reg is not None:
         payment.registration = reg
         payment.save(update_fields=["registration", "updated_at"])
-        audit("payment.matched", actor=actor, registration=reg, obj=payment,
-              after={"payment": str(payment), "by": "reference" if reg.reference == payment.client_reference_id
-                     else "email"})
+        audit(
+            "payment.matched",
+            actor=actor,
+            registration=reg,
+            obj=payment,
+            after={
+                "payment": str(payment),
+                "by": "reference" if reg.reference == payment.client_reference_id else "email",
+            },
+        )
     return reg, False
 
 
@@ -358,9 +386,14 @@ def _apply_refund(signal: PaymentSignal, actor: Actor) -> ApplyResult:
     if signal.refund_id:
         refund, created = Refund.objects.select_for_update().get_or_create(
             refund_id=signal.refund_id,
-            defaults=dict(payment_intent_id=signal.payment_intent_id, charge_id=signal.charge_id,
-                          amount=signal.amount_refunded, status=signal.refund_status or "succeeded",
-                          reason=signal.reason, occurred_at=_signal_time(signal)),
+            defaults=dict(
+                payment_intent_id=signal.payment_intent_id,
+                charge_id=signal.charge_id,
+                amount=signal.amount_refunded,
+                status=signal.refund_status or "succeeded",
+                reason=signal.reason,
+                occurred_at=_signal_time(signal),
+            ),
         )
         changed = []
         if not created:
@@ -374,8 +407,13 @@ def _apply_refund(signal: PaymentSignal, actor: Actor) -> ApplyResult:
         key = f"charge-total:{signal.charge_id or signal.payment_intent_id}"
         refund, created = Refund.objects.select_for_update().get_or_create(
             refund_id=key,
-            defaults=dict(payment_intent_id=signal.payment_intent_id, charge_id=signal.charge_id,
-                          amount=signal.amount_refunded, cumulative=True, occurred_at=_signal_time(signal)),
+            defaults=dict(
+                payment_intent_id=signal.payment_intent_id,
+                charge_id=signal.charge_id,
+                amount=signal.amount_refunded,
+                cumulative=True,
+                occurred_at=_signal_time(signal),
+            ),
         )
         changed = []
         if not created and signal.amount_refunded > refund.amount:
@@ -392,9 +430,18 @@ def _apply_refund(signal: PaymentSignal, actor: Actor) -> ApplyResult:
     if payment is not None:
         _finish_payment(payment, actor, result, Source.WEBHOOK)
     if created or changed:
-        audit("payment.refund_recorded", actor=actor, registration=result.registration, obj=refund,
-              after={"refund": refund.refund_id, "amount": refund.amount, "status": refund.status,
-                     "payment_known": payment is not None})
+        audit(
+            "payment.refund_recorded",
+            actor=actor,
+            registration=result.registration,
+            obj=refund,
+            after={
+                "refund": refund.refund_id,
+                "amount": refund.amount,
+                "status": refund.status,
+                "payment_known": payment is not None,
+            },
+        )
     return result
 
 
@@ -402,9 +449,14 @@ def _apply_dispute(signal: PaymentSignal, actor: Actor) -> ApplyResult:
     occurred = _signal_time(signal)
     dispute, created = Dispute.objects.select_for_update().get_or_create(
         dispute_id=signal.dispute_id or signal.source_id,
-        defaults=dict(payment_intent_id=signal.payment_intent_id, charge_id=signal.charge_id,
-                      amount=signal.amount or 0, status=signal.dispute_status, reason=signal.reason,
-                      status_at=occurred),
+        defaults=dict(
+            payment_intent_id=signal.payment_intent_id,
+            charge_id=signal.charge_id,
+            amount=signal.amount or 0,
+            status=signal.dispute_status,
+            reason=signal.reason,
+            status_at=occurred,
+        ),
     )
     changed = []
     if not created and (occurred, signal.dispute_status) > (dispute.status_at or _EPOCH, dispute.status):
@@ -417,8 +469,13 @@ def _apply_dispute(signal: PaymentSignal, actor: Actor) -> ApplyResult:
     if payment is not None:
         _finish_payment(payment, actor, result, Source.WEBHOOK)
     if created or changed:
-        audit("payment.dispute_recorded", actor=actor, registration=result.registration, obj=dispute,
-              after={"dispute": dispute.dispute_id, "status": dispute.status, "amount": dispute.amount})
+        audit(
+            "payment.dispute_recorded",
+            actor=actor,
+            registration=result.registration,
+            obj=dispute,
+            after={"dispute": dispute.dispute_id, "status": dispute.status, "amount": dispute.amount},
+        )
     return result
 
 
@@ -456,8 +513,11 @@ def apply_payment(signal: PaymentSignal, actor: Actor = SYSTEM, source: str = So
             return _apply_dispute(signal, actor)
         if signal.status not in PAYMENT_STATE_RANK:
             raise ValueError(f"unknown payment signal status {signal.status!r}")
-        ids = {"checkout_session_id": signal.checkout_session_id, "payment_intent_id": signal.payment_intent_id,
-               "charge_id": signal.charge_id}
+        ids = {
+            "checkout_session_id": signal.checkout_session_id,
+            "payment_intent_id": signal.payment_intent_id,
+            "charge_id": signal.charge_id,
+        }
         rows = _payment_lookup(ids)
         created = not rows
         if created:
@@ -468,10 +528,13 @@ def apply_payment(signal: PaymentSignal, actor: Actor = SYSTEM, source: str = So
         payment.save()
         result = ApplyResult(fact=payment, created=created, changed=[] if created else changed)
         if created or changed:
-            audit("payment.recorded" if created else "payment.updated", actor=actor,
-                  registration=payment.registration, obj=payment,
-                  after={"payment": str(payment), "state": payment.state, "amount": payment.amount,
-                         "changed": changed})
+            audit(
+                "payment.recorded" if created else "payment.updated",
+                actor=actor,
+                registration=payment.registration,
+                obj=payment,
+                after={"payment": str(payment), "state": payment.state, "amount": payment.amount, "changed": changed},
+            )
         _finish_payment(payment, actor, result, source)
         return result
 
@@ -554,13 +617,29 @@ def apply_booking(signal: BookingSignal, actor: Actor = SYSTEM, source: str = So
             changed = []
         result = ApplyResult(fact=booking, created=created, changed=changed)
         if created or changed:
-            action = "booking.recorded" if created else (
-                "booking.cancelled" if "cancelled" in changed else
-                "booking.rescheduled" if "starts_at" in changed else "booking.updated")
-            audit(action, actor=actor, registration=booking.registration, obj=booking,
-                  after={"appointment": booking.acuity_appointment_id,
-                         "starts_at": booking.starts_at.isoformat() if booking.starts_at else None,
-                         "cancelled": booking.cancelled, "changed": changed})
+            action = (
+                "booking.recorded"
+                if created
+                else (
+                    "booking.cancelled"
+                    if "cancelled" in changed
+                    else "booking.rescheduled"
+                    if "starts_at" in changed
+                    else "booking.updated"
+                )
+            )
+            audit(
+                action,
+                actor=actor,
+                registration=booking.registration,
+                obj=booking,
+                after={
+                    "appointment": booking.acuity_appointment_id,
+                    "starts_at": booking.starts_at.isoformat() if booking.starts_at else None,
+                    "cancelled": booking.cancelled,
+                    "changed": changed,
+                },
+            )
         _finish_booking(booking, actor, result, source)
         return result
 
@@ -579,14 +658,20 @@ def _attach_booking(booking: Booking, actor: Actor, source: str) -> tuple[Regist
     if booking.registration_id:
         return booking.registration, False
     emails = ([booking.email] if booking.email else []) + list(booking.other_emails)
-    reg = _registration_for(booking.event, emails, booking.intake_reference, booking.name,
-                            booking.phone, source, actor)
+    reg = _registration_for(booking.event, emails, booking.intake_reference, booking.name, booking.phone, source, actor)
     if reg is not None:
         booking.registration = reg
         booking.save(update_fields=["registration", "updated_at"])
-        audit("booking.matched", actor=actor, registration=reg, obj=booking,
-              after={"booking": str(booking),
-                     "by": "reference" if reg.reference == booking.intake_reference else "email"})
+        audit(
+            "booking.matched",
+            actor=actor,
+            registration=reg,
+            obj=booking,
+            after={
+                "booking": str(booking),
+                "by": "reference" if reg.reference == booking.intake_reference else "email",
+            },
+        )
     return reg, False
 
 
@@ -624,8 +709,13 @@ def replay_unmatched(kind: str, value: str, actor: Actor = SYSTEM) -> int:
         item.resolved_at = timezone.now()
         item.resolved_by = actor.user if getattr(actor.user, "pk", None) else None
         item.save()
-        audit("review.resolved." + item.resolution, actor=actor, obj=item, event=mapping.event if mapping else None,
-              after={"replayed": count})
+        audit(
+            "review.resolved." + item.resolution,
+            actor=actor,
+            obj=item,
+            event=mapping.event if mapping else None,
+            after={"replayed": count},
+        )
     return count
 
 
@@ -635,21 +725,31 @@ def add_mapping(kind: str, value: str, event: Event | None, actor: Actor = SYSTE
         mapping, created = EventMapping.objects.update_or_create(
             kind=kind, value=str(value), defaults={"event": event, "ignored": ignored}
         )
-        audit("mapping.added" if created else "mapping.changed", actor=actor, event=event, obj=mapping,
-              after={"kind": kind, "value": str(value), "event": event.slug if event else None, "ignored": ignored})
+        audit(
+            "mapping.added" if created else "mapping.changed",
+            actor=actor,
+            event=event,
+            obj=mapping,
+            after={"kind": kind, "value": str(value), "event": event.slug if event else None, "ignored": ignored},
+        )
     replayed = replay_unmatched(kind, value, actor)
     return mapping, replayed
 
 
 # --- Walk-ins -----------------------------------------------------------------------------------
-def enter_walk_in(*, event: Event, email: str, name: str, phone: str = "", method: str, amount: int,
-                  actor: Actor, note: str = "") -> Registration:
+def enter_walk_in(
+    *, event: Event, email: str, name: str, phone: str = "", method: str, amount: int, actor: Actor, note: str = ""
+) -> Registration:
     """An operator records someone who paid at the door: paid (cash/card/comp) and present."""
     email = normalise_email(email)
     if not email or "@" not in email:
         raise ValueError("A walk-in needs an email address.")
-    if method not in {Payment.Method.CASH, Payment.Method.CARD_IN_PERSON, Payment.Method.COMPLIMENTARY,
-                      Payment.Method.OTHER}:
+    if method not in {
+        Payment.Method.CASH,
+        Payment.Method.CARD_IN_PERSON,
+        Payment.Method.COMPLIMENTARY,
+        Payment.Method.OTHER,
+    }:
         raise ValueError(f"Unknown payment method {method!r}.")
     if amount < 0:
         raise ValueError("Amount cannot be negative.")
@@ -658,18 +758,39 @@ def enter_walk_in(*, event: Event, email: str, name: str, phone: str = "", metho
         reg = _registration_for(event, [email], "", name, normalise_phone(phone), Source.WALK_IN, actor)
         stamp = timezone.now()
         payment = Payment.objects.create(
-            manual_key=f"walkin:{reg.pk}:{stamp.timestamp():.6f}", event=event, registration=reg,
-            state=Payment.State.PAID, method=method, source=Source.WALK_IN, amount=amount,
-            currency=event.currency, quantity=1, email=email, name=name, occurred_at=stamp, note=note[:300],
+            manual_key=f"walkin:{reg.pk}:{stamp.timestamp():.6f}",
+            event=event,
+            registration=reg,
+            state=Payment.State.PAID,
+            method=method,
+            source=Source.WALK_IN,
+            amount=amount,
+            currency=event.currency,
+            quantity=1,
+            email=email,
+            name=name,
+            occurred_at=stamp,
+            note=note[:300],
         )
         if not reg.bookings.filter(cancelled=False).exists():
             Booking.objects.create(
-                manual_key=f"walkin:{reg.pk}:{stamp.timestamp():.6f}", event=event, registration=reg,
-                email=email, first_name=name, source=Source.WALK_IN, starts_at=event.starts_at,
-                state_at=stamp, note="walk-in",
+                manual_key=f"walkin:{reg.pk}:{stamp.timestamp():.6f}",
+                event=event,
+                registration=reg,
+                email=email,
+                first_name=name,
+                source=Source.WALK_IN,
+                starts_at=event.starts_at,
+                state_at=stamp,
+                note="walk-in",
             )
-        audit("registration.walk_in", actor=actor, registration=reg, obj=payment,
-              after={"method": method, "amount": amount, "note": note})
+        audit(
+            "registration.walk_in",
+            actor=actor,
+            registration=reg,
+            obj=payment,
+            after={"method": method, "amount": amount, "note": note},
+        )
         recompute(reg, actor)
         return reg
 
@@ -679,9 +800,7 @@ def enter_walk_in(*, event: Event, email: str, name: str, phone: str = "", metho
 def status_summary(event: Event) -> dict:
     from django.db.models import Count
 
-    counts = dict(
-        Registration.objects.filter(event=event).values_list("status").annotate(n=Count("id")).order_by()
-    )
+    counts = dict(Registration.objects.filter(event=event).values_list("status").annotate(n=Count("id")).order_by())
     return {s: counts.get(s, 0) for s in Status.values}
 
 

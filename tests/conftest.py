@@ -9,3 +9,32 @@ os.environ.setdefault("JLF_TESTING", "1")
 def _fast_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture
+def fake_stripe(settings):
+    """The real Stripe SDK pointed at a local fake Stripe (``tests/fakes/stripe.py``)."""
+    from tests.fakes import FakeStripe
+
+    with FakeStripe() as fake:
+        settings.STRIPE_API_BASE = fake.url
+        settings.STRIPE_SECRET_KEY = "sk_test_fake"
+        settings.STRIPE_WEBHOOK_SECRETS = ["whsec_test_secret"]
+        settings.STRIPE_REQUESTS_PER_SECOND = 1000.0
+        yield fake
+
+
+@pytest.fixture
+def fake_acuity(settings):
+    """Our Acuity client pointed at a local fake Acuity (``tests/fakes/acuity.py``)."""
+    from integrations import clients
+    from tests.fakes import FakeAcuity
+
+    with FakeAcuity() as fake:
+        settings.ACUITY_API_BASE = fake.base_url
+        settings.ACUITY_USER_ID = fake.user_id
+        settings.ACUITY_API_KEY = fake.api_key
+        settings.ACUITY_REQUESTS_PER_SECOND = 1000.0
+        clients._acuity_limiter = None
+        yield fake
+        clients._acuity_limiter = None

@@ -1,0 +1,334 @@
+"""A fake Stripe API (the parts we call), in the documented shapes (API 2026-10-28).
+
+Build data with ``add_session(...)``; refunds and disputes made "directly in Stripe" with
+``refund(...)`` / ``dispute(...)``. Webhook payload builders and the signer live here too, so a
+test can both serve an object from the API and deliver the event that announces it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+
+import stripe
+
+from .base import FakeServer
+
+_ids = itertools.count(1)
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_{next(_ids):014x}"
+
+
+def _not_found(kind: str, ident: str):
+    return 404, {
+        "error": {"type": "invalid_request_error", "code": "resource_missing", "message": f"No such {kind}: '{ident}'"}
+    }
+
+
+def sign(payload: bytes | str, secret: str, timestamp: int | None = None) -> str:
+    """A valid ``Stripe-Signature`` header for ``payload`` (the SDK's own signer)."""
+    if isinstance(payload, bytes):
+        payload = payload.decode()
+    ts = int(time.time()) if timestamp is None else timestamp
+    sig = stripe.WebhookSignature._compute_signature(f"{ts}.{payload}", secret)
+    return f"t={ts},v1={sig}"
+
+
+def event(
+    type_: str, obj: dict, *, livemode: bool = False, event_id: str | None = None, created: int | None = None
+) -> dict:
+    return {
+        "id": event_id or _id("evt"),
+        "object": "event",
+        "api_version": "2026-10-28.endive",
+        "created": created or int(time.time()),
+        "livemode": livemode,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": type_,
+        "data": {"object": obj},
+    }
+
+
+class FakeStripe(FakeServer):
+    def __init__(self):
+        super().__init__()
+        self.sessions: dict[str, dict] = {}
+        self.line_items: dict[str, list[dict]] = {}
+        self.payment_intents: dict[str, dict] = {}
+        self.charges: dict[str, dict] = {}
+        self.refunds: dict[str, dict] = {}
+        self.idempotency: dict[str, dict] = {}
+        self.route("GET", r"/v1/checkout/sessions", self._list_sessions)
+        self.route("GET", r"/v1/checkout/sessions/([^/]+)", self._get_session)
+        self.route("GET", r"/v1/checkout/sessions/([^/]+)/line_items", self._get_line_items)
+        self.route("GET", r"/v1/payment_intents/([^/]+)", self._get_payment_intent)
+        self.route("GET", r"/v1/charges/([^/]+)", self._get_charge)
+        self.route("POST", r"/v1/refunds", self._create_refund)
+
+    # --- data builders -------------------------------------------------------------------------
+    def add_session(
+        self,
+        *,
+        email: str = "river.stone@example.org",
+        name: str = "River Stone",
+        phone: str | None = None,
+        payment_link: str | None = "plink_1SampleSpring",
+        amount: int = 12000,
+        quantity: int = 1,
+        currency: str = "usd",
+        payment_status: str = "paid",
+        status: str = "complete",
+        price_id: str = "price_1SampleSpring",
+        client_reference_id: str | None = None,
+        metadata: dict | None = None,
+        livemode: bool = False,
+        created: int | None = None,
+        session_id: str | None = None,
+    ) -> dict:
+        sid = session_id or _id("cs_test")
+        pi = _id("pi")
+        ch = _id("ch")
+        created = created or int(time.time())
+        session = {
+            "id": sid,
+            "object": "checkout.session",
+            "mode": "payment",
+            "status": status,
+            "payment_status": payment_status,
+            "payment_link": payment_link,
+            "payment_intent": pi,
+            "amount_subtotal": amount,
+            "amount_total": amount,
+            "currency": currency,
+            "customer": None,
+            "customer_email": None,
+            "client_reference_id": client_reference_id,
+            "livemode": livemode,
+            "customer_details": {
+                "email": email,
+                "name": name,
+                "phone": phone,
+                "address": None,
+                "tax_exempt": "none",
+                "tax_ids": [],
+            },
+            "created": created,
+            "expires_at": created + 86400,
+            "metadata": metadata or {},
+            "custom_fields": [],
+            "line_items": None,
+            "payment_method_types": ["card"],
+        }
+        self.sessions[sid] = session
+        self.line_items[sid] = [
+            {
+                "id": _id("li"),
+                "object": "item",
+                "quantity": quantity,
+                "amount_total": amount,
+                "amount_subtotal": amount,
+                "currency": currency,
+                "description": "Retreat",
+                "price": {
+                    "id": price_id,
+                    "object": "price",
+                    "unit_amount": amount // max(quantity, 1),
+                    "product": "prod_sample",
+                },
+            }
+        ]
+        self.payment_intents[pi] = {
+            "id": pi,
+            "object": "payment_intent",
+            "amount": amount,
+            "currency": currency,
+            "status": "succeeded" if payment_status == "paid" else "processing",
+            "latest_charge": ch,
+            "customer": None,
+            "metadata": {},
+            "receipt_email": None,
+            "livemode": livemode,
+            "created": created,
+        }
+        self.charges[ch] = {
+            "id": ch,
+            "object": "charge",
+            "amount": amount,
+            "amount_captured": amount,
+            "amount_refunded": 0,
+            "refunded": False,
+            "payment_intent": pi,
+            "currency": currency,
+            "paid": True,
+            "status": "succeeded",
+            "disputed": False,
+            "livemode": livemode,
+            "metadata": {},
+            "created": created,
+            "billing_details": {"email": None, "name": None, "phone": None},
+        }
+        return session
+
+    def charge_for(self, session: dict) -> dict:
+        return self.charges[self.payment_intents[session["payment_intent"]]["latest_charge"]]
+
+    def refund(self, session: dict, amount: int | None = None) -> dict:
+        """A refund made directly in the Stripe dashboard."""
+        charge = self.charge_for(session)
+        amount = charge["amount"] - charge["amount_refunded"] if amount is None else amount
+        refund = {
+            "id": _id("re"),
+            "object": "refund",
+            "amount": amount,
+            "charge": charge["id"],
+            "payment_intent": charge["payment_intent"],
+            "status": "succeeded",
+            "reason": None,
+            "metadata": {},
+            "currency": charge["currency"],
+            "created": int(time.time()),
+        }
+        self.refunds[refund["id"]] = refund
+        charge["amount_refunded"] += amount
+        charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+        return refund
+
+    def dispute_object(self, session: dict, reason: str = "fraudulent", status: str = "needs_response") -> dict:
+        charge = self.charge_for(session)
+        charge["disputed"] = True
+        return {
+            "id": _id("dp"),
+            "object": "dispute",
+            "amount": charge["amount"],
+            "charge": charge["id"],
+            "payment_intent": charge["payment_intent"],
+            "currency": charge["currency"],
+            "reason": reason,
+            "status": status,
+            "livemode": charge["livemode"],
+            "metadata": {},
+            "created": int(time.time()),
+        }
+
+    # --- events built from the stored objects --------------------------------------------------
+    def session_event(self, session: dict, type_: str = "checkout.session.completed", **kw) -> dict:
+        return event(type_, dict(session), livemode=session["livemode"], **kw)
+
+    def charge_refunded_event(self, session: dict, **kw) -> dict:
+        return event("charge.refunded", dict(self.charge_for(session)), **kw)
+
+    def payment_intent_event(self, session: dict, **kw) -> dict:
+        return event("payment_intent.succeeded", dict(self.payment_intents[session["payment_intent"]]), **kw)
+
+    @staticmethod
+    def body(evt: dict) -> bytes:
+        return json.dumps(evt).encode()
+
+    # --- API -----------------------------------------------------------------------------------
+    def _list_sessions(self, req):
+        q = req.query
+        items = sorted(self.sessions.values(), key=lambda s: (s["created"], s["id"]), reverse=True)
+        if q.get("payment_link"):
+            items = [s for s in items if s["payment_link"] == q["payment_link"]]
+        if q.get("payment_intent"):
+            items = [s for s in items if s["payment_intent"] == q["payment_intent"]]
+        if q.get("status"):
+            items = [s for s in items if s["status"] == q["status"]]
+        if q.get("customer_details[email]"):
+            email = q["customer_details[email]"].lower()
+            items = [s for s in items if (s["customer_details"]["email"] or "").lower() == email]
+        for op, fn in (
+            ("gte", lambda a, b: a >= b),
+            ("gt", lambda a, b: a > b),
+            ("lte", lambda a, b: a <= b),
+            ("lt", lambda a, b: a < b),
+        ):
+            if q.get(f"created[{op}]"):
+                bound = int(q[f"created[{op}]"])
+                items = [s for s in items if fn(s["created"], bound)]
+        if q.get("starting_after"):
+            ids = [s["id"] for s in items]
+            if q["starting_after"] in ids:
+                items = items[ids.index(q["starting_after"]) + 1 :]
+        limit = min(int(q.get("limit") or 10), 100)
+        page = items[:limit]
+        expand = {v for k, v in q.items() if k.startswith("expand")}
+        data = [self._with_expansions(s, expand, prefix="data.") for s in page]
+        return 200, {"object": "list", "url": "/v1/checkout/sessions", "has_more": len(items) > limit, "data": data}
+
+    def _with_expansions(self, session, expand, prefix=""):
+        out = dict(session)
+        if f"{prefix}line_items" in expand:
+            out["line_items"] = {
+                "object": "list",
+                "has_more": False,
+                "data": self.line_items.get(session["id"], []),
+                "url": f"/v1/checkout/sessions/{session['id']}/line_items",
+            }
+        return out
+
+    def _get_session(self, req, sid):
+        if sid not in self.sessions:
+            return _not_found("checkout.session", sid)
+        expand = {v for k, v in req.query.items() if k.startswith("expand")}
+        return 200, self._with_expansions(self.sessions[sid], expand)
+
+    def _get_line_items(self, req, sid):
+        if sid not in self.sessions:
+            return _not_found("checkout.session", sid)
+        return 200, {
+            "object": "list",
+            "has_more": False,
+            "data": self.line_items[sid],
+            "url": f"/v1/checkout/sessions/{sid}/line_items",
+        }
+
+    def _get_payment_intent(self, req, pi):
+        if pi not in self.payment_intents:
+            return _not_found("payment_intent", pi)
+        return 200, self.payment_intents[pi]
+
+    def _get_charge(self, req, ch):
+        if ch not in self.charges:
+            return _not_found("charge", ch)
+        return 200, self.charges[ch]
+
+    def _create_refund(self, req):
+        key = req.headers.get("idempotency-key")
+        if key and key in self.idempotency:
+            return 200, self.idempotency[key]
+        pi = req.form.get("payment_intent")
+        if pi not in self.payment_intents:
+            return _not_found("payment_intent", pi or "")
+        charge = self.charges[self.payment_intents[pi]["latest_charge"]]
+        amount = int(req.form.get("amount") or (charge["amount"] - charge["amount_refunded"]))
+        if amount <= 0 or charge["amount_refunded"] + amount > charge["amount"]:
+            return 400, {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "charge_already_refunded",
+                    "message": "Refund amount exceeds the charge's remaining amount.",
+                }
+            }
+        refund = {
+            "id": _id("re"),
+            "object": "refund",
+            "amount": amount,
+            "charge": charge["id"],
+            "payment_intent": pi,
+            "status": "succeeded",
+            "reason": req.form.get("reason"),
+            "metadata": {},
+            "currency": charge["currency"],
+            "created": int(time.time()),
+        }
+        self.refunds[refund["id"]] = refund
+        charge["amount_refunded"] += amount
+        charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+        if key:
+            self.idempotency[key] = refund
+        return 200, refund
