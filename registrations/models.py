@@ -420,6 +420,9 @@ class CoHost(models.Model):
     is_active = models.BooleanField(default=True)
     daily_digest = models.BooleanField(default=False)
     calendar_token = models.CharField(max_length=64, unique=True, default=secrets.token_urlsafe)
+    # Claimed (compare-and-set) by registrations.cohost.digest before sending, so two workers
+    # running the schedule at once send one digest; also the start of the next "new since" window.
+    digest_last_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
