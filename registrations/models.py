@@ -202,6 +202,8 @@ class Payment(models.Model):
         CARD_IN_PERSON = "card_in_person", "Card in person"
         COMPLIMENTARY = "complimentary", "Complimentary"
         OTHER = "other", "Other"
+        # A seat paid for by someone else's group payment (amount 0, so gross never counts it twice).
+        GROUP_SEAT = "group_seat", "Seat of a group payment"
 
     checkout_session_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     payment_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
