@@ -330,11 +330,18 @@ def _refresh_adjustments(payment: Payment) -> list[str]:
         Refund.objects.filter(ids, payment__isnull=True).update(payment=payment)
         Dispute.objects.filter(ids, payment__isnull=True).update(payment=payment)
     refunds = list(payment.refunds.all())
+    disputes = list(payment.disputes.all())
     cumulative = max([r.amount for r in refunds if r.cumulative] or [0])
     individual = sum(r.amount for r in refunds if not r.cumulative and r.status in ("succeeded", "pending"))
     refunded = max(cumulative, individual)
-    disputed = payment.disputes.exists()
+    disputed = bool(disputes)
     changed = []
+    if not payment.charge_id:
+        # A refund or dispute that arrived first already told us the charge id.
+        charge = next((a.charge_id for a in [*refunds, *disputes] if a.charge_id), "")
+        if charge and not Payment.objects.filter(charge_id=charge).exclude(pk=payment.pk).exists():
+            payment.charge_id = charge
+            changed.append("charge_id")
     if refunded != payment.amount_refunded:
         payment.amount_refunded = refunded
         changed.append("amount_refunded")
