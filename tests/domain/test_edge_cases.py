@@ -223,8 +223,14 @@ def test_keeping_a_duplicate_clears_the_review(event, admin_user):
 
 # --- walk-in ------------------------------------------------------------------------------------------
 def test_walk_in_is_complete_and_marked_walk_in(event, admin_user):
-    reg = enter_walk_in(event=event, email="door@example.org", name="Door Person", method="cash", amount=12000,
-                        actor=Actor.operator(admin_user))
+    reg = enter_walk_in(
+        event=event,
+        email="door@example.org",
+        name="Door Person",
+        method="cash",
+        amount=12000,
+        actor=Actor.operator(admin_user),
+    )
     reg.refresh_from_db()
     assert reg.status == Status.COMPLETE
     assert reg.source == Source.WALK_IN
@@ -235,11 +241,13 @@ def test_walk_in_is_complete_and_marked_walk_in(event, admin_user):
 
 def test_walk_in_rejects_bad_input(event, admin_user):
     with pytest.raises(ValueError, match="email"):
-        enter_walk_in(event=event, email="not-an-email", name="X", method="cash", amount=1,
-                      actor=Actor.operator(admin_user))
+        enter_walk_in(
+            event=event, email="not-an-email", name="X", method="cash", amount=1, actor=Actor.operator(admin_user)
+        )
     with pytest.raises(ValueError, match="method"):
-        enter_walk_in(event=event, email="a@example.org", name="X", method="bitcoin", amount=1,
-                      actor=Actor.operator(admin_user))
+        enter_walk_in(
+            event=event, email="a@example.org", name="X", method="bitcoin", amount=1, actor=Actor.operator(admin_user)
+        )
 
 
 # --- refunds ---------------------------------------------------------------------------------------------

@@ -53,14 +53,23 @@ def _natural(signal) -> tuple:
 def snapshot() -> dict:
     payments = {
         (p.checkout_session_id, p.payment_intent_id): (
-            p.state, p.amount, p.amount_refunded, p.disputed, p.quantity, p.charge_id,
+            p.state,
+            p.amount,
+            p.amount_refunded,
+            p.disputed,
+            p.quantity,
+            p.charge_id,
             p.registration.attendee.email if p.registration else None,
         )
         for p in Payment.objects.select_related("registration__attendee")
     }
     bookings = {
-        b.acuity_appointment_id: (b.cancelled, b.starts_at, tuple(b.start_times_seen),
-                                  b.registration.attendee.email if b.registration else None)
+        b.acuity_appointment_id: (
+            b.cancelled,
+            b.starts_at,
+            tuple(b.start_times_seen),
+            b.registration.attendee.email if b.registration else None,
+        )
         for b in Booking.objects.select_related("registration__attendee")
     }
     statuses = {r.attendee.email: r.status for r in Registration.objects.select_related("attendee")}
@@ -69,8 +78,14 @@ def snapshot() -> dict:
         "payment", "booking", "registration__attendee", "counterpart__attendee"
     ):
         people = frozenset(r.attendee.email for r in (item.registration, item.counterpart) if r is not None)
-        items.add((item.kind, item.payment.checkout_session_id if item.payment else None,
-                   item.booking.acuity_appointment_id if item.booking else None, people))
+        items.add(
+            (
+                item.kind,
+                item.payment.checkout_session_id if item.payment else None,
+                item.booking.acuity_appointment_id if item.booking else None,
+                people,
+            )
+        )
     return {"payments": payments, "bookings": bookings, "statuses": statuses, "open_items": items}
 
 
@@ -83,8 +98,11 @@ def apply_all(signals) -> dict:
     return state
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                        HealthCheck.too_slow])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_final_state_is_independent_of_order_and_duplicates(event, data):
     chosen = data.draw(st.lists(st.sampled_from(POOL), min_size=1, max_size=14), label="deliveries")
