@@ -25,7 +25,8 @@ class WebhookEvent(models.Model):
 
     provider = models.CharField(max_length=10, choices=Provider.choices)
     event_id = models.CharField(
-        max_length=255, help_text="Stripe evt_…; for Acuity (no id) a digest of the body, so a redelivery is a duplicate"
+        max_length=255,
+        help_text="Stripe evt_…; for Acuity (no id) a digest of the body, so a redelivery is a duplicate",
     )
     event_type = models.CharField(max_length=100, blank=True)
     object_id = models.CharField(max_length=255, blank=True, db_index=True)
@@ -65,7 +66,9 @@ class ReconcileRun(models.Model):
     options = models.JSONField(default=dict, blank=True)
     dry_run = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    counts = models.JSONField(default=dict, blank=True, help_text="{event slug: {provider: {seen, known, new, changed, errors}}}")
+    counts = models.JSONField(
+        default=dict, blank=True, help_text="{event slug: {provider: {seen, known, new, changed, errors}}}"
+    )
     errors = models.JSONField(default=list, blank=True)
 
     class Meta:
