@@ -335,6 +335,29 @@ class Booking(models.Model):
         return max(len(self.start_times_seen) - 1, 0)
 
 
+class SeatReference(models.Model):
+    """The booking reference of seat 2..N of a group payment (seat 1 is the payer's own
+    registration reference). The handoff page gives one booking link per seat; a booking whose
+    intake field carries this reference is given the seat (``registrations.seats``): a
+    GROUP_SEAT payment keyed ``seat:<payment pk>:<seat>`` on the booker's own registration."""
+
+    reference = models.CharField(max_length=40, unique=True, default=new_reference, editable=False)
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="seat_references")
+    seat = models.PositiveSmallIntegerField(help_text="2..quantity; seat 1 is the payer")
+    registration = models.ForeignKey(
+        Registration, null=True, blank=True, on_delete=models.SET_NULL, related_name="claimed_seats"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["payment", "seat"]
+        constraints = [models.UniqueConstraint(fields=["payment", "seat"], name="uniq_seat_reference_payment_seat")]
+
+    def __str__(self):
+        return f"Seat {self.seat} of {self.payment}"
+
+
 class ReviewItem(models.Model):
     class Kind(models.TextChoices):
         SUGGESTED_MATCH = "suggested_match", "Same person, different emails?"
