@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_q",
+    "jlf",
     "sesame",
     "registrations",
     "integrations",
@@ -101,6 +102,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response (redirects, errors, health checks) gets a request id and a log line.
+    "jlf.middleware.RequestIdMiddleware",
+    # /healthz answers before the host check and the HTTPS redirect (probes reach the container
+    # directly, over plain HTTP, with hosts such as healthcheck.railway.app or 127.0.0.1).
+    "jlf.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -212,17 +218,37 @@ SESAME_MAX_AGE = env.int("SESAME_MAX_AGE", default=15 * 60)
 SESAME_TOKEN_NAME = "t"
 
 # --- Logging -------------------------------------------------------------------------------
+# One JSON object per line on stderr (jlf/logs.py), each tagged with the request id
+# (jlf/middleware.py; carried into django-q2 tasks by jlf/tasks.py). LOG_FORMAT=plain for
+# a human-readable console while developing.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "jlf.logs.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "jlf.logs.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain" if LOG_FORMAT == "plain" else "json",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's default handlers (console when DEBUG, mail_admins) would print a second,
+        # non-JSON copy: everything goes through the root handler instead.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         "django.db.backends": {"level": "WARNING"},
+        # 4xx responses are already in the jlf.request line; keep django.request for 5xx
+        # (with the traceback).
+        "django.request": {"level": "ERROR"},
+        # runserver's own access line duplicates jlf.request.
+        "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
     },
 }
 

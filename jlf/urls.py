@@ -1,10 +1,14 @@
 from django.contrib import admin
 from django.urls import path
 
+from jlf import health
+
 admin.site.site_header = "JLF Registrations"
 admin.site.site_title = "JLF Registrations"
 admin.site.index_title = "Operations"
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("ops/status/", health.status, name="ops-status"),
     path("admin/", admin.site.urls),
 ]

@@ -4,6 +4,9 @@ import pytest
 
 os.environ.setdefault("JLF_TESTING", "1")
 
+# Session-wide guard: the run fails if any log line contains a configured secret.
+pytest_plugins = ["tests.log_secrets"]
+
 
 @pytest.fixture(autouse=True)
 def _fast_settings(settings):
