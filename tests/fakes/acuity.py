@@ -40,6 +40,7 @@ class FakeAcuity(FakeServer):
         self.route("GET", r"/api/v1/appointments", self._list)
         self.route("GET", r"/api/v1/appointments/(\d+)", self._get)
         self.route("GET", r"/api/v1/appointment-types", self._types)
+        self.route("GET", r"/api/v1/calendars", self._calendars)
 
     @property
     def base_url(self) -> str:
@@ -138,6 +139,12 @@ class FakeAcuity(FakeServer):
             return 401, {"status_code": 401, "error": "unauthorized", "message": "Unauthorized"}
         types = sorted({a["appointmentTypeID"] for a in self.appointments.values()})
         return 200, [{"id": t, "name": f"Type {t}", "active": True} for t in types]
+
+    def _calendars(self, req):
+        if not self._authorised(req):
+            return 401, {"status_code": 401, "error": "unauthorized", "message": "Unauthorized"}
+        ids = sorted({a["calendarID"] for a in self.appointments.values()})
+        return 200, [{"id": c, "name": f"Calendar {c}", "timezone": "America/Los_Angeles"} for c in ids]
 
     def _list(self, req):
         if not self._authorised(req):

@@ -62,12 +62,16 @@ class FakeStripe(FakeServer):
         self.charges: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
         self.idempotency: dict[str, dict] = {}
+        # False: list answers leave ``line_items`` out even when expanded (forces the per-session
+        # line-items fallback in reconciliation).
+        self.expand_line_items_in_lists = True
         self.route("GET", r"/v1/checkout/sessions", self._list_sessions)
         self.route("GET", r"/v1/checkout/sessions/([^/]+)", self._get_session)
         self.route("GET", r"/v1/checkout/sessions/([^/]+)/line_items", self._get_line_items)
         self.route("GET", r"/v1/payment_intents/([^/]+)", self._get_payment_intent)
         self.route("GET", r"/v1/charges/([^/]+)", self._get_charge)
         self.route("POST", r"/v1/refunds", self._create_refund)
+        self.route("GET", r"/v1/refunds", self._list_refunds)
 
     # --- data builders -------------------------------------------------------------------------
     def add_session(
@@ -257,8 +261,33 @@ class FakeStripe(FakeServer):
         limit = min(int(q.get("limit") or 10), 100)
         page = items[:limit]
         expand = {v for k, v in q.items() if k.startswith("expand")}
+        if not self.expand_line_items_in_lists:
+            expand.discard("data.line_items")
         data = [self._with_expansions(s, expand, prefix="data.") for s in page]
         return 200, {"object": "list", "url": "/v1/checkout/sessions", "has_more": len(items) > limit, "data": data}
+
+    def _list_refunds(self, req):
+        """``GET /v1/refunds``: newest first, filters ``charge``, ``payment_intent``, ``created[…]``."""
+        q = req.query
+        items = sorted(self.refunds.values(), key=lambda r: (r["created"], r["id"]), reverse=True)
+        for key in ("charge", "payment_intent"):
+            if q.get(key):
+                items = [r for r in items if r[key] == q[key]]
+        for op, fn in (
+            ("gte", lambda a, b: a >= b),
+            ("gt", lambda a, b: a > b),
+            ("lte", lambda a, b: a <= b),
+            ("lt", lambda a, b: a < b),
+        ):
+            if q.get(f"created[{op}]"):
+                bound = int(q[f"created[{op}]"])
+                items = [r for r in items if fn(r["created"], bound)]
+        if q.get("starting_after"):
+            ids = [r["id"] for r in items]
+            if q["starting_after"] in ids:
+                items = items[ids.index(q["starting_after"]) + 1 :]
+        limit = min(int(q.get("limit") or 10), 100)
+        return 200, {"object": "list", "url": "/v1/refunds", "has_more": len(items) > limit, "data": items[:limit]}
 
     def _with_expansions(self, session, expand, prefix=""):
         out = dict(session)
