@@ -27,6 +27,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from . import seats
 from .audit import SYSTEM, Actor, audit
 from .detection import detect_review_items, open_review_count
 from .identity import find_attendee, known_emails, normalise_email, normalise_phone, split_emails
@@ -508,6 +509,9 @@ def _finish_payment(payment: Payment, actor: Actor, result: ApplyResult, source:
     if reg is not None:
         result.status_before = reg.status
         result.status_after = recompute(reg, actor)
+    # Seats handed out from a group payment follow its state (a bank debit clearing or failing).
+    for other in seats.after_payment(payment, actor):
+        recompute(other, actor)
 
 
 def apply_payment(signal: PaymentSignal, actor: Actor = SYSTEM, source: str = Source.WEBHOOK) -> ApplyResult:
@@ -687,8 +691,12 @@ def _finish_booking(booking: Booking, actor: Actor, result: ApplyResult, source:
     result.unmatched_event = unmatched
     result.registration = reg
     if reg is not None:
+        # A booking made with a group seat's link takes that seat (see registrations.seats).
+        others = seats.after_booking(booking, reg, actor)
         result.status_before = reg.status
         result.status_after = recompute(reg, actor)
+        for other in others:
+            recompute(other, actor)
 
 
 # --- Mappings ------------------------------------------------------------------------------------

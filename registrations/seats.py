@@ -1,0 +1,203 @@
+"""Seats of a group payment, handed out as booking references.
+
+A payer who buys N seats in one payment gets, on the handoff page, one booking link per seat:
+seat 1 carries the payer's own registration reference, seats 2..N each carry a
+``SeatReference``. Whoever books with a seat link keeps their own registration (their own
+email), and is given the seat: a GROUP_SEAT payment of amount 0 keyed
+``seat:<group payment pk>:<seat>`` — the same fact ``resolutions.assign_group_seats`` writes when
+an operator assigns seats by hand, so both paths look alike in the dashboard and exports.
+
+The seat payment follows the group payment's state (a bank debit still clearing leaves the seat
+unpaid until the money arrives), and when every seat is booked the "group payment" review item
+is resolved with ``seats_assigned``.
+
+``apply_booking`` / ``apply_payment`` call ``after_booking`` / ``after_payment`` inside their
+transaction; both return the other registrations whose status may have changed.
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .audit import Actor, audit
+from .models import Booking, Payment, Registration, ReviewItem, SeatReference
+
+SEAT_STATE_FROM_GROUP = {
+    Payment.State.PAID: Payment.State.PAID,
+    Payment.State.UNPAID: Payment.State.UNPAID,
+    Payment.State.FAILED: Payment.State.FAILED,
+}
+_STATE_RANK = {"expired": 0, "unpaid": 1, "failed": 2, "paid": 3}
+
+
+def seat_key(payment: Payment, seat: int) -> str:
+    return f"seat:{payment.pk}:{seat}"
+
+
+def issue_seat_references(payment: Payment, actor: Actor) -> list[SeatReference]:
+    """One reference per extra seat (2..quantity) of ``payment``. Idempotent: a second call (the
+    payer reloads the page, or two tabs at once) returns the same references."""
+    seats = payment.quantity or 1
+    if seats < 2 or payment.registration_id is None:
+        return []
+    existing = {s.seat: s for s in SeatReference.objects.filter(payment=payment)}
+    created = []
+    for n in range(2, seats + 1):
+        if n in existing:
+            continue
+        try:
+            with transaction.atomic():
+                existing[n] = SeatReference.objects.create(payment=payment, seat=n)
+                created.append(n)
+        except IntegrityError:  # a concurrent request issued it first
+            existing[n] = SeatReference.objects.get(payment=payment, seat=n)
+    if created:
+        audit(
+            "payment.seat_references_issued",
+            actor=actor,
+            registration=payment.registration,
+            obj=payment,
+            after={"payment": str(payment), "seats": seats, "issued": created},
+        )
+    return [existing[n] for n in sorted(existing) if n <= seats]
+
+
+def _seat_payment_state(group: Payment) -> str:
+    return SEAT_STATE_FROM_GROUP.get(group.state, Payment.State.UNPAID)
+
+
+def _claim(seat: SeatReference, booking: Booking, reg: Registration, actor: Actor) -> None:
+    group = seat.payment
+    payer_reg = group.registration
+    now = timezone.now()
+    seat.registration = reg
+    seat.claimed_at = now
+    seat.save(update_fields=["registration", "claimed_at"])
+    seat_payment = None
+    if payer_reg is None or reg.pk != payer_reg.pk:
+        # The payer booking an extra seat under their own address gets no second payment row:
+        # it would look like a duplicate payment. The seat is still marked as taken.
+        seat_payment, _ = Payment.objects.get_or_create(
+            manual_key=seat_key(group, seat.seat),
+            defaults=dict(
+                event=group.event,
+                registration=reg,
+                state=_seat_payment_state(group),
+                method=Payment.Method.GROUP_SEAT,
+                source=booking.source,
+                amount=0,
+                currency=group.currency or group.event.currency,
+                quantity=1,
+                email=reg.attendee.email,
+                name=reg.attendee.name,
+                occurred_at=now,
+                note=f"seat {seat.seat} of {group.quantity} of group payment {group} "
+                f"by {payer_reg.attendee.email if payer_reg else 'unknown payer'}"[:300],
+            ),
+        )
+    summary = [s for s in group.seat_assignments or [] if s.get("seat") != seat.seat]
+    summary.append({"seat": seat.seat, "registration": reg.reference, "email": reg.attendee.email, "by": "booking"})
+    group.seat_assignments = sorted(summary, key=lambda s: s.get("seat") or 0)
+    group.save(update_fields=["seat_assignments", "updated_at"])
+    audit(
+        "registration.seat_assigned",
+        actor=actor,
+        registration=reg,
+        obj=seat_payment or seat,
+        after={
+            "group_payment": str(group),
+            "seat": seat.seat,
+            "seats": group.quantity,
+            "payer": payer_reg.attendee.email if payer_reg else None,
+            "booking": booking.acuity_appointment_id,
+            "by": "seat reference",
+        },
+    )
+
+
+def _all_seats_booked(group: Payment) -> bool:
+    seats = group.quantity or 1
+    payer_reg = group.registration
+    if seats < 2 or payer_reg is None:
+        return False
+    claimed = SeatReference.objects.filter(payment=group, seat__lte=seats, registration__isnull=False).count()
+    payer_booked = payer_reg.bookings.filter(cancelled=False).exists()
+    return payer_booked and claimed >= seats - 1
+
+
+def _maybe_resolve_group_item(group: Payment, actor: Actor) -> bool:
+    if not _all_seats_booked(group):
+        return False
+    item = ReviewItem.objects.select_for_update().filter(key=f"group:{group.pk}", state=ReviewItem.State.OPEN).first()
+    if item is None:
+        return False
+    item.state = ReviewItem.State.RESOLVED
+    # Not "auto:…": detection reopens auto-closed items while the group payment exists.
+    item.resolution = "seats_assigned"
+    item.resolution_note = "Every seat was booked with its own link from the payment page: " + ", ".join(
+        f"seat {s['seat']} {s['email']}" for s in group.seat_assignments or []
+    )
+    item.resolved_at = timezone.now()
+    item.save(update_fields=["state", "resolution", "resolution_note", "resolved_at"])
+    audit(
+        "review.resolved.seats_assigned",
+        actor=actor,
+        registration=item.registration,
+        obj=item,
+        event=item.event,
+        after={"kind": item.kind, "key": item.key, "note": item.resolution_note},
+    )
+    return True
+
+
+def after_booking(booking: Booking, reg: Registration, actor: Actor) -> list[Registration]:
+    """A booking was attached to ``reg``: give it its seat if it carries a seat reference, and
+    resolve group items whose seats are now all booked. Returns other registrations to recompute."""
+    others: dict[int, Registration] = {}
+    ref = booking.intake_reference
+    if ref:
+        seat = (
+            SeatReference.objects.select_for_update(of=("self",))
+            .select_related("payment__registration__attendee", "payment__event")
+            .filter(reference=ref)
+            .first()
+        )
+        if seat is not None and seat.payment.event_id == booking.event_id and seat.registration_id is None:
+            _claim(seat, booking, reg, actor)
+            if seat.payment.registration_id and seat.payment.registration_id != reg.pk:
+                others[seat.payment.registration_id] = seat.payment.registration
+        if seat is not None:
+            _maybe_resolve_group_item(seat.payment, actor)
+    # The payer's own booking can be the last seat to be booked.
+    for group in Payment.objects.filter(registration=reg, seat_references__isnull=False).distinct():
+        _maybe_resolve_group_item(group, actor)
+    return list(others.values())
+
+
+def after_payment(payment: Payment, actor: Actor) -> list[Registration]:
+    """The group payment's state moved (a bank debit cleared or failed): seat payments follow.
+    Returns the seat holders' registrations to recompute."""
+    if payment.method != Payment.Method.STRIPE or (payment.quantity or 1) < 2:
+        return []
+    target = _seat_payment_state(payment)
+    changed = []
+    for seat_payment in Payment.objects.select_for_update().filter(
+        manual_key__startswith=f"seat:{payment.pk}:", method=Payment.Method.GROUP_SEAT
+    ):
+        if _STATE_RANK.get(target, -1) <= _STATE_RANK.get(seat_payment.state, -1):
+            continue
+        before = seat_payment.state
+        seat_payment.state = target
+        seat_payment.save(update_fields=["state", "updated_at"])
+        audit(
+            "payment.updated",
+            actor=actor,
+            registration=seat_payment.registration,
+            obj=seat_payment,
+            before={"state": before},
+            after={"state": target, "because": f"group payment {payment} is {payment.state}"},
+        )
+        if seat_payment.registration is not None:
+            changed.append(seat_payment.registration)
+    return changed
