@@ -217,6 +217,21 @@ Q_CLUSTER = {
 SESAME_MAX_AGE = env.int("SESAME_MAX_AGE", default=15 * 60)
 SESAME_TOKEN_NAME = "t"
 
+# --- Co-host portal (registrations/cohost) -------------------------------------------------
+# A co-host session ends after this many seconds without a request (8 h: a working day).
+COHOST_IDLE_TIMEOUT = env.int("COHOST_IDLE_TIMEOUT", default=8 * 60 * 60)
+# How long an emailed sign-in link works (passed to sesame as max_age).
+COHOST_LINK_MAX_AGE = env.int("COHOST_LINK_MAX_AGE", default=15 * 60)
+# "Email me a link" requests per hour, per client IP and per (hashed) address.
+COHOST_LOGIN_PER_IP_PER_HOUR = env.int("COHOST_LOGIN_PER_IP_PER_HOUR", default=20)
+COHOST_LOGIN_PER_EMAIL_PER_HOUR = env.int("COHOST_LOGIN_PER_EMAIL_PER_HOUR", default=5)
+# The "link sent" answer takes at least this long, whether or not a mail was sent, so response
+# time does not tell which addresses belong to co-hosts.
+COHOST_LOGIN_MIN_SECONDS = env.float("COHOST_LOGIN_MIN_SECONDS", default=0.3)
+# Reverse proxies in front of the app that append to X-Forwarded-For (0 = use REMOTE_ADDR).
+# Too high lets a client pick its own rate-limit key; too low puts everyone in one bucket.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # --- Logging -------------------------------------------------------------------------------
 # One JSON object per line on stderr (jlf/logs.py), each tagged with the request id
 # (jlf/middleware.py; carried into django-q2 tasks by jlf/tasks.py). LOG_FORMAT=plain for

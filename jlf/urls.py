@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from jlf import health
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("ops/status/", health.status, name="ops-status"),
     path("admin/", admin.site.urls),
+    path("cohost/", include("registrations.cohost.urls", namespace="cohost")),
 ]

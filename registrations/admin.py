@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from .cohost.admin import CoHostAdminTools
 from .models import (
     Attendee,
     AttendeeAlias,
@@ -198,7 +199,7 @@ class CoHostGrantInline(admin.TabularInline):
 
 
 @admin.register(CoHost)
-class CoHostAdmin(admin.ModelAdmin):
+class CoHostAdmin(CoHostAdminTools, admin.ModelAdmin):
     list_display = ("__str__", "is_active", "daily_digest", "created_at")
     list_filter = ("is_active", "daily_digest")
     search_fields = ("user__email",)

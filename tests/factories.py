@@ -49,3 +49,37 @@ class RegistrationFactory(factory.django.DjangoModelFactory):
 
     attendee = factory.SubFactory(AttendeeFactory)
     event = factory.SubFactory(EventFactory)
+
+
+# --- Co-hosts (registrations/cohost) ---------------------------------------------------------
+from django.contrib.auth.hashers import make_password  # noqa: E402
+
+
+class CoHostUserFactory(factory.django.DjangoModelFactory):
+    """A passwordless user, as ``invite_cohost`` makes them."""
+
+    class Meta:
+        model = "auth.User"
+        django_get_or_create = ("username",)
+
+    email = factory.Sequence(lambda n: f"cohost{n}@example.net")
+    username = factory.LazyAttribute(lambda o: o.email)
+    first_name = factory.Faker("first_name")
+    # What set_unusable_password() stores: "!" + random, so sesame tokens are per-user unique.
+    password = factory.LazyFunction(lambda: make_password(None))
+
+
+class CoHostFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "registrations.CoHost"
+
+    user = factory.SubFactory(CoHostUserFactory)
+
+
+class CoHostGrantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "registrations.CoHostGrant"
+
+    cohost = factory.SubFactory(CoHostFactory)
+    event = factory.SubFactory(EventFactory)
+    can_see_money = False

@@ -1,0 +1,108 @@
+"""Operator tools on the CoHost admin: invite, email a new sign-in link, rotate the calendar link.
+
+Mixed into ``registrations.admin.CoHostAdmin``. Everything that changes a co-host's access lives
+here, on the operator side: no co-host URL changes data.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from ..audit import Actor
+from .accounts import InviteError, invite_cohost, regenerate_calendar_token, send_sign_in_link
+from .forms import InviteForm
+
+
+class CoHostAdminTools:
+    change_list_template = "admin/registrations/cohost/change_list.html"
+    actions = ["send_new_link", "regenerate_calendar_link"]
+
+    def get_urls(self):
+        urls = super().get_urls()
+        invite = path(
+            "invite/",
+            self.admin_site.admin_view(self.invite_view),
+            name="registrations_cohost_invite",
+        )
+        return [invite, *urls]
+
+    def invite_view(self, request):
+        if not self.has_add_permission(request):
+            return HttpResponseRedirect(reverse("admin:registrations_cohost_changelist"))
+        form = InviteForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                cohost = invite_cohost(
+                    data["email"],
+                    data["name"],
+                    data["events"],
+                    Actor.operator(request.user, "admin:cohost-invite"),
+                    can_see_money=data["can_see_money"],
+                )
+            except InviteError as exc:
+                form.add_error("email", str(exc))
+            except Exception as exc:  # the account exists; only the mail failed
+                self.message_user(
+                    request,
+                    f"The co-host account was saved, but the invitation email could not be sent ({exc}). "
+                    "Use “Email a new sign-in link” once mail works.",
+                    messages.ERROR,
+                )
+                return HttpResponseRedirect(reverse("admin:registrations_cohost_changelist"))
+            else:
+                self.message_user(
+                    request, f"Invitation sent to {cohost.user.email}: the sign-in link works for 15 minutes; "
+                    "after that they can request a new one at /cohost/login/.", messages.SUCCESS,
+                )  # fmt: skip
+                return HttpResponseRedirect(reverse("admin:registrations_cohost_change", args=[cohost.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Invite a co-host",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/registrations/cohost/invite.html", context)
+
+    @admin.action(description="Email a new sign-in link")
+    def send_new_link(self, request, queryset):
+        sent, skipped = 0, []
+        for cohost in queryset.select_related("user"):
+            if not cohost.is_active or not cohost.user.email:
+                skipped.append(str(cohost))
+                continue
+            try:
+                send_sign_in_link(cohost, actor=Actor.operator(request.user, "admin:cohost-send-link"))
+                sent += 1
+            except Exception as exc:
+                self.message_user(request, f"Could not email {cohost}: {exc}", messages.ERROR)
+        if sent:
+            self.message_user(request, f"Sign-in link sent to {sent} co-host(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"Not sent (switched off or no email): {', '.join(skipped)}.", messages.WARNING)
+
+    @admin.action(description="Revoke and regenerate calendar link")
+    def regenerate_calendar_link(self, request, queryset):
+        """Irreversible (the old link stops working at once), so it asks for confirmation first."""
+        if request.POST.get("confirm") == "yes":
+            actor = Actor.operator(request.user, "admin:cohost-regenerate-calendar")
+            for cohost in queryset:
+                regenerate_calendar_token(cohost, actor)
+            self.message_user(
+                request,
+                f"New calendar links issued for {queryset.count()} co-host(s); the old links no longer work. "
+                "Each co-host needs their new link (shown on their portal page) in their calendar app.",
+                messages.SUCCESS,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Revoke and regenerate calendar links?",
+            "cohosts": queryset.select_related("user"),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/registrations/cohost/regenerate_calendar_confirm.html", context)
