@@ -175,22 +175,27 @@ def _detect_suggested_matches(reg: Registration, actor: Actor) -> set[int]:
     if not one_sided:
         return touched
     attendee = reg.attendee
-    candidates = (
+    # One narrow query for who could be the same person (same phone or a similar name); only
+    # those few get their facts inspected. One-sidedness comes from facts (``sides``), never
+    # from the stored status, so the outcome cannot depend on which recompute ran first.
+    people = (
         Registration.objects.filter(event=reg.event)
         .exclude(pk=reg.pk)
         .exclude(attendee=attendee)
-        .filter(status__in=["paid_only", "booked_only", "needs_review", "pending"])
-        .select_related("attendee")
+        .values_list("pk", "attendee__name", "attendee__phone")
     )
-    for other in candidates:
-        if sides(other) != (booked, paid):
-            continue
+    matches = {}
+    for pk, name, phone in people:
         reasons = []
-        if attendee.phone and attendee.phone == other.attendee.phone:
+        if attendee.phone and attendee.phone == phone:
             reasons.append(f"the same phone number ({attendee.phone})")
-        if names_similar(attendee.name, other.attendee.name):
-            reasons.append(f"very similar names (“{attendee.name}” and “{other.attendee.name}”)")
-        if not reasons:
+        if names_similar(attendee.name, name):
+            reasons.append(f"very similar names (“{attendee.name}” and “{name}”)")
+        if reasons:
+            matches[pk] = reasons
+    for other in Registration.objects.filter(pk__in=matches).select_related("attendee"):
+        reasons = matches[other.pk]
+        if sides(other) != (booked, paid):
             continue
         low, high = sorted([reg.pk, other.pk])
         paid_reg, booked_reg = (reg, other) if paid else (other, reg)
