@@ -1,0 +1,64 @@
+"""Configuration contract: zero-setup development, explicit production."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def settings_in(env: dict) -> subprocess.CompletedProcess:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("JLF_", "DATABASE_URL", "STRIPE_", "ACUITY_", "RESEND_", "SECRET_KEY", "ALLOWED_HOSTS"))
+    }
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.EMAIL_BACKEND, s.DEBUG, "
+        "s.DATABASES['default'].get('OPTIONS', {}).get('init_command', ''))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**base, **env, "DJANGO_SETTINGS_MODULE": "jlf.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_with_no_environment_it_runs_on_sqlite_wal_with_console_email():
+    out = settings_in({})
+    assert out.returncode == 0, out.stderr
+    assert "django.db.backends.sqlite3" in out.stdout
+    assert "console.EmailBackend" in out.stdout
+    assert "journal_mode=WAL" in out.stdout
+
+
+def test_database_url_switches_to_postgresql():
+    out = settings_in({"DATABASE_URL": "postgres://u:p@db.example:5432/jlf"})
+    assert out.returncode == 0, out.stderr
+    assert "django.db.backends.postgresql" in out.stdout
+
+
+def test_production_refuses_to_start_and_names_every_missing_secret_in_one_message():
+    out = settings_in({"JLF_ENV": "production", "STRIPE_SECRET_KEY": "sk_live_x"})
+    assert out.returncode != 0
+    message = [line for line in out.stderr.splitlines() if "missing" in line][-1]
+    for key in ("SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "STRIPE_WEBHOOK_SECRETS"):
+        assert key in message
+
+
+def test_production_starts_when_everything_is_set():
+    out = settings_in(
+        {
+            "JLF_ENV": "production",
+            "SECRET_KEY": "x" * 50,
+            "DATABASE_URL": "postgres://u:p@h/db",
+            "ALLOWED_HOSTS": "jlf.example.org",
+        }
+    )
+    assert out.returncode == 0, out.stderr
+    assert "False" in out.stdout.split()  # DEBUG off
