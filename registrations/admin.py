@@ -12,6 +12,7 @@ from .models import (
     Event,
     EventMapping,
     Payment,
+    RateLimitBucket,
     Refund,
     Registration,
     ReviewItem,
@@ -205,3 +206,22 @@ class CoHostAdmin(CoHostAdminTools, admin.ModelAdmin):
     search_fields = ("user__email",)
     inlines = [CoHostGrantInline]
     readonly_fields = ("calendar_token",)
+
+
+@admin.register(CoHostGrant)
+class CoHostGrantAdmin(admin.ModelAdmin):
+    list_display = ("cohost", "event", "can_see_money")
+    list_filter = ("can_see_money", "event")
+    search_fields = ("cohost__user__email", "event__name")
+    autocomplete_fields = ("event",)
+
+
+@admin.register(RateLimitBucket)
+class RateLimitBucketAdmin(FactAdmin):
+    """Rate-limit state (keys are hashed); visible for support, not editable."""
+
+    list_display = ("key", "tokens", "updated_at")
+    search_fields = ("key",)
+
+    def has_delete_permission(self, request, obj=None):
+        return True  # deleting a bucket lifts a lockout
