@@ -12,4 +12,5 @@ urlpatterns = [
     path("ops/status/", health.status, name="ops-status"),
     path("admin/", admin.site.urls),
     path("cohost/", include("registrations.cohost.urls", namespace="cohost")),
+    path("r/", include("integrations.handoff_urls", namespace="handoff")),
 ]

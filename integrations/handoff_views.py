@@ -1,0 +1,305 @@
+"""The two pages providers send attendees back to: ``/r/paid/`` (after a Payment Link payment)
+and ``/r/booked/`` (from Acuity's confirmation page).
+
+Each fetches the provider object server-side (never trusting the query string beyond an id),
+applies it at once through the same domain function a webhook uses (so the webhook that follows
+is a no-op), and sends the attendee on to the step they still need, carrying our reference.
+
+What an attendee sees when something is off:
+- an id that is malformed, unknown to the provider, expired, not completed, cancelled, too old,
+  or belongs to a link / appointment type that is not one of our events: one "we couldn't find
+  that" page, status 404, identical for every kind, with no provider text;
+- the provider unreachable (down, 5xx after retries, timeout): a calm "your payment / booking
+  went through" page (status 200) with the event's plain link when the URL named the event; the
+  webhook finishes the job later.
+No input makes these views answer 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from registrations.audit import Actor
+from registrations.detection import sides
+from registrations.models import Event, Payment, Registration, Source
+from registrations.seats import issue_seat_references
+from registrations.services import apply_booking, apply_payment, resolve_event
+
+from .clients import AcuityClient, NotFound, ProviderError, stripe_call, stripe_client
+from .handoff import (
+    booking_link,
+    payment_link,
+    plain_booking_link,
+    plain_payment_link,
+    valid_appointment_id,
+    valid_session_id,
+    valid_slug,
+)
+from .parsing import appointment_to_signal, session_to_signal
+
+log = logging.getLogger(__name__)
+
+ACTOR = Actor.system(source="handoff")
+
+
+class Unusable(Exception):
+    """The id resolved to nothing we may act on (shown as the one "not found" page)."""
+
+
+# --- settings -----------------------------------------------------------------------------------
+def _timeout() -> float:
+    # An attendee is waiting on the page: give up long before the SDK's 80 s default.
+    return float(getattr(settings, "HANDOFF_PROVIDER_TIMEOUT", 8.0))
+
+
+def _booked_max_age() -> timedelta:
+    return timedelta(days=int(getattr(settings, "HANDOFF_BOOKED_MAX_AGE_DAYS", 2)))
+
+
+# --- responses ----------------------------------------------------------------------------------
+def _page(request, template: str, context: dict, status: int = 200):
+    response = render(request, f"handoff/{template}", context, status=status)
+    # Personal pages reached by a secret-ish id: never cached, never indexed, and the id in our
+    # URL is not sent on to the next site as a Referer.
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _go(url: str):
+    response = redirect(url)
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _event_hint(request) -> Event | None:
+    """The event named in the URL the operator pasted (``&event=<slug>``): used only to offer
+    that event's plain, non-personal link when the provider object cannot be used."""
+    slug = request.GET.get("event", "")
+    if not isinstance(slug, str) or not valid_slug(slug):
+        return None
+    return Event.objects.filter(slug=slug).first()
+
+
+def _not_found(request, step: str, event: Event | None):
+    return _page(
+        request,
+        "not_found.html",
+        {
+            "step": step,
+            "event": event,
+            "plain_booking_link": plain_booking_link(event) if event else "",
+            "plain_payment_link": plain_payment_link(event) if event else "",
+        },
+        status=404,
+    )
+
+
+def _outage(request, step: str, event: Event | None):
+    return _page(
+        request,
+        "outage.html",
+        {
+            "step": step,
+            "event": event,
+            "plain_booking_link": plain_booking_link(event) if event else "",
+            "plain_payment_link": plain_payment_link(event) if event else "",
+        },
+    )
+
+
+def _all_set(request, reg: Registration, *, donation_link: str = "", missing_link: str = ""):
+    return _page(
+        request,
+        "all_set.html",
+        {"event": reg.event, "registration": reg, "donation_link": donation_link, "missing_link": missing_link},
+    )
+
+
+# --- after payment ------------------------------------------------------------------------------
+def _fetch_session(session_id: str) -> dict:
+    client = stripe_client(timeout=_timeout(), max_network_retries=1)
+    session = stripe_call(
+        "checkout.sessions.retrieve",
+        client.v1.checkout.sessions.retrieve,
+        session_id,
+        params={"expand": ["line_items"]},
+        attempts=2,
+    )
+    return session.to_dict() if hasattr(session, "to_dict") else dict(session)
+
+
+def _usable_session(session: dict, session_id: str) -> None:
+    if session.get("object") != "checkout.session" or session.get("id") != session_id:
+        raise Unusable("not the session asked for")
+    if session.get("mode") not in (None, "payment"):
+        raise Unusable("not a one-time payment")
+    # "open" has not been paid for yet and "expired" never will be.
+    if session.get("status") != "complete":
+        raise Unusable(f"session {session.get('status')}")
+
+
+def _seat_rows(reg: Registration, payment: Payment) -> list[dict]:
+    rows = [
+        {
+            "seat": 1,
+            "label": f"Seat 1 — you{f' ({reg.attendee.name})' if reg.attendee.name else ''}",
+            "link": booking_link(reg),
+            "booked": reg.bookings.filter(cancelled=False).exists(),
+        }
+    ]
+    for seat in issue_seat_references(payment, ACTOR):
+        rows.append(
+            {
+                "seat": seat.seat,
+                "label": f"Seat {seat.seat}",
+                "link": booking_link(reg, seat_reference=seat.reference),
+                "booked": seat.registration_id is not None,
+            }
+        )
+    return rows
+
+
+def _after_payment(request, payment: Payment, reg: Registration):
+    event = reg.event
+    if payment.state == Payment.State.FAILED:
+        return _page(request, "failed.html", {"event": event, "payment_link": payment_link(reg)})
+    pending = payment.state != Payment.State.PAID
+    if (payment.quantity or 1) >= 2:
+        rows = _seat_rows(reg, payment)
+        return _page(
+            request,
+            "group.html",
+            {"event": event, "registration": reg, "seats": rows, "pending": pending, "quantity": payment.quantity},
+        )
+    _paid, booked = sides(reg)
+    if booked:
+        return _all_set(request, reg)
+    link = booking_link(reg)
+    if pending or not link:
+        return _page(request, "pending.html", {"event": event, "step": "paid", "link": link, "pending": pending})
+    return _go(link)
+
+
+@require_GET
+def paid(request):
+    """``/r/paid/?session_id=cs_…&event=<slug>`` — where a Payment Link sends the payer."""
+    session_id = request.GET.get("session_id", "")
+    try:
+        hint = _event_hint(request)
+        if not isinstance(session_id, str) or not valid_session_id(session_id):
+            return _not_found(request, "paid", hint)
+        try:
+            session = _fetch_session(session_id)
+            _usable_session(session, session_id)
+        except (NotFound, Unusable) as exc:
+            log.info("handoff /r/paid/: unusable session (%s)", type(exc).__name__)
+            return _not_found(request, "paid", hint)
+        except ProviderError as exc:
+            log.warning("handoff /r/paid/: Stripe unavailable (status %s); the webhook will finish", exc.status)
+            return _outage(request, "paid", hint)
+        signal = session_to_signal(session, raw_ref="handoff")
+        event, _ignored = resolve_event(signal.event_keys)
+        if event is None:
+            # A payment link that is not one of our events: the webhook keeps it as unmatched.
+            log.info("handoff /r/paid/: session of an unmapped payment link")
+            return _not_found(request, "paid", hint)
+        result = apply_payment(signal, actor=ACTOR, source=Source.HANDOFF)
+        if result.registration is None:
+            return _outage(request, "paid", event)
+        reg = Registration.objects.select_related("event", "attendee").get(pk=result.registration.pk)
+        payment = Payment.objects.get(pk=result.fact.pk)
+        return _after_payment(request, payment, reg)
+    except Exception:  # an attendee never sees a 500 for having paid
+        log.exception("handoff /r/paid/ failed")
+        return _outage(request, "paid", _safe_hint(request))
+
+
+# --- after booking ------------------------------------------------------------------------------
+def _fresh(appt: dict) -> bool:
+    """Appointment ids are small sequential integers, so anyone can try them: only a booking
+    made in the last few days is handed on (with its email prefilled on the payment page)."""
+    created = appt.get("dateCreated")
+    if not created:
+        return True
+    try:
+        day = datetime.strptime(str(created).strip(), "%B %d, %Y").date()
+    except ValueError:
+        log.warning("handoff /r/booked/: unreadable dateCreated %r; treating as fresh", created)
+        return True
+    return day >= (timezone.now() - _booked_max_age()).date()
+
+
+def _fetch_appointment(appointment_id: str) -> dict:
+    t = _timeout()
+    appt = AcuityClient(timeout=(min(3.0, t), t), attempts=2).get_appointment(appointment_id)
+    if not isinstance(appt, dict) or str(appt.get("id")) != appointment_id:
+        raise Unusable("not the appointment asked for")
+    if appt.get("canceled"):
+        raise Unusable("cancelled")
+    if not _fresh(appt):
+        raise Unusable("too old")
+    return appt
+
+
+def _after_booking(request, reg: Registration):
+    event = reg.event
+    paid, _booked = sides(reg)
+    if event.is_donation:
+        # Booked is complete; a donation is welcome but optional.
+        return _all_set(request, reg, donation_link="" if paid else payment_link(reg))
+    if paid:
+        return _all_set(request, reg)
+    if reg.payments.filter(state=Payment.State.UNPAID).exists():
+        # A bank debit is still clearing: paying again would charge twice.
+        return _page(request, "pending.html", {"event": event, "step": "booked", "link": "", "pending": True})
+    link = payment_link(reg)
+    if not link:
+        return _all_set(request, reg, missing_link="payment")
+    return _go(link)
+
+
+@require_GET
+def booked(request):
+    """``/r/booked/?appointment=<id>&event=<slug>`` — linked from Acuity's confirmation page."""
+    raw = request.GET.get("appointment") or request.GET.get("id") or ""
+    try:
+        hint = _event_hint(request)
+        if not isinstance(raw, str) or not valid_appointment_id(raw):
+            return _not_found(request, "booked", hint)
+        try:
+            appt = _fetch_appointment(raw)
+        except (NotFound, Unusable) as exc:
+            log.info("handoff /r/booked/: unusable appointment (%s)", type(exc).__name__)
+            return _not_found(request, "booked", hint)
+        except ProviderError as exc:
+            log.warning("handoff /r/booked/: Acuity unavailable (status %s); the webhook will finish", exc.status)
+            return _outage(request, "booked", hint)
+        signal = appointment_to_signal(appt, raw_ref="handoff")
+        event, _ignored = resolve_event(signal.event_keys)
+        if event is None:
+            log.info("handoff /r/booked/: appointment of an unmapped type")
+            return _not_found(request, "booked", hint)
+        result = apply_booking(signal, actor=ACTOR, source=Source.HANDOFF)
+        if result.registration is None:
+            return _outage(request, "booked", event)
+        reg = Registration.objects.select_related("event", "attendee").get(pk=result.registration.pk)
+        return _after_booking(request, reg)
+    except Exception:  # an attendee never sees a 500 for having booked
+        log.exception("handoff /r/booked/ failed")
+        return _outage(request, "booked", _safe_hint(request))
+
+
+def _safe_hint(request) -> Event | None:
+    try:
+        return _event_hint(request)
+    except Exception:
+        return None
