@@ -190,3 +190,8 @@ class AcuityClient:
 
     def list_appointment_types(self) -> list[dict]:
         return self._get("/appointment-types")
+
+    def list_calendars(self) -> list[dict]:
+        """GET /calendars: ``[{id, name, timezone, …}]``; used to split a day that holds more
+        appointments than one list page."""
+        return self._get("/calendars")

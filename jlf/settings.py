@@ -213,6 +213,20 @@ Q_CLUSTER = {
     "sync": env.bool("Q_SYNC", default=False),
 }
 
+# --- Reconciliation (integrations/reconcile.py) --------------------------------------------
+# Daily run at this time ("HH:MM", in TIME_ZONE), created by `manage.py setup_schedules`.
+RECONCILE_AT = env.str("RECONCILE_AT", default="03:15")
+# Default window of `manage.py reconcile` and of the daily run: Stripe sessions/refunds created
+# in it; a few days so one or two failed nightly runs are covered by the next.
+RECONCILE_SINCE = env.str("RECONCILE_SINCE", default="3d")
+# Acuity lists by appointment date, not booking date: every run checks all appointments from
+# (now - since) to this many days ahead, which is where a missed booking or cancellation lives.
+RECONCILE_ACUITY_HORIZON_DAYS = env.int("RECONCILE_ACUITY_HORIZON_DAYS", default=400)
+# `manage.py backfill`: earliest appointment date asked of Acuity (sparse ranges cost one call).
+RECONCILE_BACKFILL_EARLIEST = env.str("RECONCILE_BACKFILL_EARLIEST", default="2006-01-01")
+# Worker timeout of the scheduled run (seconds); it is far longer than Q_CLUSTER["timeout"].
+RECONCILE_TASK_TIMEOUT = env.int("RECONCILE_TASK_TIMEOUT", default=60 * 60)
+
 # --- Magic links (django-sesame) -----------------------------------------------------------
 SESAME_MAX_AGE = env.int("SESAME_MAX_AGE", default=15 * 60)
 SESAME_TOKEN_NAME = "t"

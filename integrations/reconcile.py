@@ -1,0 +1,601 @@
+"""Reconciliation and backfill: nothing a webhook missed stays missed.
+
+Steps of one run (``manage.py reconcile``, ``manage.py backfill``, the daily schedule):
+
+1. Take the run lock (one run at a time: two would double the API calls against the providers'
+   rate limits) and store a ``ReconcileRun`` with its options.
+2. Per provider, in a background thread, list what the provider holds for each mapped event
+   (``integrations.reconcile_sources``):
+   - Stripe: completed Checkout Sessions per mapped payment link created in the window (line items
+     expanded in the list answer), sessions of events mapped by price or metadata, then every
+     refund created in the window (one call per 100 refunds, so refunds made directly in the
+     dashboard are found without one payment-intent call per session);
+   - Acuity: appointments (``showall``: cancelled ones too) per mapped appointment type, by
+     appointment date from (now - window) to the horizon — Acuity cannot filter by booking date,
+     and a missed booking or cancellation is an appointment still to come.
+3. In this thread, turn every record into a signal with the same parsers as the webhooks and
+   apply it with the same functions (``apply_payment`` / ``apply_booking``, source
+   ``reconciliation``, actor ``system:reconcile:<run id>``). There is no second code path: a
+   record is only skipped without calling them when the stored facts already say everything it
+   says ("known"); anything else goes through them and their answer decides new / changed / known.
+   A dry run applies each record inside a transaction that is rolled back at once.
+4. Count per event and provider (seen, known, new, changed, errors). A provider that fails after
+   the client's retries stops for this run with a clear error; the other provider's results stay
+   and the run ends ``partial``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from registrations.audit import Actor
+from registrations.identity import normalise_email, normalise_phone, split_emails
+from registrations.models import Booking, Event, EventMapping, Payment, Refund, Source
+from registrations.services import REFUND_STATUS_RANK, apply_booking, apply_payment, is_reference
+
+from .clients import AcuityClient, ProviderError, stripe_client
+from .models import ReconcileRun
+from .parsing import _ref, appointment_to_signal, line_items_of, refund_to_signal, session_event_keys, session_to_signal
+from .reconcile_report import _empty_counts, summary_line
+from .reconcile_sources import (
+    AcuityWalker,
+    Prefetch,
+    parse_since,
+    stripe_line_items,
+    stripe_refund_pages,
+    stripe_session_pages,
+)
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = ("stripe", "acuity")
+MAX_STORED_ERRORS = 200
+_LOCK_KEY = 0x4A4C465245434F  # pg advisory lock id ("JLFRECO")
+_STRIPE_KINDS = {
+    EventMapping.Kind.STRIPE_PAYMENT_LINK,
+    EventMapping.Kind.STRIPE_PRICE,
+    EventMapping.Kind.STRIPE_METADATA,
+}
+
+
+class ReconcileBusy(Exception):
+    """Another run holds the lock."""
+
+
+# --- Lock --------------------------------------------------------------------------------------
+@contextmanager
+def run_lock():
+    """One run at a time, across processes and machines.
+
+    PostgreSQL: a session advisory lock, released when the run ends or its connection dies, so a
+    killed run never blocks the next one; runs still marked "running" without the lock are dead
+    and are marked failed. SQLite (one machine, development): a run marked "running" that started
+    less than RECONCILE_TASK_TIMEOUT ago blocks.
+    """
+    stale_msg = "interrupted: the process ended before the run finished"
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK_KEY])
+            if not cur.fetchone()[0]:
+                running = ReconcileRun.objects.filter(status=ReconcileRun.Status.RUNNING).first()
+                raise ReconcileBusy(_busy_message(running))
+        try:
+            ReconcileRun.objects.filter(status=ReconcileRun.Status.RUNNING).update(
+                status=ReconcileRun.Status.FAILED, finished_at=timezone.now(), errors=[{"message": stale_msg}]
+            )
+            yield
+        finally:
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
+        return
+    cutoff = timezone.now() - timedelta(seconds=settings.RECONCILE_TASK_TIMEOUT)
+    running = ReconcileRun.objects.filter(status=ReconcileRun.Status.RUNNING)
+    running.filter(started_at__lt=cutoff).update(
+        status=ReconcileRun.Status.FAILED, finished_at=timezone.now(), errors=[{"message": stale_msg}]
+    )
+    if running.exists():
+        raise ReconcileBusy(_busy_message(running.first()))
+    yield
+
+
+def _busy_message(run) -> str:
+    which = f"run #{run.pk}, started {timezone.localtime(run.started_at):%Y-%m-%d %H:%M}" if run else "another run"
+    return (
+        f"Another reconciliation is still running ({which}). Two at once would double the API calls "
+        "against the providers' rate limits; try again when it has finished."
+    )
+
+
+# --- What to reconcile -------------------------------------------------------------------------
+@dataclass
+class Plan:
+    events: list[Event]
+    providers: list[str]
+    links: dict[str, str] = field(default_factory=dict)  # payment link id → event slug
+    types: dict[str, str] = field(default_factory=dict)  # Acuity appointment type id → event slug
+    keys: dict[tuple, str | None] = field(default_factory=dict)  # every (kind, value) → slug / None (ignored)
+    other_stripe_keys: bool = False  # a selected event is mapped by price or metadata
+    since: timedelta | None = None  # None: the whole history (backfill)
+    stripe_created_gte: int | None = None
+    acuity_windows: dict[str, tuple[date, date]] = field(default_factory=dict)  # type id → [lo, hi]
+
+    mapped: dict[str, set] = field(default_factory=lambda: {p: set() for p in PROVIDERS})  # provider → slugs
+
+    @property
+    def slugs(self) -> list[str]:
+        return [e.slug for e in self.events]
+
+
+def make_plan(event_slugs=None, providers=None, since: timedelta | None = None) -> Plan:
+    """Raises ValueError (a message for the operator) for an unknown slug or provider."""
+    providers = list(providers or PROVIDERS)
+    for p in providers:
+        if p not in PROVIDERS:
+            raise ValueError(f"Unknown provider {p!r}: use stripe or acuity.")
+    mappings = list(EventMapping.objects.select_related("event"))
+    if event_slugs:
+        events = list(Event.objects.filter(slug__in=event_slugs))
+        missing = sorted(set(event_slugs) - {e.slug for e in events})
+        if missing:
+            raise ValueError(f"No event with slug {', '.join(missing)}.")
+    else:
+        events = list(Event.objects.filter(pk__in={m.event_id for m in mappings if m.event_id and not m.ignored}))
+    events.sort(key=lambda e: (e.starts_at, e.slug))
+    plan = Plan(events=events, providers=providers, since=since)
+    selected = {e.pk: e for e in events}
+    for m in mappings:
+        plan.keys[(m.kind, m.value)] = None if m.ignored or m.event_id is None else m.event.slug
+        if m.ignored or m.event_id not in selected:
+            continue
+        plan.mapped["acuity" if m.kind == EventMapping.Kind.ACUITY_APPOINTMENT_TYPE else "stripe"].add(m.event.slug)
+        if m.kind == EventMapping.Kind.STRIPE_PAYMENT_LINK:
+            plan.links[m.value] = m.event.slug
+        elif m.kind == EventMapping.Kind.ACUITY_APPOINTMENT_TYPE:
+            plan.types[m.value] = m.event.slug
+        elif m.kind in _STRIPE_KINDS:
+            plan.other_stripe_keys = True
+    now = timezone.now()
+    if since is not None:
+        plan.stripe_created_gte = int((now - since).timestamp())
+        lo = (now - since).date() - timedelta(days=1)
+    else:
+        lo = date.fromisoformat(settings.RECONCILE_BACKFILL_EARLIEST)
+    horizon = (now + timedelta(days=settings.RECONCILE_ACUITY_HORIZON_DAYS)).date()
+    for type_id, slug in plan.types.items():
+        event = next(e for e in events if e.slug == slug)
+        end = max(horizon, (event.ends_at or event.starts_at).date()) + timedelta(days=1)
+        plan.acuity_windows[type_id] = (lo, end)
+    return plan
+
+
+# --- The run -----------------------------------------------------------------------------------
+def _money(amount, currency) -> str:
+    return "" if amount is None else f"{amount / 100:,.2f} {(currency or '').upper()}"
+
+
+class Reconciler:
+    """One run. ``on_change(verb, provider, slug, text)`` hears every new/changed record (verb is
+    "add"/"change", prefixed "would " in a dry run); ``on_progress(text)`` hears about each page."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        kind: str = "reconcile",
+        dry_run: bool = False,
+        options: dict | None = None,
+        on_change: Callable | None = None,
+        on_progress: Callable | None = None,
+        acuity_client: AcuityClient | None = None,
+    ):
+        self.plan = plan
+        self.kind = kind
+        self.dry_run = dry_run
+        self.options = options or {}
+        self.on_change = on_change or (lambda *a: None)
+        self.on_progress = on_progress or (lambda text: None)
+        self.acuity_client = acuity_client
+        self.counts: dict[str, dict[str, dict]] = {}
+        self.errors: list[dict] = []
+        self.error_total = 0
+        self.failed: set[str] = set()
+        self._pi_events: dict[str, str] = {}  # payment intent → slug, for refunds
+        self._new_pis: set[str] = set()
+        self._seen: dict[str, set] = {"stripe": set(), "acuity": set(), "refund": set()}
+        self._started = time.monotonic()
+        self.run: ReconcileRun | None = None
+
+    # counting ----------------------------------------------------------------------------------
+    def _c(self, slug: str, provider: str) -> dict:
+        return self.counts.setdefault(slug, {}).setdefault(provider, _empty_counts())
+
+    def _error(self, provider: str, slug: str | None, message: str, *, record: bool = True):
+        self.error_total += 1
+        if slug and record:
+            self._c(slug, provider)["errors"] += 1
+        if len(self.errors) < MAX_STORED_ERRORS:
+            self.errors.append({"provider": provider, "event": slug, "message": message[:1000]})
+        log.warning("reconcile %s %s: %s", provider, slug or "-", message)
+
+    def _progress(self):
+        totals = {p: sum(c.get(p, {}).get("seen", 0) for c in self.counts.values()) for p in self.plan.providers}
+        parts = [f"{p} {n:,}" for p, n in totals.items()]
+        self.on_progress(f"{' · '.join(parts)} records · {time.monotonic() - self._started:,.0f} s")
+
+    # applying ----------------------------------------------------------------------------------
+    def _apply(self, provider: str, slug: str, signal, what: str):
+        """Through the one code path; in a dry run, inside a transaction rolled back at once (per
+        record, so no row lock outlives the record and webhooks are never held up)."""
+        fn = apply_payment if provider == "stripe" else apply_booking
+        actor = Actor.system(source=f"reconcile:{self.run.pk}")
+        try:
+            if self.dry_run:
+                with transaction.atomic():
+                    result = fn(signal, actor=actor, source=Source.RECONCILIATION)
+                    transaction.set_rollback(True)
+            else:
+                result = fn(signal, actor=actor, source=Source.RECONCILIATION)
+        except Exception as exc:  # one bad record must not stop the run; it is counted and listed
+            log.exception("reconcile: applying %s failed", what)
+            self._error(provider, slug, f"{what}: {type(exc).__name__}: {exc}")
+            return None
+        return result
+
+    def _outcome(self, provider: str, slug: str, outcome: str, text: str):
+        self._c(slug, provider)[outcome] += 1
+        if outcome in ("new", "changed"):
+            verb = "add" if outcome == "new" else "change"
+            self.on_change(f"would {verb}" if self.dry_run else verb, provider, slug, text)
+
+    # Stripe ------------------------------------------------------------------------------------
+    def _stripe_stream(self):
+        client = stripe_client()
+        for link, slug in self.plan.links.items():
+            for page in stripe_session_pages(client, payment_link=link, created_gte=self.plan.stripe_created_gte):
+                yield "sessions", slug, page
+        if self.plan.other_stripe_keys:
+            # Events mapped by price or metadata: the list has no such filter, so every session
+            # in the window is read and kept when its keys map to a selected event.
+            for page in stripe_session_pages(client, payment_link=None, created_gte=self.plan.stripe_created_gte):
+                yield "sessions", None, page
+        for page in stripe_refund_pages(client, created_gte=self.plan.stripe_created_gte):
+            yield "refunds", None, page
+
+    def _slug_for_keys(self, keys) -> str | None:
+        """The first mapped key decides, as in ``registrations.services.resolve_event``."""
+        for key in keys:
+            if (key[0], str(key[1])) in self.plan.keys:
+                slug = self.plan.keys[(key[0], str(key[1]))]
+                if slug is not None:
+                    return slug if slug in self.plan.slugs else None
+        return None
+
+    def _stripe_sessions(self, link_slug: str | None, sessions: list[dict], client):
+        ids = [s["id"] for s in sessions if s.get("id")]
+        stored = {p.checkout_session_id: p for p in Payment.objects.filter(checkout_session_id__in=ids)}
+        for session in sessions:
+            sid = session.get("id")
+            if not sid or sid in self._seen["stripe"]:
+                continue
+            items = line_items_of(session)
+            slug = link_slug or self._slug_for_keys(session_event_keys(session, items))
+            if slug is None:
+                continue
+            self._seen["stripe"].add(sid)
+            counts = self._c(slug, "stripe")
+            counts["seen"] += 1
+            payment = stored.get(sid)
+            has_more = isinstance(session.get("line_items"), dict) and session["line_items"].get("has_more")
+            if payment is None and (items is None or has_more):
+                try:
+                    items = stripe_line_items(client, sid)
+                except ProviderError as exc:
+                    self._error("stripe", slug, f"line items of {sid}: {exc}")
+                    continue
+            try:
+                signal = session_to_signal(session, line_items=items, raw_ref=f"reconcile:{self.run.pk}")
+            except ValueError as exc:
+                self._error("stripe", slug, f"session {sid}: {exc}")
+                continue
+            if signal.payment_intent_id:
+                self._pi_events[signal.payment_intent_id] = slug
+            if payment is not None and not payment_needs_apply(payment, signal):
+                counts["known"] += 1
+                continue
+            result = self._apply("stripe", slug, signal, f"session {sid}")
+            if result is None:
+                continue
+            outcome = "new" if result.created else "changed" if result.changed else "known"
+            if outcome == "new" and signal.payment_intent_id:
+                self._new_pis.add(signal.payment_intent_id)
+            text = f"payment {sid} {signal.email} {signal.status} {_money(signal.amount, signal.currency)}".strip()
+            if outcome == "changed":
+                text += f" ({', '.join(result.changed)})"
+            self._outcome("stripe", slug, outcome, text)
+
+    def _stripe_refunds(self, refunds: list[dict]):
+        pis = {_ref(r.get("payment_intent")) for r in refunds} - {""}
+        by_db = dict(
+            Payment.objects.filter(payment_intent_id__in=pis, event__slug__in=self.plan.slugs).values_list(
+                "payment_intent_id", "event__slug"
+            )
+        )
+        stored = {r.refund_id: r for r in Refund.objects.filter(refund_id__in=[r.get("id") for r in refunds])}
+        for refund in refunds:
+            rid, pi = refund.get("id"), _ref(refund.get("payment_intent"))
+            slug = self._pi_events.get(pi) or by_db.get(pi)
+            if not rid or slug is None or rid in self._seen["refund"]:
+                continue  # a refund of a payment that is not one of the selected events'
+            self._seen["refund"].add(rid)
+            counts = self._c(slug, "stripe")
+            counts["seen"] += 1
+            signal = refund_to_signal(refund, raw_ref=f"reconcile:{self.run.pk}")
+            known = stored.get(rid)
+            if (
+                known is not None
+                and known.payment_id is not None
+                and known.amount >= signal.amount_refunded
+                and REFUND_STATUS_RANK.get(signal.refund_status, 0) <= REFUND_STATUS_RANK.get(known.status, 0)
+            ):
+                counts["known"] += 1
+                continue
+            result = self._apply("stripe", slug, signal, f"refund {rid}")
+            if result is None:
+                continue
+            # A refund changes what we know when it moves the payment's refunded total (or its
+            # payment is itself new in this run, which a dry run has rolled back). A refund we
+            # only knew as a charge's cumulative total gets its own row but changes nothing.
+            moved = "amount_refunded" in result.changed or (not result.created and bool(result.changed))
+            if moved or (result.created and pi in self._new_pis):
+                text = f"refund {rid} of {pi} {_money(signal.amount_refunded, signal.currency)}"
+                self._outcome("stripe", slug, "changed", text)
+            else:
+                counts["known"] += 1
+
+    # Acuity ------------------------------------------------------------------------------------
+    def _acuity_stream(self):
+        walker = AcuityWalker(self.acuity_client or AcuityClient())
+        for type_id, slug in self.plan.types.items():
+            lo, hi = self.plan.acuity_windows[type_id]
+            for kind, payload in walker.walk(type_id, lo, hi):
+                yield kind, slug, ((timezone.now(), payload) if kind == "page" else payload)
+
+    def _acuity_page(self, slug: str, fetched_at: datetime, appointments: list[dict]):
+        ids = [str(a.get("id")) for a in appointments]
+        stored = {b.acuity_appointment_id: b for b in Booking.objects.filter(acuity_appointment_id__in=ids)}
+        for appt in appointments:
+            aid = str(appt.get("id"))
+            if aid in self._seen["acuity"]:
+                continue  # the walk reads a boundary day twice
+            self._seen["acuity"].add(aid)
+            counts = self._c(slug, "acuity")
+            counts["seen"] += 1
+            try:
+                signal = appointment_to_signal(appt, raw_ref=f"reconcile:{self.run.pk}", observed_at=fetched_at)
+            except ValueError as exc:
+                self._error("acuity", slug, f"appointment {aid}: {exc}")
+                continue
+            booking = stored.get(aid)
+            if booking is not None and not booking_needs_apply(booking, signal):
+                counts["known"] += 1
+                continue
+            result = self._apply("acuity", slug, signal, f"appointment {aid}")
+            if result is None:
+                continue
+            outcome = "new" if result.created else "changed" if result.changed else "known"
+            when = f"{signal.starts_at:%Y-%m-%d %H:%M}" if signal.starts_at else "no time"
+            text = f"booking {aid} {signal.email} {when} {signal.status}"
+            if outcome == "changed":
+                text += f" ({', '.join(result.changed)})"
+            self._outcome("acuity", slug, outcome, text)
+
+    # driving -----------------------------------------------------------------------------------
+    def _consume(self, provider: str, stream: Prefetch):
+        client = stripe_client() if provider == "stripe" else None
+        try:
+            for kind, slug, payload in stream:
+                if kind == "sessions":
+                    self._stripe_sessions(slug, payload, client)
+                elif kind == "refunds":
+                    self._stripe_refunds(payload)
+                elif kind == "page":
+                    self._acuity_page(slug, *payload)
+                elif kind == "warning":
+                    self._error(provider, slug, payload)
+                self._progress()
+        except ProviderError as exc:
+            self.failed.add(provider)
+            name = provider.capitalize()
+            self._error(
+                provider,
+                None,
+                f"{name} failed: {exc}. {name} results of this run are incomplete (what was read before "
+                f"the failure is applied); the next run will try again.",
+            )
+        finally:
+            stream.close()
+
+    def execute(self) -> ReconcileRun:
+        with run_lock():
+            self.run = ReconcileRun.objects.create(
+                kind=self.kind, options=self.options, dry_run=self.dry_run, status=ReconcileRun.Status.RUNNING
+            )
+            for event in self.plan.events:
+                for provider in self.plan.providers:
+                    if event.slug in self.plan.mapped[provider]:
+                        self._c(event.slug, provider)
+            streams: dict[str, Prefetch] = {}
+            try:
+                for provider in self.plan.providers:
+                    problem = _not_configured(provider)
+                    if problem:
+                        self._error(provider, None, problem, record=False)
+                        self.failed.add(provider)
+                        continue
+                    gen = self._stripe_stream() if provider == "stripe" else self._acuity_stream()
+                    streams[provider] = Prefetch(gen, name=f"reconcile-{provider}")
+                for provider, stream in streams.items():
+                    self._consume(provider, stream)
+                    self._save(final=False)
+            except BaseException as exc:
+                self._error("-", None, f"run aborted: {type(exc).__name__}: {exc}", record=False)
+                self.run.status = ReconcileRun.Status.FAILED
+                self._save(final=True, status=ReconcileRun.Status.FAILED)
+                raise
+            finally:
+                for stream in streams.values():
+                    stream.close()
+            self._save(final=True)
+        return self.run
+
+    def _status(self) -> str:
+        if self.plan.providers and self.failed >= set(self.plan.providers):
+            return ReconcileRun.Status.FAILED
+        if self.failed or self.error_total:
+            return ReconcileRun.Status.PARTIAL
+        return ReconcileRun.Status.OK
+
+    def _save(self, *, final: bool, status: str | None = None):
+        run = self.run
+        run.counts = self.counts
+        run.errors = self.errors + (
+            [{"message": f"… and {self.error_total - len(self.errors)} more errors (see the logs)"}]
+            if self.error_total > len(self.errors)
+            else []
+        )
+        fields = ["counts", "errors"]
+        if final:
+            run.status = status or self._status()
+            run.finished_at = timezone.now()
+            fields += ["status", "finished_at"]
+        run.save(update_fields=fields)
+
+
+def _not_configured(provider: str) -> str:
+    if provider == "stripe" and not settings.STRIPE_SECRET_KEY:
+        return "Stripe is not configured (STRIPE_SECRET_KEY is empty): nothing was checked."
+    if provider == "acuity" and not (settings.ACUITY_API_KEY and settings.ACUITY_USER_ID):
+        return "Acuity is not configured (ACUITY_USER_ID / ACUITY_API_KEY empty): nothing was checked."
+    return ""
+
+
+# --- "Known and unchanged" without calling apply -------------------------------------------------
+# Conservative by design: these only answer False when every value the record carries is already
+# stored exactly as-is. Any doubt (a different value, a fact not yet attached to a registration)
+# answers True and the apply function decides, so a wrong answer can cost time, never a change.
+_PAYMENT_FIELDS = (
+    "checkout_session_id",
+    "payment_intent_id",
+    "charge_id",
+    "amount",
+    "currency",
+    "quantity",
+    "name",
+    "phone",
+    "client_reference_id",
+)
+
+
+def payment_needs_apply(payment: Payment, signal) -> bool:
+    if payment.event_id is None or (payment.registration_id is None and payment.state != Payment.State.EXPIRED):
+        return True
+    if signal.status != payment.state:
+        return True
+    for attr in _PAYMENT_FIELDS:
+        value = getattr(signal, attr)
+        if value not in (None, "") and value != getattr(payment, attr):
+            return True
+    if signal.email and normalise_email(signal.email) != payment.email:
+        return True
+    if signal.livemode and not payment.livemode:
+        return True
+    stored_keys = {tuple(map(str, k)) for k in payment.mapping_keys or []}
+    if {tuple(map(str, k)) for k in signal.event_keys} - stored_keys:
+        return True
+    return bool(signal.occurred_at and (payment.occurred_at is None or signal.occurred_at < payment.occurred_at))
+
+
+def booking_needs_apply(booking: Booking, signal) -> bool:
+    if booking.event_id is None or booking.registration_id is None:
+        return True
+    emails = split_emails(signal.email)
+    expected = {
+        "email": emails[0] if emails else "",
+        "other_emails": emails[1:],
+        "first_name": signal.first_name,
+        "last_name": signal.last_name,
+        "phone": normalise_phone(signal.phone),
+        "starts_at": signal.starts_at,
+        "timezone": signal.timezone,
+        "calendar_id": str(signal.calendar_id or ""),
+        "appointment_type_id": str(signal.appointment_type_id or ""),
+        "intake": dict(signal.intake),
+    }
+    if any(getattr(booking, attr) != value for attr, value in expected.items()):
+        return True
+    if (signal.status == "cancelled") != booking.cancelled:
+        return True
+    refs = [str(v or "").strip() for v in (*signal.intake_by_field_id.values(), *signal.intake.values())]
+    ref = next((v for v in refs if is_reference(v)), "")
+    if ref and ref != booking.intake_reference:
+        return True
+    stored_keys = {tuple(map(str, k)) for k in booking.mapping_keys or []}
+    return bool({tuple(map(str, k)) for k in signal.event_keys} - stored_keys)
+
+
+# --- Entry points ------------------------------------------------------------------------------
+def reconcile(
+    *,
+    kind: str = "reconcile",
+    since: timedelta | None,
+    event_slugs=None,
+    providers=None,
+    dry_run: bool = False,
+    options: dict | None = None,
+    on_change: Callable | None = None,
+    on_progress: Callable | None = None,
+    acuity_client: AcuityClient | None = None,
+) -> ReconcileRun:
+    """Run one reconciliation (``since=None``: the whole history, i.e. a backfill).
+    Raises ValueError for bad options and ReconcileBusy when another run holds the lock."""
+    plan = make_plan(event_slugs, providers, since)
+    opts = {
+        "since": None if since is None else f"{since.total_seconds() / 86400:g}d",
+        "events": plan.slugs,
+        "providers": plan.providers,
+        "stripe_created_gte": plan.stripe_created_gte,
+        "acuity_windows": {t: [lo.isoformat(), hi.isoformat()] for t, (lo, hi) in plan.acuity_windows.items()},
+        **(options or {}),
+    }
+    return Reconciler(
+        plan,
+        kind=kind,
+        dry_run=dry_run,
+        options=opts,
+        on_change=on_change,
+        on_progress=on_progress,
+        acuity_client=acuity_client,
+    ).execute()
+
+
+def scheduled_reconcile() -> str:
+    """The daily django-q2 schedule (``integrations.schedules``). Never raises for a provider
+    problem: a failed task would be retried whole by the worker; the run row records it instead."""
+    try:
+        since = settings.RECONCILE_SINCE
+        run = reconcile(kind="scheduled", since=parse_since(since), options={"since": since})
+    except ReconcileBusy as exc:
+        log.info("scheduled reconciliation skipped: %s", exc)
+        return f"skipped: {exc}"
+    line = summary_line(run)
+    (log.info if run.status == ReconcileRun.Status.OK else log.error)("scheduled reconciliation: %s", line)
+    return line

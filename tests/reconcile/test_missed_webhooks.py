@@ -1,0 +1,112 @@
+"""Payments and bookings whose webhooks never came are found by reconciliation and applied
+through the same functions as webhooks; a second run changes nothing."""
+
+from integrations.parsing import appointment_to_signal, session_to_signal
+from registrations.models import AuditLog, Booking, Payment, Registration, Source, Status
+from registrations.services import apply_booking, apply_payment
+
+from .conftest import day, run_command
+
+
+def test_payment_and_booking_whose_webhooks_never_came_are_found_and_matched(event, providers):
+    stripe, acuity = providers
+    stripe.add_session(email="River.Stone@example.org", quantity=1)
+    acuity.add_appointment(email="river.stone@example.org", starts_at=day(20))
+
+    result = run_command("--since", "3d")
+
+    reg = Registration.objects.get(event=event)
+    assert reg.attendee.email == "river.stone@example.org"
+    assert reg.status == Status.COMPLETE
+    assert reg.source == Source.RECONCILIATION
+    payment, booking = Payment.objects.get(), Booking.objects.get()
+    assert payment.source == Source.RECONCILIATION and payment.quantity == 1
+    assert booking.source == Source.RECONCILIATION
+    assert f"reconcile:{result.run.pk}" in payment.raw_refs
+    actors = set(AuditLog.objects.values_list("actor_source", flat=True))
+    assert actors == {f"reconcile:{result.run.pk}"}
+    assert result.run.status == "ok" and result.run.kind == "reconcile" and result.run.finished_at
+    assert result.counts(provider="stripe") == {"seen": 1, "known": 0, "new": 1, "changed": 0, "errors": 0}
+    assert result.counts(provider="acuity") == {"seen": 1, "known": 0, "new": 1, "changed": 0, "errors": 0}
+
+
+def test_a_second_run_changes_nothing_and_writes_no_audit_rows(event, providers):
+    stripe, acuity = providers
+    for i in range(3):
+        stripe.add_session(email=f"p{i}@example.org")
+        acuity.add_appointment(email=f"p{i}@example.org", starts_at=day(20))
+    run_command()
+    audit_rows = AuditLog.objects.count()
+    snapshot = _facts()
+
+    second = run_command()
+
+    assert AuditLog.objects.count() == audit_rows
+    assert _facts() == snapshot
+    assert second.counts(provider="stripe") == {"seen": 3, "known": 3, "new": 0, "changed": 0, "errors": 0}
+    assert second.counts(provider="acuity") == {"seen": 3, "known": 3, "new": 0, "changed": 0, "errors": 0}
+
+
+def _facts():
+    payments = list(Payment.objects.order_by("pk").values())
+    bookings = list(Booking.objects.order_by("pk").values("pk", "cancelled", "starts_at", "registration_id"))
+    return payments, bookings
+
+
+def test_records_the_webhooks_already_delivered_count_as_known(event, providers):
+    stripe, acuity = providers
+    session = stripe.add_session(email="a@example.org")
+    appt = acuity.add_appointment(email="a@example.org", starts_at=day(20))
+    # The webhooks did arrive for these two (same parsers, same apply functions):
+    apply_payment(session_to_signal(session, line_items=stripe.line_items[session["id"]], raw_ref="evt_1"))
+    apply_booking(appointment_to_signal(appt, action="scheduled", raw_ref="acuity_1"))
+    stripe.add_session(email="b@example.org")  # this one's webhook was missed
+
+    result = run_command()
+
+    assert result.counts(provider="stripe") == {"seen": 2, "known": 1, "new": 1, "changed": 0, "errors": 0}
+    assert result.counts(provider="acuity") == {"seen": 1, "known": 1, "new": 0, "changed": 0, "errors": 0}
+    assert Registration.objects.get(attendee__email="b@example.org").status == Status.PAID_ONLY
+
+
+def test_report_counts_are_exact_for_a_mix_of_known_new_and_changed(event, providers):
+    stripe, acuity = providers
+    known = [stripe.add_session(email=f"k{i}@example.org") for i in range(3)]
+    appts = [acuity.add_appointment(email=f"k{i}@example.org", starts_at=day(20)) for i in range(3)]
+    run_command()
+    stripe.add_session(email="new1@example.org")
+    stripe.add_session(email="new2@example.org")
+    stripe.refund(known[0])  # a refund made in the dashboard: the session is known, the refund is a change
+    acuity.add_appointment(email="new1@example.org", starts_at=day(20))
+    acuity.cancel(appts[1])
+    acuity.reschedule(appts[2], day(21))
+
+    result = run_command()
+
+    assert result.counts(provider="stripe") == {"seen": 6, "known": 3, "new": 2, "changed": 1, "errors": 0}
+    assert result.counts(provider="acuity") == {"seen": 4, "known": 1, "new": 1, "changed": 2, "errors": 0}
+    assert "spring-retreat  stripe" in result.out and "total" in result.out
+
+
+def test_unpaid_completed_sessions_do_not_count_as_paid(event, providers):
+    stripe, _ = providers
+    stripe.add_session(email="bank@example.org", payment_status="unpaid")  # a bank debit still pending
+    stripe.add_session(email="open@example.org", status="open", payment_status="unpaid")  # still on checkout
+
+    result = run_command("--provider", "stripe")
+
+    assert Payment.objects.get().state == Payment.State.UNPAID
+    assert Registration.objects.get().status == Status.PENDING
+    assert result.counts(provider="stripe")["seen"] == 1
+
+
+def test_sessions_older_than_the_window_are_left_to_backfill(event, providers):
+    import time
+
+    stripe, _ = providers
+    stripe.add_session(email="old@example.org", created=int(time.time()) - 10 * 86400)
+
+    result = run_command("--since", "3d", "--provider", "stripe")
+
+    assert result.counts(provider="stripe")["seen"] == 0
+    assert not Payment.objects.exists()
