@@ -6,6 +6,7 @@ start until every required secret is present, and names all missing ones in one 
 Every key is documented in ``.env.example``.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -95,6 +96,8 @@ INSTALLED_APPS = [
     "template_partials",
     "django_q",
     "jlf",
+    "csp",
+    "axes",
     "sesame",
     "registrations",
     "integrations",
@@ -108,7 +111,10 @@ MIDDLEWARE = [
     # directly, over plain HTTP, with hosts such as healthcheck.railway.app or 127.0.0.1).
     "jlf.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # READ_ONLY_MODE: refuses changes (503) before sessions, CSRF or views run; webhooks pass.
+    "jlf.readonly.ReadOnlyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -116,6 +122,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last (django-axes): turns a locked-out login into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "jlf.urls"
@@ -131,6 +139,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "jlf.readonly.read_only_mode",
             ],
         },
     },
@@ -167,6 +176,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out (username, client address) pair before any password check.
+    "jlf.security.AxesBackend",
     "django.contrib.auth.backends.ModelBackend",
     "sesame.backends.ModelBackend",
 ]
@@ -278,6 +289,8 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         # runserver's own access line duplicates jlf.request.
         "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
+        # django-axes announces its version at every start (every manage.py command).
+        "axes.apps": {"level": "WARNING"},
     },
 }
 
@@ -290,6 +303,60 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # /healthz is answered before SecurityMiddleware (jlf.health.HealthCheckMiddleware); this
+    # keeps it reachable over plain HTTP should that middleware ever be removed.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
 SESSION_COOKIE_HTTPONLY = True
+# Pages pass the CSRF token from the {{ csrf_token }} template variable (django-htmx's
+# hx-headers pattern), never from JavaScript reading the cookie, so the cookie can be HttpOnly.
+CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Content Security Policy (django-csp 4.0), in every environment so a violation shows up in
+# development before it reaches production. Nothing inline: no <script>…</script>, no
+# <style>, no style="…", no on*="…" handlers; ship JS and CSS as static files.
+# FOR THE OPS PAGES (htmx 2): htmx injects an inline <style> for request indicators and can
+# eval hx-trigger filter expressions. Every page that loads htmx must carry, in <head>:
+#   <meta name="htmx-config" content='{"includeIndicatorStyles":false,"allowEval":false}'>
+# and ship the .htmx-indicator CSS in a static stylesheet. Without the meta tag the browser
+# blocks htmx's style (a CSP console error) and indicators never hide.
+# (not named CSP_*: django-csp 4 rejects settings named like its old 3.x ones)
+CONTENT_SECURITY_POLICY_REPORT_URI = env.str("CSP_REPORT_URI", default="")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+        **({"report-uri": [CONTENT_SECURITY_POLICY_REPORT_URI]} if CONTENT_SECURITY_POLICY_REPORT_URI else {}),
+    },
+}
+
+# Admin password logins (django-axes; policy and reasons in jlf/security.py): the 5th failed
+# attempt for one username from one client address locks that pair out with a 429 page; it
+# may try again AXES_COOLOFF_MINUTES after its last attempt (an attempt while locked restarts
+# the wait). Configured secrets and request bodies never reach Sentry (jlf/sentry.py).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "jlf.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "jlf.security.lockout_response"
+
+# Error reporting: optional, only when SENTRY_DSN is set. No personal data, no request bodies,
+# configured secrets filtered out of every event (jlf/sentry.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN and not TESTING:
+    from jlf.sentry import init_sentry
+
+    init_sentry(
+        SENTRY_DSN,
+        environment=JLF_ENV,
+        release=env.str("SENTRY_RELEASE", default="") or env.str("RAILWAY_GIT_COMMIT_SHA", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
