@@ -29,24 +29,23 @@ _ids = itertools.count(1000)
 
 def pay(event, email, name, amount=AMOUNT, **extra):
     n = next(_ids)
-    return apply_payment(
-        PaymentSignal(
-            status=extra.pop("status", "paid"),
-            source_id=f"cs_test_{n}",
-            checkout_session_id=f"cs_test_{n}",
-            payment_intent_id=f"pi_test_{n}",
-            charge_id=f"ch_test_{n}",
-            event_keys=(("stripe_payment_link", f"plink_{event.slug}"),),
-            email=email,
-            name=name,
-            amount=amount,
-            currency="usd",
-            quantity=1,
-            occurred_at=timezone.now(),
-            raw_ref=f"evt_{n}",
-            **extra,
-        )
+    fields = dict(
+        status="paid",
+        source_id=f"cs_test_{n}",
+        checkout_session_id=f"cs_test_{n}",
+        payment_intent_id=f"pi_test_{n}",
+        charge_id=f"ch_test_{n}",
+        event_keys=(("stripe_payment_link", f"plink_{event.slug}"),),
+        email=email,
+        name=name,
+        amount=amount,
+        currency="usd",
+        quantity=1,
+        occurred_at=timezone.now(),
+        raw_ref=f"evt_{n}",
     )
+    fields.update(extra)
+    return apply_payment(PaymentSignal(**fields))
 
 
 def book(event, email, first, last="", intake=None, starts_at=None):
