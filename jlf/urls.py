@@ -12,5 +12,6 @@ urlpatterns = [
     path("ops/status/", health.status, name="ops-status"),
     path("admin/", admin.site.urls),
     path("cohost/", include("registrations.cohost.urls", namespace="cohost")),
+    path("ops/", include("registrations.ops.urls", namespace="ops")),
     path("r/", include("integrations.handoff_urls", namespace="handoff")),
 ]

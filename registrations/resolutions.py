@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .audit import Actor, audit
-from .models import AuditLog, Booking, Payment, Registration, ReviewItem
+from .models import AuditLog, Booking, Payment, Registration, ReviewItem, Source
 from .services import learn_alias, recompute
 
 
@@ -109,3 +109,327 @@ def acknowledge(
         for reg in filter(None, [item.registration, item.counterpart]):
             recompute(reg, actor, detect=False)
         return item
+
+
+# --- Resolutions used by the operator workspace (/ops/) ----------------------------------------
+MANUAL_PAYMENT_METHODS = (
+    Payment.Method.CASH,
+    Payment.Method.CARD_IN_PERSON,
+    Payment.Method.COMPLIMENTARY,
+    Payment.Method.OTHER,
+)
+
+
+def _money(amount: int, currency: str) -> str:
+    return f"{(amount or 0) / 100:,.2f} {(currency or '').upper()}"
+
+
+def keep_duplicate(item_id: int, actor: Actor, note: str = "") -> ReviewItem:
+    """Both payments stand (for example a second seat bought on purpose)."""
+    return acknowledge(item_id, actor, note, kind=ReviewItem.Kind.DUPLICATE_PAYMENT, resolution="kept")
+
+
+def keep_as_credit(item_id: int, actor: Actor, note: str = "") -> ReviewItem:
+    """Paid but cancelled: keep the money as credit for a later event; nothing is refunded."""
+    return acknowledge(item_id, actor, note, kind=ReviewItem.Kind.PAID_CANCELLED, resolution="kept_as_credit")
+
+
+def acknowledge_dispute(item_id: int, actor: Actor, note: str) -> ReviewItem:
+    """A dispute is answered in Stripe; here the operator records what they did (note required)."""
+    if not (note or "").strip():
+        raise ResolutionError("Write a note saying what you did about the dispute (for example “evidence sent”).")
+    return acknowledge(item_id, actor, note.strip(), kind=ReviewItem.Kind.DISPUTE)
+
+
+def refundable_payments(item: ReviewItem) -> list[Payment]:
+    """The paid payments a refund from this item may target (duplicate: the later payment;
+    paid but cancelled: every paid payment of the registration). Not all are refundable
+    through Stripe: see ``stripe_refundable``."""
+    if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT:
+        return [item.payment] if item.payment is not None and item.payment.is_paid else []
+    if item.kind == ReviewItem.Kind.PAID_CANCELLED and item.registration is not None:
+        payments = item.registration.payments.order_by("pk")
+        return [p for p in payments if p.is_paid and p.method != Payment.Method.GROUP_SEAT]
+    return []
+
+
+def stripe_refundable(payment: Payment) -> bool:
+    return (
+        payment.method == Payment.Method.STRIPE
+        and bool(payment.payment_intent_id or payment.charge_id)
+        and payment.net_amount > 0
+    )
+
+
+def check_refund(item_id: int, payment_id: int, amount: int) -> tuple[ReviewItem, Payment]:
+    """Validate a refund before any money moves: the item is open and of a refundable kind, the
+    payment belongs to it and went through Stripe, and 0 < amount ≤ what is left to refund."""
+    item = ReviewItem.objects.select_related("payment", "registration").filter(pk=item_id).first()
+    if item is None:
+        raise ResolutionError("This review item no longer exists.")
+    if item.state != ReviewItem.State.OPEN:
+        raise ResolutionError("This review item was already resolved.")
+    if item.kind not in (ReviewItem.Kind.DUPLICATE_PAYMENT, ReviewItem.Kind.PAID_CANCELLED):
+        raise ResolutionError(f"A {item.get_kind_display()} item cannot be resolved with a refund.")
+    payment = next((p for p in refundable_payments(item) if p.pk == payment_id), None)
+    if payment is None:
+        raise ResolutionError("That payment does not belong to this review item.")
+    if payment.method != Payment.Method.STRIPE:
+        raise ResolutionError(
+            f"This payment was taken as {payment.get_method_display().lower()}, not through Stripe, so it cannot "
+            "be refunded from here. Give the money back in person and keep the item with a note."
+        )
+    if not (payment.payment_intent_id or payment.charge_id):
+        raise ResolutionError("Stripe has not told us this payment's id yet; try again after its webhook arrives.")
+    remaining = payment.net_amount
+    if remaining <= 0:
+        raise ResolutionError("This payment has already been refunded in full.")
+    if amount <= 0:
+        raise ResolutionError("The refund amount must be more than zero.")
+    if amount > remaining:
+        raise ResolutionError(
+            f"At most {_money(remaining, payment.currency)} is left to refund on this payment "
+            f"(you asked for {_money(amount, payment.currency)})."
+        )
+    return item, payment
+
+
+def refund_idempotency_key(item_id: int, payment_id: int, amount: int) -> str:
+    """Same item, payment and amount → same key → Stripe returns the first refund, never a second."""
+    return f"jlf-review-{item_id}-payment-{payment_id}-refund-{amount}"
+
+
+def resolve_refunded(item_id: int, actor: Actor, *, refund_id: str, amount: int, payment: Payment) -> ReviewItem:
+    """Close the item after the refund is recorded in the facts.
+
+    A full refund can already have auto-closed a paid-but-cancelled item (the condition stopped
+    holding when the refund fact arrived); the operator's resolution replaces the automatic one."""
+    with transaction.atomic():
+        item = ReviewItem.objects.select_for_update().filter(pk=item_id).first()
+        if item is None:
+            raise ResolutionError("This review item no longer exists.")
+        if item.state != ReviewItem.State.OPEN and not item.resolution.startswith("auto:"):
+            raise ResolutionError("This review item was already resolved.")
+        note = f"Refunded {_money(amount, payment.currency)} through Stripe ({refund_id})."
+        close_item(item, "refunded", actor, note)
+        for reg in filter(None, [item.registration, item.counterpart]):
+            recompute(reg, actor, detect=False)
+        return item
+
+
+def map_unmatched_event(item_id: int, actor: Actor, *, event=None, ignored: bool = False):
+    """Map the unknown payment link / appointment type to ``event`` (or mark it not ours) and
+    replay every stored signal waiting for it. Returns (mapping, number of facts replayed)."""
+    from .services import add_mapping
+
+    if event is None and not ignored:
+        raise ResolutionError("Choose an event, or mark the link as not ours.")
+    with transaction.atomic():
+        item = _lock_open_item(item_id, ReviewItem.Kind.UNMATCHED_EVENT)
+        kind, value = item.data.get("mapping_kind"), item.data.get("mapping_value")
+        if not kind or value in (None, ""):
+            raise ResolutionError("This item does not say which link or appointment type it is about.")
+        return add_mapping(kind, value, None if ignored else event, actor, ignored=ignored)
+
+
+def assign_group_seats(
+    item_id: int, assignments: list[dict], actor: Actor, *, payer_takes_seat: bool = True
+) -> list[Registration]:
+    """Give the seats of a group payment to the people who use them.
+
+    ``assignments``: one dict per seat, either ``{"registration_id": pk}`` (an existing
+    registration of the event, typically someone who booked but did not pay) or
+    ``{"name": …, "email": …}`` (a named attendee, registered now). Each target gets a seat fact:
+    a Payment of method GROUP_SEAT, amount 0 (the money is on the group payment, so gross is not
+    counted twice) keyed ``seat:<payment pk>:<seat>`` — the same fact ``registrations.seats``
+    writes when someone books with a seat's own link, so the two paths never hand out one seat
+    twice: seats already taken that way are skipped, and a seat given here marks its booking
+    link as used. Seat 1 is the payer's when ``payer_takes_seat``; the total may not exceed the
+    seats paid for."""
+    from . import seats as seat_facts
+    from .identity import normalise_email
+    from .models import SeatReference
+    from .services import _registration_for
+
+    with transaction.atomic():
+        item = _lock_open_item(item_id, ReviewItem.Kind.GROUP_PAYMENT)
+        payment = Payment.objects.select_for_update().filter(pk=item.payment_id).first()
+        if payment is None or item.registration is None:
+            raise ResolutionError("The group payment or its registration no longer exists.")
+        payer_reg = item.registration
+        event = payer_reg.event
+        seats = int(item.data.get("seats") or payment.quantity or 1)
+        if not assignments:
+            raise ResolutionError("Assign at least one seat (to a booking or a named attendee).")
+
+        seat_rows = list(Payment.objects.filter(manual_key__startswith=f"seat:{payment.pk}:"))
+        taken: dict[int, int | None] = {}  # seat number → registration pk
+        for row in seat_rows:
+            try:
+                taken[int(row.manual_key.rsplit(":", 1)[1])] = row.registration_id
+            except ValueError:
+                continue
+        references = {r.seat: r for r in SeatReference.objects.select_for_update().filter(payment=payment)}
+        for ref in references.values():
+            if ref.registration_id is not None:
+                taken.setdefault(ref.seat, ref.registration_id)
+        free = [n for n in range(2 if payer_takes_seat else 1, seats + 1) if n not in taken]
+        wanted = len(assignments) + (1 if payer_takes_seat else 0)
+        if len(assignments) > len(free):
+            already = f" ({len(taken)} already taken by booking links)" if taken else ""
+            raise ResolutionError(f"Only {seats} seats were paid for{already}; you assigned {wanted}.")
+
+        targets: list[Registration] = []
+        for n, a in enumerate(assignments, start=1):
+            if a.get("registration_id"):
+                reg = Registration.objects.select_related("attendee", "event").filter(pk=a["registration_id"]).first()
+                if reg is None or reg.event_id != event.pk:
+                    raise ResolutionError(f"Seat {n}: that registration is not on {event}.")
+            else:
+                email = normalise_email(a.get("email", ""))
+                if "@" not in email:
+                    raise ResolutionError(f"Seat {n}: give the attendee's email address.")
+                reg = _registration_for(event, [email], "", (a.get("name") or "").strip(), "", Source.MANUAL, actor)
+            if reg.pk == payer_reg.pk:
+                raise ResolutionError(f"Seat {n} is the payer; tick “the payer takes a seat” instead.")
+            if reg.pk in {t.pk for t in targets} or reg.pk in taken.values():
+                raise ResolutionError(f"{reg.attendee} already has a seat of this payment.")
+            targets.append(reg)
+
+        summary = {s.get("seat"): s for s in payment.seat_assignments or [] if isinstance(s, dict)}
+        if payer_takes_seat:
+            summary[1] = {"seat": 1, "registration": payer_reg.reference, "email": payer_reg.attendee.email}
+        now = timezone.now()
+        for n, reg in zip(free, targets, strict=False):
+            seat = Payment.objects.create(
+                manual_key=seat_facts.seat_key(payment, n),
+                event=event,
+                registration=reg,
+                state=seat_facts.SEAT_STATE_FROM_GROUP.get(payment.state, Payment.State.UNPAID),
+                method=Payment.Method.GROUP_SEAT,
+                source=Source.MANUAL,
+                amount=0,
+                currency=payment.currency or event.currency,
+                quantity=1,
+                email=reg.attendee.email,
+                name=reg.attendee.name,
+                occurred_at=now,
+                note=f"seat {n} of {seats} of group payment {payment} by {payer_reg.attendee.email}"[:300],
+            )
+            ref = references.get(n)
+            if ref is not None and ref.registration_id is None:
+                # The seat's own booking link is now used: a later booking with it gets no second seat.
+                ref.registration, ref.claimed_at = reg, now
+                ref.save(update_fields=["registration", "claimed_at"])
+            audit(
+                "registration.seat_assigned",
+                actor=actor,
+                registration=reg,
+                obj=seat,
+                after={
+                    "group_payment": str(payment),
+                    "seat": n,
+                    "seats": seats,
+                    "payer": payer_reg.attendee.email,
+                    "by": "operator",
+                },
+            )
+            summary[n] = {"seat": n, "registration": reg.reference, "email": reg.attendee.email, "by": "operator"}
+        payment.seat_assignments = [summary[k] for k in sorted(k for k in summary if isinstance(k, int))]
+        payment.save(update_fields=["seat_assignments", "updated_at"])
+        given = payment.seat_assignments
+        note = f"{len(given)} of {seats} seats assigned: " + ", ".join(f"seat {s['seat']} {s['email']}" for s in given)
+        close_item(item, "seats_assigned", actor, note)
+        for reg in [payer_reg, *targets]:
+            recompute(reg, actor)
+        return targets
+
+
+def _manual_key(prefix: str, registration: Registration, key: str | None) -> str:
+    return f"{prefix}:{key}" if key else f"{prefix}:{registration.pk}:{timezone.now().timestamp():.6f}"
+
+
+def mark_paid_manually(
+    registration: Registration, amount: int, method: str, reason: str, actor: Actor, key: str | None = None
+) -> Registration:
+    """Record a payment taken outside Stripe (cash, card in person, complimentary, other) with the
+    operator's reason. ``key`` (a one-time form token) makes a double submit a no-op."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ResolutionError("Say why this registration is marked paid by hand.")
+    if method not in MANUAL_PAYMENT_METHODS:
+        raise ResolutionError(f"Unknown payment method {method!r}.")
+    if method == Payment.Method.COMPLIMENTARY:
+        amount = 0
+    if amount is None or amount < 0:
+        raise ResolutionError("The amount cannot be negative.")
+    manual_key = _manual_key("manual-paid", registration, key)
+    with transaction.atomic():
+        reg = Registration.objects.select_for_update().select_related("event", "attendee").get(pk=registration.pk)
+        if Payment.objects.filter(manual_key=manual_key).exists():
+            return reg
+        before = {"status": reg.status, "manual_paid_reason": reg.manual_paid_reason}
+        payment = Payment.objects.create(
+            manual_key=manual_key,
+            event=reg.event,
+            registration=reg,
+            state=Payment.State.PAID,
+            method=method,
+            source=Source.MANUAL,
+            amount=amount,
+            currency=reg.event.currency,
+            quantity=1,
+            email=reg.attendee.email,
+            name=reg.attendee.name,
+            occurred_at=timezone.now(),
+            note=reason[:300],
+        )
+        reg.manual_paid_reason = reason[:300]
+        reg.save(update_fields=["manual_paid_reason", "updated_at"])
+        audit(
+            "registration.marked_paid",
+            actor=actor,
+            registration=reg,
+            obj=payment,
+            before=before,
+            after={"amount": amount, "method": method, "reason": reason},
+        )
+        recompute(reg, actor)
+        return reg
+
+
+def mark_booked_manually(registration: Registration, reason: str, actor: Actor, key: str | None = None) -> Registration:
+    """Record a place given outside Acuity, with the operator's reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ResolutionError("Say why this registration is marked booked by hand.")
+    manual_key = _manual_key("manual-booked", registration, key)
+    with transaction.atomic():
+        reg = Registration.objects.select_for_update().select_related("event", "attendee").get(pk=registration.pk)
+        if Booking.objects.filter(manual_key=manual_key).exists():
+            return reg
+        before = {"status": reg.status, "manual_booked_reason": reg.manual_booked_reason}
+        booking = Booking.objects.create(
+            manual_key=manual_key,
+            event=reg.event,
+            registration=reg,
+            email=reg.attendee.email,
+            first_name=reg.attendee.name[:100],
+            phone=reg.attendee.phone,
+            source=Source.MANUAL,
+            starts_at=reg.event.starts_at,
+            state_at=timezone.now(),
+            note=reason[:300],
+        )
+        reg.manual_booked_reason = reason[:300]
+        reg.save(update_fields=["manual_booked_reason", "updated_at"])
+        audit(
+            "registration.marked_booked",
+            actor=actor,
+            registration=reg,
+            obj=booking,
+            before=before,
+            after={"reason": reason},
+        )
+        recompute(reg, actor)
+        return reg

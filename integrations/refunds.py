@@ -1,0 +1,42 @@
+"""Refunds through the Stripe API, started by an operator from the exception queue.
+
+``registrations`` never imports the Stripe SDK, so the operator view calls this first and then
+records the answer through ``registrations.services.apply_payment`` (a ``refunded`` signal with
+the refund's own id), so the refund is in the facts at once and the later ``refund.created``
+webhook is a no-op.
+
+The idempotency key is chosen by the caller from the review item and the amount: a double click,
+a retried request or two operators pressing the button at once all get the same refund back from
+Stripe instead of refunding twice (Stripe keeps idempotency keys for at least 24 hours).
+"""
+
+from __future__ import annotations
+
+from .clients import ProviderError, stripe_call, stripe_client
+
+#: Stripe's refund reasons (anything else is rejected by the API).
+REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
+
+
+def create_refund(payment, amount: int, idempotency_key: str, reason: str = "") -> dict:
+    """Refund ``amount`` (smallest currency unit) of a Stripe payment. Returns the refund as a dict
+    (``id``, ``status``, ``amount``, ``charge``, ``payment_intent``…). Raises ``ProviderError``."""
+    if amount <= 0:
+        raise ValueError("A refund amount must be positive.")
+    params: dict = {"amount": int(amount), "metadata": {"jlf_payment": str(payment.pk)}}
+    if payment.payment_intent_id:
+        params["payment_intent"] = payment.payment_intent_id
+    elif payment.charge_id:
+        params["charge"] = payment.charge_id
+    else:
+        raise ProviderError("stripe", "this payment has no Stripe payment intent or charge to refund", permanent=True)
+    if reason in REASONS:
+        params["reason"] = reason
+    client = stripe_client()
+    refund = stripe_call(
+        "refunds",
+        client.v1.refunds.create,
+        params=params,
+        options={"idempotency_key": idempotency_key},
+    )
+    return refund.to_dict() if hasattr(refund, "to_dict") else dict(refund)

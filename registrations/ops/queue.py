@@ -1,0 +1,416 @@
+"""The exception queue (/ops/queue/): every open review item as a card that says why it is there
+and what each choice does, resolved in place.
+
+Each action is a POST to /ops/queue/<id>/<action>/ that calls one domain function (which writes
+the audit row with the operator as actor). An htmx request gets the resolved note in place of the
+card plus out-of-band swaps of the counters (nav badge, per-kind tabs); a plain form POST gets a
+redirect back to the queue with a message. Double submits and items someone else resolved get a
+friendly note, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qs, urlparse
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from integrations.clients import ProviderError
+from integrations.refunds import create_refund
+
+from ..audit import Actor
+from ..models import Event, Payment, ReviewItem
+from ..resolutions import (
+    ResolutionError,
+    accept_suggested_match,
+    acknowledge_dispute,
+    assign_group_seats,
+    check_refund,
+    dismiss,
+    keep_as_credit,
+    keep_duplicate,
+    map_unmatched_event,
+    refund_idempotency_key,
+    resolve_refunded,
+    stripe_refundable,
+)
+from ..services import apply_payment
+from ..signals import PaymentSignal
+from .access import staff_required
+from .context import open_queue_count, ops_context
+from .forms import GroupSeatsForm, MapEventForm, NoteForm, RefundForm, booked_unpaid_registrations
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 25
+KINDS = dict(ReviewItem.Kind.choices)
+
+
+# --- Reading ------------------------------------------------------------------------------------
+def _filters(request) -> tuple[str, str]:
+    """(event slug, kind) from the query string, or — for an htmx action — from the URL of the
+    page the action was made on, so the counters shown after it match that page's filter."""
+    params = request.GET
+    if request.method == "POST" and request.htmx and request.htmx.current_url:
+        params = {k: v[0] for k, v in parse_qs(urlparse(request.htmx.current_url).query).items()}
+    event_slug = (params.get("event") or "")[:80]
+    kind = params.get("kind") or ""
+    return event_slug, kind if kind in KINDS else ""
+
+
+def _open_items(event: Event | None):
+    qs = ReviewItem.objects.filter(state=ReviewItem.State.OPEN)
+    return qs.filter(event=event) if event is not None else qs
+
+
+def kind_counts(event: Event | None) -> tuple[list[tuple[str, str, int]], int]:
+    counts = dict(_open_items(event).values("kind").annotate(n=Count("id")).values_list("kind", "n"))
+    rows = [(value, label, counts.get(value, 0)) for value, label in ReviewItem.Kind.choices]
+    return rows, sum(counts.values())
+
+
+def card_extras(items: list[ReviewItem]) -> dict[int, dict]:
+    """What each card needs beyond the item, loaded for all cards at once (constant queries)."""
+    extras: dict[int, dict] = {item.pk: {} for item in items}
+    first_ids = {item.data.get("first_payment") for item in items if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT} - {
+        None
+    }
+    firsts = {p.pk: p for p in Payment.objects.filter(pk__in=first_ids)} if first_ids else {}
+    cancelled_regs = {
+        item.registration_id for item in items if item.kind == ReviewItem.Kind.PAID_CANCELLED and item.registration_id
+    }
+    by_reg: dict[int, list[Payment]] = {}
+    if cancelled_regs:
+        for p in Payment.objects.filter(registration_id__in=cancelled_regs, state=Payment.State.PAID).order_by("pk"):
+            if p.method != Payment.Method.GROUP_SEAT:
+                by_reg.setdefault(p.registration_id, []).append(p)
+    for item in items:
+        e = extras[item.pk]
+        if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT:
+            e["first_payment"] = firsts.get(item.data.get("first_payment"))
+            e["payments"] = [item.payment] if item.payment is not None else []
+        elif item.kind == ReviewItem.Kind.PAID_CANCELLED:
+            e["payments"] = by_reg.get(item.registration_id, [])
+        if "payments" in e:
+            e["refundable"] = [p for p in e["payments"] if stripe_refundable(p)]
+            e["not_refundable"] = [p for p in e["payments"] if not stripe_refundable(p)]
+        if item.kind == ReviewItem.Kind.GROUP_PAYMENT:
+            e["seats"] = int(item.data.get("seats") or 0)
+    return extras
+
+
+def _load_item(pk: int) -> ReviewItem:
+    item = (
+        ReviewItem.objects.select_related(
+            "event", "registration__attendee", "registration__event", "counterpart__attendee", "payment", "booking"
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if item is None:
+        raise Http404("No such review item")
+    return item
+
+
+def _card_context(request, item: ReviewItem, **extra) -> dict:
+    ctx = ops_context(request, item=item, x=card_extras([item])[item.pk], events=_event_choices())
+    ctx.update(extra)
+    return ctx
+
+
+def _event_choices():
+    return list(Event.objects.order_by("-starts_at").only("pk", "name", "slug", "starts_at"))
+
+
+@require_GET
+@staff_required
+def queue(request):
+    event_slug, kind = _filters(request)
+    event = Event.objects.filter(slug=event_slug).first() if event_slug else None
+    kinds, total = kind_counts(event)
+    items_qs = _open_items(event)
+    if kind:
+        items_qs = items_qs.filter(kind=kind)
+    items_qs = items_qs.select_related(
+        "event", "registration__attendee", "registration__event", "counterpart__attendee", "payment", "booking"
+    ).order_by("created_at", "pk")
+    page = Paginator(items_qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    items = list(page.object_list)
+    extras = card_extras(items)
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = ops_context(
+        request,
+        nav="queue",
+        cards=[(item, extras[item.pk]) for item in items],
+        page=page,
+        query=params.urlencode(),
+        kinds=kinds,
+        total=total,
+        filter_event=event,
+        filter_event_slug=event_slug,
+        filter_kind=kind,
+        events=_event_choices(),
+    )
+    return render(request, "ops/queue.html", context)
+
+
+@require_GET
+@staff_required
+def card(request, pk):
+    """One card, e.g. to go back from a confirm step or to open the seat-assignment form."""
+    item = _load_item(pk)
+    if item.state != ReviewItem.State.OPEN:
+        return _already(request, item)
+    mode = request.GET.get("mode", "")
+    extra = {}
+    if mode == "assign" and item.kind == ReviewItem.Kind.GROUP_PAYMENT:
+        extra["seats_form"] = _seats_form(item)
+    return render(request, "ops/queue.html#card", _card_context(request, item, mode=mode, **extra))
+
+
+# --- Answers ------------------------------------------------------------------------------------
+def _counters_context(request) -> dict:
+    event_slug, _ = _filters(request)
+    event = Event.objects.filter(slug=event_slug).first() if event_slug else None
+    kinds, total = kind_counts(event)
+    return {
+        "oob": True,
+        "kinds": kinds,
+        "total": total,
+        "queue_open_count": open_queue_count(),
+        "filter_event_slug": event_slug,
+        "filter_event": event,
+        "filter_kind": _filters(request)[1],
+    }
+
+
+def _next_url(request) -> str:
+    nxt = request.POST.get("next", "")
+    return nxt if nxt.startswith("/ops/queue/") else reverse("ops:queue")
+
+
+def _resolved(request, item: ReviewItem, message: str):
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect(_next_url(request))
+    ctx = {"item": item, "message": message, **_counters_context(request)}
+    return render(request, "ops/queue.html#resolved_response", ctx)
+
+
+def _already(request, item: ReviewItem | None, message: str = ""):
+    """Someone (or an earlier click) already resolved it: say so, calmly."""
+    if item is not None:
+        item = ReviewItem.objects.select_related("resolved_by").filter(pk=item.pk).first()
+    if not message:
+        if item is None:
+            message = "This item no longer exists; nothing was changed."
+        else:
+            who = item.resolved_by.get_username() if item.resolved_by_id else "the system"
+            when = item.resolved_at.strftime("%Y-%m-%d %H:%M %Z") if item.resolved_at else ""
+            message = (
+                f"Already resolved ({(item.resolution or item.state).replace('_', ' ')}) by {who} {when}. "
+                "Nothing was changed."
+            )
+    if not request.htmx:
+        messages.info(request, message)
+        return redirect(_next_url(request))
+    ctx = {"item": item, "message": message, "already": True, **_counters_context(request)}
+    return render(request, "ops/queue.html#resolved_response", ctx)
+
+
+def _card_error(request, item: ReviewItem, error: str, **extra):
+    if not request.htmx:
+        messages.error(request, error)
+        return redirect(_next_url(request))
+    return render(request, "ops/queue.html#card", _card_context(request, item, error=error, **extra))
+
+
+def _seats_form(item: ReviewItem, data=None) -> GroupSeatsForm:
+    seats = int(item.data.get("seats") or 1)
+    candidates = booked_unpaid_registrations(item.event) if item.event else []
+    return GroupSeatsForm(data, seats=seats, candidates=candidates)
+
+
+def _is_already(exc: ResolutionError) -> bool:
+    text = str(exc)
+    return "already resolved" in text or "no longer exists" in text
+
+
+@require_POST
+@staff_required
+def action(request, pk, name):
+    item = ReviewItem.objects.select_related("event", "registration__attendee", "payment").filter(pk=pk).first()
+    if item is None:
+        return _already(request, None)
+    if item.state != ReviewItem.State.OPEN:
+        return _already(request, item)
+    handler = ACTIONS.get(name)
+    if handler is None:
+        raise Http404("Unknown action")
+    if name not in ALLOWED.get(item.kind, ()):
+        return _card_error(request, item, f"“{name}” is not a choice for a {item.get_kind_display().lower()} item.")
+    actor = Actor.operator(request.user)
+    try:
+        return handler(request, item, actor)
+    except ResolutionError as exc:
+        if _is_already(exc):
+            return _already(request, item)
+        return _card_error(request, item, str(exc))
+
+
+def _note(request) -> str:
+    form = NoteForm(request.POST)
+    return form.cleaned_data["note"].strip() if form.is_valid() else ""
+
+
+def _who(item: ReviewItem) -> str:
+    return str(item.registration.attendee) if item.registration else "this item"
+
+
+def do_accept(request, item, actor):
+    reg = accept_suggested_match(item.pk, actor)
+    return _resolved(request, item, f"Merged: {reg.attendee} now has both the payment and the booking.")
+
+
+def do_dismiss(request, item, actor):
+    dismiss(item.pk, actor, _note(request))
+    return _resolved(request, item, "Dismissed: these two will not be suggested again.")
+
+
+def do_keep(request, item, actor):
+    keep_duplicate(item.pk, actor, _note(request))
+    return _resolved(request, item, f"Kept both payments of {_who(item)}.")
+
+
+def do_credit(request, item, actor):
+    keep_as_credit(item.pk, actor, _note(request))
+    return _resolved(request, item, f"Kept as credit for {_who(item)}; nothing was refunded.")
+
+
+def do_acknowledge(request, item, actor):
+    acknowledge_dispute(item.pk, actor, _note(request))
+    return _resolved(request, item, "Dispute acknowledged; your note is in the audit trail.")
+
+
+def do_map(request, item, actor):
+    form = MapEventForm(request.POST)
+    event = form.cleaned_data.get("event") if form.is_valid() else None
+    if event is None:
+        return _card_error(request, item, "Choose the event this belongs to (or mark it as not ours).")
+    _, replayed = map_unmatched_event(item.pk, actor, event=event)
+    plural = "s" if replayed != 1 else ""
+    return _resolved(request, item, f"Mapped to {event}; {replayed} stored signal{plural} replayed.")
+
+
+def do_ignore(request, item, actor):
+    _, replayed = map_unmatched_event(item.pk, actor, ignored=True)
+    return _resolved(request, item, "Marked as not ours: its signals are kept but never matched to an event.")
+
+
+def do_assign(request, item, actor):
+    form = _seats_form(item, request.POST)
+    if not form.is_valid():
+        if not request.htmx:
+            messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+            return redirect(_next_url(request))
+        return render(request, "ops/queue.html#card", _card_context(request, item, mode="assign", seats_form=form))
+    d = form.cleaned_data
+    try:
+        targets = assign_group_seats(item.pk, d["assignments"], actor, payer_takes_seat=d["payer_takes_seat"])
+    except ResolutionError as exc:
+        if _is_already(exc):
+            raise
+        form.add_error(None, str(exc))
+        return render(request, "ops/queue.html#card", _card_context(request, item, mode="assign", seats_form=form))
+    names = ", ".join(str(r.attendee) for r in targets)
+    return _resolved(request, item, f"Seats assigned to {names}.")
+
+
+def do_refund(request, item, actor):
+    """Two steps, no JavaScript confirm(): the first POST shows the exact amount and who gets it;
+    only the second (confirm=1) calls Stripe."""
+    form = RefundForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
+        return _card_error(request, item, f"Check the refund amount: {errors}")
+    payment_id, amount = form.cleaned_data["payment"], form.cleaned_data["amount"]
+    item, payment = check_refund(item.pk, payment_id, amount)
+    if not form.cleaned_data["confirm"]:
+        if not request.htmx:
+            # Without htmx the confirm step is its own page.
+            return render(
+                request, "ops/refund_confirm.html", _card_context(request, item, payment=payment, amount=amount)
+            )
+        return render(
+            request, "ops/queue.html#card", _card_context(request, item, mode="confirm", payment=payment, amount=amount)
+        )
+    key = refund_idempotency_key(item.pk, payment.pk, amount)
+    reason = "duplicate" if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT else "requested_by_customer"
+    try:
+        refund = create_refund(payment, amount, key, reason=reason)
+    except ProviderError as exc:
+        log.warning("refund for review item %s failed: %s", item.pk, exc)
+        if exc.permanent:
+            msg = f"Stripe refused the refund: {exc}. Nothing was refunded."
+        else:
+            msg = (
+                f"Stripe could not be reached ({exc}). Try again: the same refund is never made twice, "
+                "even if the first attempt went through."
+            )
+        return _card_error(request, item, msg)
+    apply_payment(
+        PaymentSignal(
+            status="refunded",
+            source_id=refund.get("id") or "",
+            refund_id=refund.get("id") or "",
+            refund_status=refund.get("status") or "",
+            amount_refunded=int(refund.get("amount") or amount),
+            payment_intent_id=payment.payment_intent_id or _ref(refund.get("payment_intent")),
+            charge_id=payment.charge_id or _ref(refund.get("charge")),
+            currency=payment.currency,
+            reason=refund.get("reason") or "",
+            raw_ref=f"ops:refund:{item.pk}",
+        ),
+        actor,
+    )
+    try:
+        resolve_refunded(item.pk, actor, refund_id=refund.get("id") or "", amount=amount, payment=payment)
+    except ResolutionError:
+        return _already(request, item, "The refund went through; someone had already closed this item meanwhile.")
+    money = f"{amount / 100:,.2f} {payment.currency.upper()}"
+    return _resolved(request, item, f"Refunded {money} to {_who(item)} through Stripe ({refund.get('id')}).")
+
+
+def _ref(value) -> str:
+    if isinstance(value, dict):
+        return value.get("id") or ""
+    return value or ""
+
+
+ACTIONS = {
+    "accept": do_accept,
+    "dismiss": do_dismiss,
+    "keep": do_keep,
+    "credit": do_credit,
+    "acknowledge": do_acknowledge,
+    "map": do_map,
+    "ignore": do_ignore,
+    "assign": do_assign,
+    "refund": do_refund,
+}
+
+# Which actions each kind offers (a POST of another action is refused by the domain function).
+ALLOWED = {
+    ReviewItem.Kind.SUGGESTED_MATCH: {"accept", "dismiss"},
+    ReviewItem.Kind.GROUP_PAYMENT: {"assign"},
+    ReviewItem.Kind.DUPLICATE_PAYMENT: {"keep", "refund"},
+    ReviewItem.Kind.PAID_CANCELLED: {"refund", "credit"},
+    ReviewItem.Kind.DISPUTE: {"acknowledge"},
+    ReviewItem.Kind.UNMATCHED_EVENT: {"map", "ignore"},
+}

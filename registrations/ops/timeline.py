@@ -1,0 +1,140 @@
+"""Everything that happened to one registration, oldest first, with who and when: audit rows,
+payment / refund / dispute / booking facts, and reminders (notifications.models.NotificationLog,
+when that app provides it)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import FieldError
+
+from ..models import AuditLog, Registration
+
+log = logging.getLogger(__name__)
+
+ACTION_LABELS = {
+    "registration.created": "Registration created",
+    "registration.status_changed": "Status changed",
+    "registration.walk_in": "Walk-in entered",
+    "registration.merged": "Merged with another registration",
+    "registration.marked_paid": "Marked paid by hand",
+    "registration.marked_booked": "Marked booked by hand",
+    "registration.seat_assigned": "Seat of a group payment assigned",
+    "payment.recorded": "Payment recorded",
+    "payment.updated": "Payment updated",
+    "payment.matched": "Payment matched",
+    "payment.refund_recorded": "Refund recorded",
+    "payment.dispute_recorded": "Dispute recorded",
+    "booking.recorded": "Booking recorded",
+    "booking.updated": "Booking updated",
+    "booking.matched": "Booking matched",
+    "booking.cancelled": "Booking cancelled",
+    "booking.rescheduled": "Booking rescheduled",
+    "review.opened": "Put in the review queue",
+    "review.reopened": "Review item reopened",
+    "review.auto_closed": "Review item closed automatically",
+    "attendee.alias_learned": "Another email address learned",
+    "attendee.created": "Attendee created",
+}
+
+
+@dataclass
+class Entry:
+    when: datetime | None
+    kind: str  # audit | payment | refund | dispute | booking | message
+    title: str
+    who: str = ""
+    detail: str = ""
+
+
+def _actor(row: AuditLog) -> str:
+    if row.actor_user_id:
+        return row.actor_user.get_username()
+    label = row.get_actor_type_display()
+    return f"{label} ({row.actor_source})" if row.actor_source else label
+
+
+def _detail(data) -> str:
+    if not isinstance(data, dict):
+        return ""
+    parts = []
+    for key, value in data.items():
+        if value in (None, "", [], {}):
+            continue
+        parts.append(f"{key}: {value}")
+    return "; ".join(parts)[:400]
+
+
+def _notification_entries(reg: Registration) -> list[Entry]:
+    """Reminders, if the notifications app defines NotificationLog (another engineer's model:
+    read defensively, by the field names it is likely to have)."""
+    try:
+        from notifications.models import NotificationLog  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    try:
+        rows = list(NotificationLog.objects.filter(registration=reg).order_by("pk")[:200])
+    except (FieldError, ValueError):  # no registration field: nothing we can show
+        log.debug("NotificationLog has no registration field")
+        return []
+    entries = []
+    for row in rows:
+        channel = getattr(row, "channel", "") or "message"
+        status = getattr(row, "status", "") or getattr(row, "delivery_status", "")
+        number = getattr(row, "reminder_number", None) or getattr(row, "sequence", None)
+        when = getattr(row, "sent_at", None) or getattr(row, "created_at", None)
+        title = f"Reminder {number} by {channel}" if number else f"Message by {channel}"
+        detail = ", ".join(str(x) for x in (status, getattr(row, "provider_id", "")) if x)
+        entries.append(Entry(when, "message", title, "System (reminders)", detail))
+    return entries
+
+
+def registration_timeline(reg: Registration) -> list[Entry]:
+    entries: list[Entry] = []
+    for row in AuditLog.objects.filter(registration=reg).select_related("actor_user").order_by("created_at", "pk"):
+        detail = _detail(row.after)
+        if row.before and row.action == "registration.status_changed":
+            detail = f"{row.before.get('status')} → {(row.after or {}).get('status')}"
+        entries.append(
+            Entry(
+                row.created_at, "audit", ACTION_LABELS.get(row.action, row.action), _actor(row), row.message or detail
+            )
+        )
+    for p in reg.payments.all():
+        what = f"{p.get_method_display()} payment, {p.get_state_display().lower()}"
+        ids = ", ".join(x for x in (p.checkout_session_id, p.payment_intent_id, p.manual_key) if x)
+        amount = f"{(p.amount or 0) / 100:,.2f} {p.currency.upper()}"
+        when = p.occurred_at or p.created_at
+        entries.append(Entry(when, "payment", what, p.get_source_display(), f"{amount} · {ids}"))
+        for r in p.refunds.all():
+            entries.append(
+                Entry(
+                    r.occurred_at or r.created_at,
+                    "refund",
+                    "Refund" + (" (cumulative total)" if r.cumulative else ""),
+                    "Stripe",
+                    f"{r.amount / 100:,.2f} {p.currency.upper()} · {r.status} · {r.refund_id}",
+                )
+            )
+        for d in p.disputes.all():
+            entries.append(
+                Entry(
+                    d.status_at or d.created_at,
+                    "dispute",
+                    "Dispute",
+                    "Stripe",
+                    f"{d.amount / 100:,.2f} · {d.status} · {d.reason}",
+                )
+            )
+    for b in reg.bookings.all():
+        when = b.starts_at.strftime("%Y-%m-%d %H:%M %Z") if b.starts_at else "no time"
+        state = "cancelled" if b.cancelled else ("rescheduled" if b.times_rescheduled else "booked")
+        ident = b.acuity_appointment_id or b.manual_key or ""
+        entries.append(
+            Entry(b.created_at, "booking", f"Booking ({state})", b.get_source_display(), f"for {when} · {ident}")
+        )
+    entries.extend(_notification_entries(reg))
+    entries.sort(key=lambda e: (e.when is None, e.when or datetime.min))
+    return entries

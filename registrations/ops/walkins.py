@@ -1,0 +1,75 @@
+"""/ops/events/<slug>/walk-in/: record someone who pays at the door (cash, card in person or
+complimentary). Calls ``services.enter_walk_in``; a one-time token in the form makes a double
+submit harmless (the second is recognised and nothing is entered twice)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from ..audit import Actor
+from ..models import Event, Registration
+from ..services import enter_walk_in
+from .access import staff_required
+from .context import ops_context
+from .forms import WalkInForm, new_token
+
+SESSION_KEY = "ops_walkin_tokens"
+KEEP_TOKENS = 50
+
+
+def _seen(request, token: str) -> bool:
+    return token in request.session.get(SESSION_KEY, [])
+
+
+def _remember(request, token: str) -> None:
+    tokens = [t for t in request.session.get(SESSION_KEY, []) if t != token]
+    request.session[SESSION_KEY] = (tokens + [token])[-KEEP_TOKENS:]
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def walk_in(request, slug):
+    event = get_object_or_404(Event, slug=slug)
+    entered = None
+    if request.method == "POST":
+        form = WalkInForm(request.POST)
+        if form.is_valid():
+            d = form.cleaned_data
+            if _seen(request, d["token"]):
+                messages.info(request, "That walk-in was already entered; nothing was added twice.")
+                return redirect(reverse("ops:walk_in", args=[event.slug]))
+            existing = Registration.objects.filter(event=event, attendee__email=d["email"].strip().casefold()).first()
+            try:
+                entered = enter_walk_in(
+                    event=event,
+                    email=d["email"],
+                    name=d["name"],
+                    phone=d["phone"],
+                    method=d["method"],
+                    amount=d["amount"],
+                    actor=Actor.operator(request.user),
+                    note=d["note"],
+                )
+            except ValueError as exc:
+                form.add_error(None, str(exc))
+            else:
+                _remember(request, d["token"])
+                note = " (added to their existing registration)" if existing else ""
+                messages.success(
+                    request, f"Walk-in entered: {entered.attendee}{note} — now {entered.get_status_display().lower()}."
+                )
+                return redirect(reverse("ops:walk_in", args=[event.slug]))
+        status = 400
+    else:
+        form = WalkInForm(initial={"token": new_token(), "method": "cash"})
+        status = 200
+    recent = (
+        Registration.objects.filter(event=event, source="walk_in")
+        .select_related("attendee")
+        .order_by("-created_at")[:10]
+    )
+    context = ops_context(request, nav="events", event=event, form=form, recent=recent)
+    return render(request, "ops/walk_in.html", context, status=status)
