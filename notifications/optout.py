@@ -1,0 +1,61 @@
+"""Opt-outs: per attendee, per channel, audited.
+
+Ways in: the one-click unsubscribe link in every reminder email (``views.unsubscribe``), a spam
+complaint reported by Resend, an inbound STOP text, and Twilio error 21610 on a send. Each writes
+the attendee's flag and an ``attendee.opted_out`` audit row in one transaction; a repeat is a
+no-op (no second audit row). Operators see the flags in the Attendee admin list filters.
+
+Opt-outs stop *reminders*. Mail somebody asked for (a co-host's sign-in link) is not affected.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from registrations.audit import Actor, audit
+from registrations.identity import normalise_phone
+from registrations.models import Attendee
+
+FIELDS = {"email": "email_opt_out", "sms": "sms_opt_out"}
+
+
+def set_opt_out(attendee_id: int, channel: str, opted_out: bool, *, via: str, actor: Actor | None = None) -> bool:
+    """Set or clear one channel's opt-out. True when something changed."""
+    field = FIELDS[channel]
+    actor = actor or Actor.system(source=via)
+    with transaction.atomic():
+        attendee = Attendee.objects.select_for_update().filter(pk=attendee_id).first()
+        if attendee is None or getattr(attendee, field) == opted_out:
+            return False
+        setattr(attendee, field, opted_out)
+        updates = [field]
+        if opted_out:
+            attendee.opted_out_at = timezone.now()
+            updates.append("opted_out_at")
+        attendee.save(update_fields=updates)
+        audit(
+            "attendee.opted_out" if opted_out else "attendee.opted_in",
+            actor=actor,
+            obj=attendee,
+            before={field: not opted_out},
+            after={field: opted_out, "channel": channel, "via": via},
+            message=f"{'Stopped' if opted_out else 'Resumed'} {channel} reminders ({via})",
+        )
+    return True
+
+
+def opt_out(attendee_id: int, channel: str, *, via: str, actor: Actor | None = None) -> bool:
+    return set_opt_out(attendee_id, channel, True, via=via, actor=actor)
+
+
+def attendees_with_phone(phone: str) -> list[int]:
+    e164 = normalise_phone(phone)
+    if not e164:
+        return []
+    return list(Attendee.objects.filter(phone=e164).values_list("pk", flat=True))
+
+
+def sms_opt_out_phone(phone: str, *, via: str, opted_out: bool = True) -> int:
+    """STOP / START from a phone number applies to every attendee with that number."""
+    return sum(set_opt_out(pk, "sms", opted_out, via=via) for pk in attendees_with_phone(phone))

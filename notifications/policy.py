@@ -1,0 +1,110 @@
+"""The reminder policy of an event, and the rules that say whether a reminder may go out now.
+
+The policy lives on ``registrations.Event`` (edited in the Event admin, "Reminders" section):
+
+==========================  =========  ==============================================================
+field                       default    meaning
+==========================  =========  ==============================================================
+reminders_enabled           on         off = this event never reminds
+reminder_delay_hours        24         one-sided for this long before the first reminder
+reminder_spacing_hours      48         at least this long between two reminders
+reminder_max_count          2          never more than this many reminders per registration
+sms_enabled                 off        also text attendees who gave a phone number
+quiet_hours_start / _end    21 / 8     no messages between these hours, in the event's time zone
+email_*_template, sms_*     blank      blank = the default wording (notifications/templates/…)
+==========================  =========  ==============================================================
+
+Channels: email whenever the attendee has an address and has not unsubscribed; SMS when they have
+a phone number, SMS is enabled for the event and they have not replied STOP.
+
+The scan (``notifications.scan``) applies the same rules as set-based queries; ``why_not_due``
+re-checks one registration just before sending, because anything may have changed since.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from registrations.models import Status
+
+from .models import Reminder
+
+# Which status needs which half, and which half a reminder asks for.
+MISSING_FOR_STATUS = {
+    Status.PAID_ONLY: Reminder.Missing.BOOKING,
+    Status.BOOKED_ONLY: Reminder.Missing.PAYMENT,
+}
+REMINDABLE_STATUSES = tuple(MISSING_FOR_STATUS)
+
+
+def event_zone(event) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(event.timezone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def in_quiet_hours(event, now: datetime | None = None) -> bool:
+    """Quiet from ``quiet_hours_start`` (inclusive) to ``quiet_hours_end`` (exclusive), local time.
+    21→8 wraps midnight; equal hours mean no quiet hours at all."""
+    start, end = event.quiet_hours_start % 24, event.quiet_hours_end % 24
+    if start == end:
+        return False
+    hour = (now or timezone.now()).astimezone(event_zone(event)).hour
+    if start < end:
+        return start <= hour < end
+    return hour >= start or hour < end
+
+
+def quiet_hours_end(event, now: datetime | None = None) -> datetime:
+    """The next moment messages may go out (``now`` itself when not in quiet hours)."""
+    now = now or timezone.now()
+    if not in_quiet_hours(event, now):
+        return now
+    local = now.astimezone(event_zone(event))
+    end = local.replace(hour=event.quiet_hours_end % 24, minute=0, second=0, microsecond=0)
+    if end <= local:
+        end += timedelta(days=1)
+    # Normalise through UTC so a DST change overnight lands on the right wall-clock hour.
+    return end.astimezone(zoneinfo.ZoneInfo("UTC"))
+
+
+def email_allowed(attendee) -> bool:
+    return bool(attendee.email and "@" in attendee.email) and not attendee.email_opt_out
+
+
+def sms_allowed(attendee, event) -> bool:
+    return bool(event.sms_enabled and attendee.phone) and not attendee.sms_opt_out
+
+
+def channels_for(registration) -> list[str]:
+    attendee, event = registration.attendee, registration.event
+    channels = []
+    if email_allowed(attendee):
+        channels.append("email")
+    if sms_allowed(attendee, event):
+        channels.append("sms")
+    return channels
+
+
+def why_not_due(registration, missing: str, now: datetime | None = None) -> str:
+    """ "" when a reminder asking for ``missing`` may still go out; otherwise the reason, in words
+    an operator understands (stored on the Reminder)."""
+    now = now or timezone.now()
+    event = registration.event
+    if not event.reminders_enabled:
+        return "reminders are switched off for this event"
+    if event.starts_at <= now:
+        return "the event has started"
+    if MISSING_FOR_STATUS.get(registration.status) != missing:
+        return f"the registration is now {registration.get_status_display().lower()}"
+    if registration.merged_into_id:
+        return "the registration was merged into another one"
+    if registration.attendee.anonymised_at:
+        return "the attendee was anonymised"
+    if not channels_for(registration):
+        return "no channel left (opted out, or no address or phone)"
+    return ""
