@@ -41,6 +41,12 @@ class WebhookEvent(models.Model):
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     last_delivery_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Scheduling of the processing task (integrations/tasks.py). ``next_attempt_at``: when the
+    # sweeper should (re-)enqueue a row that is still ``received`` (a lost task, or the next
+    # attempt after a failure, with backoff). ``locked_until``: the lease of the attempt that is
+    # running now (claimed by compare-and-set, so two workers never process one row at once).
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]

@@ -61,6 +61,17 @@ RESEND_ENABLED = bool(RESEND_API_KEY)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="US")
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
+# Webhook processing (integrations/tasks.py): attempts per delivery, with a growing delay
+# between them (base × 4^(n-1), capped), before the inbox row is marked failed for an operator.
+# Defaults: 1 min, 4 min, 16 min, 64 min, 4 h → about 5.5 h of provider outage is absorbed.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=60)
+WEBHOOK_RETRY_MAX_SECONDS = env.int("WEBHOOK_RETRY_MAX_SECONDS", default=4 * 60 * 60)
+# A row still "received" this long after its task was queued is re-enqueued by the sweeper.
+WEBHOOK_LOST_AFTER_SECONDS = env.int("WEBHOOK_LOST_AFTER_SECONDS", default=5 * 60)
+# Provider API timeout inside the worker (read seconds): a task must finish well within
+# Q_CLUSTER["timeout"] even when the provider hangs.
+WEBHOOK_HTTP_TIMEOUT = env.float("WEBHOOK_HTTP_TIMEOUT", default=8.0)
 READ_ONLY_MODE = env.bool("READ_ONLY_MODE", default=False)
 
 # --- Core ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("ops/status/", health.status, name="ops-status"),
     path("admin/", admin.site.urls),
+    path("webhooks/", include("integrations.urls", namespace="integrations")),
     path("cohost/", include("registrations.cohost.urls", namespace="cohost")),
     path("ops/", include("registrations.ops.urls", namespace="ops")),
     path("r/", include("integrations.handoff_urls", namespace="handoff")),

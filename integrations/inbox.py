@@ -1,0 +1,172 @@
+"""The webhook inbox: record a verified delivery and queue its processing, in one transaction.
+
+Used by the views (``integrations.webhooks``), the sweeper and the replay paths
+(``integrations.tasks``, ``manage.py replay_webhooks``, the admin's retry action).
+
+Deduplication is on *processed*, not on *seen* (INTEGRATIONS.md trap 10):
+
+* a new (provider, event id) → a ``received`` row and a queued task;
+* a redelivery of a ``processed`` or ``ignored`` Stripe event → ``deliveries + 1``, nothing else;
+* a redelivery of a ``failed`` event → back to ``received`` with a fresh attempt budget, queued;
+* a redelivery of a ``received`` event → queued again only when its task is overdue (lost);
+* Acuity is different: its body carries no id and no state, so an identical body can announce a
+  genuinely new change (``rescheduled`` twice). A redelivery of an already processed Acuity row
+  re-opens it: processing re-fetches the appointment, which is harmless when nothing changed and
+  the only way not to miss it when something did. Concurrent identical deliveries still collapse
+  into one row and one processing run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django_q.conf import Conf
+from django_q.tasks import async_task
+
+from .models import WebhookEvent
+
+log = logging.getLogger(__name__)
+
+TASK = "integrations.tasks.process_webhook"
+Status = WebhookEvent.Status
+
+
+def lost_after() -> timedelta:
+    return timedelta(seconds=settings.WEBHOOK_LOST_AFTER_SECONDS)
+
+
+def enqueue(pk: int) -> None:
+    """Queue ``process_webhook(pk)``.
+
+    With the ORM broker the queue row is inserted on the same connection, so inside the caller's
+    ``transaction.atomic()`` it commits (or rolls back) together with the inbox row. Any other
+    broker (Redis) is not transactional: queue after commit. Sync mode (tests, dev) also waits for
+    the commit so the inline run sees the committed row.
+
+    ``ack_failure``: a task that raises is not handed back by django-q2 every ``retry`` seconds
+    with no backoff; the inbox row stays ``received`` and the sweeper owns the retry policy.
+    ``save=False``: the inbox row is the record of success; failures are still saved by django-q2.
+    """
+    row_task = lambda: async_task(  # noqa: E731
+        TASK, pk, task_name=f"webhook {pk}", q_options={"ack_failure": True, "save": False}
+    )
+    if Conf.ORM and not Conf.SYNC and not transaction.get_autocommit(using=Conf.ORM):
+        row_task()
+    else:
+        transaction.on_commit(row_task, using=Conf.ORM or "default")
+
+
+@dataclass
+class Delivery:
+    provider: str
+    event_id: str
+    event_type: str = ""
+    object_id: str = ""
+    body: str = ""
+    headers: dict | None = None
+    livemode: bool | None = None
+    ignore_reason: str = ""  # set: stored as ignored, never processed
+
+
+@dataclass
+class Recorded:
+    row: WebhookEvent
+    created: bool
+    enqueued: bool
+
+    @property
+    def duplicate(self) -> bool:
+        return not self.created
+
+
+def record(delivery: Delivery) -> Recorded:
+    """Store one verified delivery (or count a redelivery) and queue it when it needs processing.
+
+    The common case, a new event, is one INSERT into the inbox and one into the queue in a single
+    transaction. A lost race on the unique (provider, event_id) key falls through to the
+    redelivery path, so concurrent copies of one delivery produce one row.
+    """
+    now = timezone.now()
+    ignored = bool(delivery.ignore_reason)
+    try:
+        with transaction.atomic():
+            row = WebhookEvent.objects.create(
+                provider=delivery.provider,
+                event_id=delivery.event_id,
+                event_type=delivery.event_type[:100],
+                object_id=delivery.object_id[:255],
+                body=delivery.body,
+                headers=delivery.headers or {},
+                livemode=delivery.livemode,
+                status=Status.IGNORED if ignored else Status.RECEIVED,
+                result=delivery.ignore_reason[:300],
+                received_at=now,
+                last_delivery_at=now,
+                processed_at=now if ignored else None,
+                next_attempt_at=None if ignored else now + lost_after(),
+            )
+            if not ignored:
+                enqueue(row.pk)
+        return Recorded(row, created=True, enqueued=not ignored)
+    except IntegrityError:
+        pass  # already in the inbox: a redelivery (or a concurrent copy of this one)
+    return _redelivery(delivery, now)
+
+
+def _redelivery(delivery: Delivery, now) -> Recorded:
+    with transaction.atomic():
+        row = WebhookEvent.objects.select_for_update().get(provider=delivery.provider, event_id=delivery.event_id)
+        updates = {"deliveries": F("deliveries") + 1, "last_delivery_at": now}
+        requeue = False
+        if row.status == Status.FAILED or (
+            row.status == Status.PROCESSED and row.provider == WebhookEvent.Provider.ACUITY
+        ):
+            updates.update(_reopen_fields(now))
+            requeue = True
+        elif row.status == Status.RECEIVED:
+            # Queued already; queue again only if that task looks lost (its own run re-checks).
+            requeue = row.next_attempt_at is None or row.next_attempt_at <= now
+            if requeue:
+                updates["next_attempt_at"] = now + lost_after()
+        WebhookEvent.objects.filter(pk=row.pk).update(**updates)
+        if requeue:
+            enqueue(row.pk)
+        row.refresh_from_db()
+    return Recorded(row, created=False, enqueued=requeue)
+
+
+def _reopen_fields(now) -> dict:
+    """A row that gets another full run: a redelivery of a failed event, or an operator's retry."""
+    return {
+        "status": Status.RECEIVED,
+        "attempts": 0,
+        "locked_until": None,
+        "next_attempt_at": now + lost_after(),
+        "processed_at": None,
+    }
+
+
+def requeue(queryset) -> int:
+    """Put failed (or stuck received) rows back in the queue with a fresh attempt budget.
+
+    Rows being processed right now (lease not expired) are skipped. Returns how many were queued.
+    """
+    now = timezone.now()
+    count = 0
+    for pk in queryset.values_list("pk", flat=True):
+        with transaction.atomic():
+            claimed = (
+                WebhookEvent.objects.filter(pk=pk, status__in=[Status.FAILED, Status.RECEIVED])
+                .exclude(locked_until__gt=now)
+                .update(**_reopen_fields(now))
+            )
+            if claimed:
+                enqueue(pk)
+                count += 1
+    return count
