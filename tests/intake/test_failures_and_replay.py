@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
+from django_q.models import OrmQ
 
 from integrations.models import WebhookEvent
 from integrations.tasks import process_webhook, sweep_webhooks
@@ -131,8 +132,6 @@ def test_while_processing_is_paused_rows_stay_received_and_resume_afterwards(pos
 def test_the_sweeper_requeues_a_delivery_whose_task_was_lost_once(post_stripe, fake_stripe, event):
     evt = fake_stripe.session_event(fake_stripe.add_session())
     post_stripe(evt)
-    from django_q.models import OrmQ
-
     OrmQ.objects.all().delete()  # the task vanished (e.g. a Redis broker lost it)
     assert sweep_webhooks() == 0  # not yet: it may still be on its way
     WebhookEvent.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
