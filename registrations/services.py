@@ -90,7 +90,8 @@ def _retrying(fn, attempts: int = 6):
 
 
 def is_reference(value: str) -> bool:
-    return bool(value) and bool(REFERENCE_RE.match(value))
+    # fullmatch: with match(), the "$" in REFERENCE_RE also accepted a trailing newline.
+    return isinstance(value, str) and bool(REFERENCE_RE.fullmatch(value))
 
 
 # --- Events -----------------------------------------------------------------------------------
@@ -192,7 +193,11 @@ def _registration_for(
         reg = Registration.objects.select_related("attendee").filter(reference=reference, event=event).first()
         if reg is not None:
             for email in emails[:1]:
-                learn_alias(reg.attendee, email, f"reference {reference} match", actor, reg)
+                # Only an address nobody has yet: learn_alias would otherwise make another
+                # attendee's own address an alias (which wins over a primary in find_attendee),
+                # and every later signal of that person would land on this one.
+                if find_attendee(email) is None:
+                    learn_alias(reg.attendee, email, f"reference {reference} match", actor, reg)
             return reg
     if not emails:
         return None
