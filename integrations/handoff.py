@@ -37,22 +37,23 @@ STRIPE_SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
 # like any unknown id (friendly page plus the event's plain payment link).
 ACUITY_APPOINTMENT_PLACEHOLDER = "%appointmentId%"
 
-SESSION_ID_RE = re.compile(r"^cs_(test_|live_)?[A-Za-z0-9]{1,200}$")
-APPOINTMENT_ID_RE = re.compile(r"^[0-9]{1,12}$")
-SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]{1,80}$")
-_FIELD_ID_RE = re.compile(r"^[0-9]{1,18}$")
+# Checked with fullmatch: "$" would also accept a trailing newline. ASCII only ([0-9], not \d).
+SESSION_ID_RE = re.compile(r"cs_(test_|live_)?[A-Za-z0-9]{1,200}")
+APPOINTMENT_ID_RE = re.compile(r"[0-9]{1,12}")
+SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,80}")
+_FIELD_ID_RE = re.compile(r"[0-9]{1,18}")
 
 
 def valid_session_id(value: str) -> bool:
-    return bool(value) and bool(SESSION_ID_RE.match(value))
+    return isinstance(value, str) and bool(SESSION_ID_RE.fullmatch(value))
 
 
 def valid_appointment_id(value: str) -> bool:
-    return bool(value) and bool(APPOINTMENT_ID_RE.match(value))
+    return isinstance(value, str) and bool(APPOINTMENT_ID_RE.fullmatch(value))
 
 
 def valid_slug(value: str) -> bool:
-    return bool(value) and bool(SLUG_RE.match(value))
+    return isinstance(value, str) and bool(SLUG_RE.fullmatch(value))
 
 
 def _with_params(url: str, params: list[tuple[str, str]], replace: set[str]) -> str:
@@ -117,7 +118,7 @@ def booking_link(registration: Registration, seat_reference: str | None = None) 
             params += [("appointmentType[]", t) for t in types]
     reference = seat_reference if seat_reference is not None else registration.reference
     field_id = (event.acuity_reference_field_id or "").strip()
-    if field_id and _FIELD_ID_RE.match(field_id) and is_reference(reference):
+    if _FIELD_ID_RE.fullmatch(field_id) and is_reference(reference):
         key = f"field:{field_id}"
         params.append((key, reference))
         replace.add(key)
