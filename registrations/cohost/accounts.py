@@ -34,6 +34,14 @@ class InviteError(ValueError):
     """The invitation cannot be made (bad address, operator account); the message says why."""
 
 
+class InviteMailError(Exception):
+    """The co-host was saved but the invitation email could not be sent."""
+
+    def __init__(self, cohost, cause):
+        super().__init__(str(cause))
+        self.cohost = cohost
+
+
 def cohost_actor(cohost: CoHost, source: str = "") -> Actor:
     return Actor(AuditLog.ActorType.COHOST, cohost.user, source)
 
@@ -88,7 +96,8 @@ def invite_cohost(email: str, name: str, events, actor: Actor, *, can_see_money:
 
     Idempotent: inviting an existing co-host again adds any missing grants (existing grants keep
     their money flag), reactivates the account, and sends a new link.
-    Raises ``InviteError`` for an invalid address or an operator's address.
+    Raises ``InviteError`` for an invalid address or an operator's address (nothing saved), and
+    ``InviteMailError`` when the co-host was saved but the email could not be sent.
     """
     email = normalise_email(email)
     try:
@@ -138,7 +147,11 @@ def invite_cohost(email: str, name: str, events, actor: Actor, *, can_see_money:
             },
         )
     # After commit: a failed send leaves a valid co-host the operator can re-send a link to.
-    send_sign_in_link(cohost, invited=True, actor=actor)
+    try:
+        send_sign_in_link(cohost, invited=True, actor=actor)
+    except Exception as exc:
+        log.exception("Invitation email to co-host %s failed", cohost.pk)
+        raise InviteMailError(cohost, exc) from exc
     return cohost
 
 

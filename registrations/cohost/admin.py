@@ -12,7 +12,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from ..audit import Actor
-from .accounts import InviteError, invite_cohost, regenerate_calendar_token, send_sign_in_link
+from .accounts import (
+    InviteError,
+    InviteMailError,
+    invite_cohost,
+    link_minutes,
+    regenerate_calendar_token,
+    send_sign_in_link,
+)
 from .forms import InviteForm
 
 
@@ -45,7 +52,7 @@ class CoHostAdminTools:
                 )
             except InviteError as exc:
                 form.add_error("email", str(exc))
-            except Exception as exc:  # the account exists; only the mail failed
+            except InviteMailError as exc:
                 self.message_user(
                     request,
                     f"The co-host account was saved, but the invitation email could not be sent ({exc}). "
@@ -55,15 +62,18 @@ class CoHostAdminTools:
                 return HttpResponseRedirect(reverse("admin:registrations_cohost_changelist"))
             else:
                 self.message_user(
-                    request, f"Invitation sent to {cohost.user.email}: the sign-in link works for 15 minutes; "
-                    "after that they can request a new one at /cohost/login/.", messages.SUCCESS,
-                )  # fmt: skip
+                    request,
+                    f"Invitation sent to {cohost.user.email}. The link works for {link_minutes()} minutes; "
+                    "after that they can request a new one at /cohost/login/.",
+                    messages.SUCCESS,
+                )
                 return HttpResponseRedirect(reverse("admin:registrations_cohost_change", args=[cohost.pk]))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Invite a co-host",
             "form": form,
+            "minutes": link_minutes(),
         }
         return TemplateResponse(request, "admin/registrations/cohost/invite.html", context)
 

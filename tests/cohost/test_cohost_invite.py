@@ -102,3 +102,15 @@ def test_admin_regenerate_calendar_link_asks_first_then_revokes(client, operator
     assert client.get(reverse("cohost:calendar", args=[old])).status_code == 404
     entry = AuditLog.objects.get(action="cohost.calendar_link_regenerated")
     assert entry.actor_user == operator and new not in str(entry.after) and old not in str(entry.after)
+
+
+def test_admin_invite_with_mail_down_keeps_the_cohost_and_says_how_to_resend(client, operator, settings):
+    settings.EMAIL_BACKEND = "tests.cohost.test_cohost_digest.FailingBackend"
+    client.force_login(operator)
+    response = client.post(
+        reverse("admin:registrations_cohost_invite"),
+        {"email": "fay@example.net", "events": [EventFactory().pk]},
+        follow=True,
+    )
+    assert CoHost.objects.filter(user__email="fay@example.net").exists()
+    assert "Email a new sign-in link" in response.content.decode()
