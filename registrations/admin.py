@@ -16,6 +16,7 @@ from .models import (
     Refund,
     Registration,
     ReviewItem,
+    SeatReference,
 )
 
 
@@ -33,10 +34,12 @@ class EventAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     date_hierarchy = "starts_at"
     inlines = [EventMappingInline]
+    readonly_fields = ("handoff_setup",)
     fieldsets = (
         (None, {"fields": ("name", "slug", "starts_at", "ends_at", "timezone", "location")}),
         ("Money", {"fields": ("kind", "price", "currency", "capacity")}),
         ("Links", {"fields": ("stripe_payment_link_url", "acuity_scheduling_url", "acuity_reference_field_id")}),
+        ("Handoff: paste these into Stripe and Acuity", {"fields": ("handoff_setup",)}),
         (
             "Reminders",
             {
@@ -57,6 +60,37 @@ class EventAdmin(admin.ModelAdmin):
             },
         ),
     )
+
+    @admin.display(description="Redirect addresses")
+    def handoff_setup(self, obj):
+        """The exact addresses that bring attendees back from Stripe and Acuity (see
+        docs/setup-stripe-acuity.md), as read-only text boxes that are easy to copy."""
+        from django.utils.html import format_html
+
+        from integrations.handoff import redirect_urls
+
+        if obj is None or not obj.pk or not obj.slug:
+            return "Save the event first; its redirect addresses appear here."
+        urls = redirect_urls(obj)
+        row = (
+            '<p><strong>{}</strong><br><input type="text" readonly class="vTextField" size="100" '
+            'value="{}" aria-label="{}"><br><span class="help">{}</span></p>'
+        )
+        return format_html(
+            row + row + row,
+            "Stripe Payment Link → After payment → Redirect customers to your website:",
+            urls["stripe_after_payment"],
+            "Stripe after-payment redirect",
+            "Stripe replaces {CHECKOUT_SESSION_ID} with the payment's id. Paste it exactly as shown.",
+            "Acuity confirmation page link:",
+            urls["acuity_confirmation"],
+            "Acuity confirmation page link",
+            "Acuity replaces %appointmentId% with the booking's id. Check it once with a test booking.",
+            "…or this ready-made HTML for Acuity's custom conversion-tracking box:",
+            urls["acuity_confirmation_html"],
+            "Acuity confirmation HTML",
+            "Shown on Acuity's confirmation page after every booking of this account.",
+        )
 
 
 @admin.register(EventMapping)
@@ -170,6 +204,16 @@ class BookingAdmin(FactAdmin):
     list_filter = ("cancelled", "source", "event")
     search_fields = ("acuity_appointment_id", "email", "first_name", "last_name", "phone")
     list_select_related = ("event", "registration__attendee", "registration__event")
+
+
+@admin.register(SeatReference)
+class SeatReferenceAdmin(FactAdmin):
+    """Seats 2..N of group payments, handed out as booking links on the payment page."""
+
+    list_display = ("payment", "seat", "registration", "claimed_at", "created_at")
+    list_filter = ("claimed_at",)
+    search_fields = ("reference", "payment__checkout_session_id", "registration__attendee__email")
+    list_select_related = ("payment", "registration__attendee", "registration__event")
 
 
 @admin.register(ReviewItem)
