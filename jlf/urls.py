@@ -15,4 +15,6 @@ urlpatterns = [
     path("cohost/", include("registrations.cohost.urls", namespace="cohost")),
     path("ops/", include("registrations.ops.urls", namespace="ops")),
     path("r/", include("integrations.handoff_urls", namespace="handoff")),
+    # /webhooks/resend/, /webhooks/twilio/status/, /webhooks/twilio/inbound/ and /n/… pages
+    path("", include("notifications.urls", namespace="notifications")),
 ]

@@ -187,12 +187,12 @@ def run_scan(*, now=None, process: str = "enqueue") -> ScanResult:
 
         for pk in ids:
             try:
-                result.outcomes[process_reminder(pk)] += 1
+                result.outcomes[process_reminder(pk, now=now)] += 1
             except Exception:
                 log.exception("reminder %s failed", pk)
                 result.outcomes["error"] += 1
         for pk in retry:
-            deliver(pk)
+            deliver(pk, now=now)
     elif process == "enqueue":
         from django_q.tasks import async_task
 

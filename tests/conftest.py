@@ -41,3 +41,30 @@ def fake_acuity(settings):
         clients._acuity_limiter = None
         yield fake
         clients._acuity_limiter = None
+
+
+@pytest.fixture
+def fake_resend(settings):
+    """The real resend SDK pointed at a local fake Resend (``tests/fakes/resend.py``)."""
+    from tests.fakes.resend import WEBHOOK_SECRET, FakeResend
+
+    with FakeResend() as fake:
+        settings.RESEND_API_KEY = fake.api_key
+        settings.RESEND_API_URL = fake.url
+        settings.RESEND_WEBHOOK_SECRET = WEBHOOK_SECRET
+        yield fake
+
+
+@pytest.fixture
+def fake_twilio(settings):
+    """The real twilio SDK pointed at a local fake Twilio (``tests/fakes/twilio.py``)."""
+    from tests.fakes.twilio import FROM_NUMBER, FakeTwilio
+
+    with FakeTwilio() as fake:
+        settings.TWILIO_ACCOUNT_SID = fake.account_sid
+        settings.TWILIO_AUTH_TOKEN = fake.auth_token
+        settings.TWILIO_FROM_NUMBER = FROM_NUMBER
+        settings.TWILIO_MESSAGING_SERVICE_SID = ""
+        settings.TWILIO_API_BASE = fake.url
+        settings.PUBLIC_BASE_URL = "https://jlf.example.org"
+        yield fake
