@@ -55,11 +55,11 @@ class Unusable(Exception):
 # --- settings -----------------------------------------------------------------------------------
 def _timeout() -> float:
     # An attendee is waiting on the page: give up long before the SDK's 80 s default.
-    return float(getattr(settings, "HANDOFF_PROVIDER_TIMEOUT", 8.0))
+    return float(settings.HANDOFF_PROVIDER_TIMEOUT)
 
 
 def _booked_max_age() -> timedelta:
-    return timedelta(days=int(getattr(settings, "HANDOFF_BOOKED_MAX_AGE_DAYS", 2)))
+    return timedelta(days=settings.HANDOFF_BOOKED_MAX_AGE_DAYS)
 
 
 # --- responses ----------------------------------------------------------------------------------

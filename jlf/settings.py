@@ -60,6 +60,11 @@ RESEND_ENABLED = bool(RESEND_API_KEY)
 # status callbacks and links in messages).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="US")
+# Handoff pages (/r/paid/, /r/booked/): an attendee waits while we ask Stripe/Acuity, so give up
+# after this many seconds and show the "we have it, here is the link" page instead.
+HANDOFF_PROVIDER_TIMEOUT = env.float("HANDOFF_PROVIDER_TIMEOUT", default=8.0)
+# /r/booked/ hands on only bookings made this many days ago or less (appointment ids are guessable).
+HANDOFF_BOOKED_MAX_AGE_DAYS = env.int("HANDOFF_BOOKED_MAX_AGE_DAYS", default=2)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
 # Webhook processing (integrations/tasks.py): attempts per delivery, with a growing delay
 # between them (base × 4^(n-1), capped), before the inbox row is marked failed for an operator.
