@@ -2,13 +2,14 @@ from django.apps import AppConfig
 
 
 class JlfConfig(AppConfig):
-    """The project package as an app: signal wiring for logging/tasks, the heartbeat schedule,
-    and project-wide management commands."""
+    """The project package as an app: signal wiring (request ids into tasks, personal-data
+    scrubbing across apps) and the heartbeat schedule."""
 
     name = "jlf"
     verbose_name = "JLF project"
 
     def ready(self):
-        from . import tasks
+        from . import purge, tasks
 
         tasks.connect()
+        purge.connect()

@@ -1,0 +1,217 @@
+"""Anonymising the attendees of past events, keeping the money and the audit trail.
+
+``plan_purge(events)`` works out what would change; ``purge(plan, actor=…)`` does it in one
+transaction and writes one ``personal_data.purged`` audit row (ids and counts, never the data).
+
+What changes, for attendees whose registrations are *all* on the events being purged:
+
+* Attendee: email → ``anon-<id>@invalid``, name and phone blanked, ``anonymised_at`` set,
+  learned aliases deleted;
+* their Payments and Bookings on those events, and unmatched ones (no registration) on those
+  events: payer/client email, name, phone, other emails and intake answers blanked;
+* review items on those events: the attendee's addresses, name and phone in the explanation
+  and resolution note are replaced;
+* other apps scrub their own copies through the ``personal_data_purged`` signal (sent inside the
+  same transaction; a receiver returns ``{label: count}`` for the summary).
+
+What stays: registrations and statuses, amounts, currencies, quantities, refunds, disputes,
+provider ids and references, opt-out flags, and the audit trail as written.
+
+An attendee who is also registered for an event outside the purge (an upcoming one, or a past
+one not named) is left untouched: anonymising them would erase that registration's contact too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.dispatch import Signal
+from django.utils import timezone
+
+from .audit import Actor, audit
+from .models import Attendee, AttendeeAlias, Booking, Event, Payment, Registration, ReviewItem
+
+ACTION = "personal_data.purged"
+REMOVED = "[removed]"
+
+# Sent inside purge()'s transaction with: attendee_ids, registration_ids, payment_ids,
+# booking_ids, event_ids, replacements ({attendee id: {"old": [strings], "new": anon email}}).
+# Receivers scrub their own copies and return {label: count} for the summary.
+personal_data_purged = Signal()
+
+
+class PurgeRefused(Exception):
+    """The request cannot be carried out as asked; nothing was changed."""
+
+
+def anonymous_email(attendee_id: int) -> str:
+    return f"anon-{attendee_id}@invalid"
+
+
+def event_end(event: Event):
+    return event.ends_at or event.starts_at
+
+
+def past_events():
+    """Events that are over (``ends_at``, or ``starts_at`` when there is no end)."""
+    return Event.objects.annotate(end=Coalesce("ends_at", "starts_at")).filter(end__lt=timezone.now())
+
+
+def events_by_slugs(slugs: list[str]) -> list[Event]:
+    found = {e.slug: e for e in Event.objects.filter(slug__in=slugs)}
+    unknown = [s for s in slugs if s not in found]
+    if unknown:
+        raise PurgeRefused(f"No event with slug {', '.join(unknown)}. Nothing was changed.")
+    now = timezone.now()
+    not_over = [found[s] for s in dict.fromkeys(slugs) if event_end(found[s]) >= now]
+    if not_over:
+        names = "; ".join(f"{e.slug} (ends {event_end(e):%Y-%m-%d %H:%M %Z})" for e in not_over)
+        raise PurgeRefused(
+            f"Refusing: personal data is only purged after an event is over, and these are not: {names}. "
+            "Nothing was changed."
+        )
+    return [found[s] for s in dict.fromkeys(slugs)]
+
+
+def events_older_than(cutoff) -> list[Event]:
+    return list(past_events().filter(end__lt=cutoff).order_by("end"))
+
+
+@dataclass
+class PurgePlan:
+    events: list[Event]
+    attendee_ids: list[int] = field(default_factory=list)  # to anonymise now
+    already_anonymised_ids: list[int] = field(default_factory=list)
+    kept: dict[int, list[str]] = field(default_factory=dict)  # attendee id → other events' slugs
+    registration_ids: list[int] = field(default_factory=list)
+    payment_ids: list[int] = field(default_factory=list)
+    booking_ids: list[int] = field(default_factory=list)
+    alias_count: int = 0
+    review_item_ids: list[int] = field(default_factory=list)
+
+    @property
+    def event_ids(self):
+        return [e.pk for e in self.events]
+
+
+def plan_purge(events: list[Event]) -> PurgePlan:
+    plan = PurgePlan(events=list(events))
+    event_ids = plan.event_ids
+    in_scope = set(Registration.objects.filter(event_id__in=event_ids).values_list("attendee_id", flat=True))
+    elsewhere = (
+        Registration.objects.filter(attendee_id__in=in_scope)
+        .exclude(event_id__in=event_ids)
+        .values_list("attendee_id", "event__slug")
+        .order_by("attendee_id", "event__starts_at")
+    )
+    for attendee_id, slug in elsewhere:
+        plan.kept.setdefault(attendee_id, []).append(slug)
+    purged = in_scope - set(plan.kept)
+    anonymised = set(Attendee.objects.filter(pk__in=purged, anonymised_at__isnull=False).values_list("pk", flat=True))
+    plan.attendee_ids = sorted(purged - anonymised)
+    plan.already_anonymised_ids = sorted(anonymised)
+    plan.registration_ids = sorted(
+        Registration.objects.filter(event_id__in=event_ids, attendee_id__in=purged).values_list("pk", flat=True)
+    )
+    facts = Q(registration_id__in=plan.registration_ids) | Q(event_id__in=event_ids, registration__isnull=True)
+    plan.payment_ids = sorted(Payment.objects.filter(facts).values_list("pk", flat=True))
+    plan.booking_ids = sorted(Booking.objects.filter(facts).values_list("pk", flat=True))
+    plan.alias_count = AttendeeAlias.objects.filter(attendee_id__in=plan.attendee_ids).count()
+    plan.review_item_ids = sorted(
+        ReviewItem.objects.filter(
+            Q(registration_id__in=plan.registration_ids)
+            | Q(counterpart_id__in=plan.registration_ids)
+            | Q(event_id__in=event_ids, registration__isnull=True)
+        ).values_list("pk", flat=True)
+    )
+    return plan
+
+
+def _replacements(attendee_ids) -> dict[int, dict]:
+    """What identified each attendee (addresses, full name and each part of it of 3+ letters,
+    phone), longest first so an address is replaced before a name inside it."""
+    out = {}
+    aliases = {}
+    for attendee_id, email in AttendeeAlias.objects.filter(attendee_id__in=attendee_ids).values_list(
+        "attendee_id", "email"
+    ):
+        aliases.setdefault(attendee_id, []).append(email)
+    for attendee in Attendee.objects.filter(pk__in=attendee_ids):
+        name = attendee.name.strip()
+        old = {attendee.email, *aliases.get(attendee.pk, []), name, *name.split(), attendee.phone}
+        old = sorted((s for s in old if s and len(s) >= 3), key=len, reverse=True)
+        out[attendee.pk] = {"old": old, "new": anonymous_email(attendee.pk)}
+    return out
+
+
+def scrub_text(text: str, replacements: dict[int, dict]) -> str:
+    for rep in replacements.values():
+        for old in rep["old"]:
+            new = rep["new"] if "@" in old else REMOVED
+            text = re.sub(rf"(?<!\w){re.escape(old)}(?!\w)", new, text, flags=re.IGNORECASE)
+    return text
+
+
+def purge(plan: PurgePlan, *, actor: Actor, dry_run: bool = False) -> dict:
+    """Carry out ``plan``. Returns the counts (what would change, for a dry run)."""
+    counts = {
+        "events": len(plan.events),
+        "attendees_anonymised": len(plan.attendee_ids),
+        "attendees_already_anonymised": len(plan.already_anonymised_ids),
+        "attendees_kept": len(plan.kept),
+        "payments_blanked": len(plan.payment_ids),
+        "bookings_blanked": len(plan.booking_ids),
+        "aliases_deleted": plan.alias_count,
+        "review_items_scrubbed": len(plan.review_item_ids),
+    }
+    if dry_run:
+        return counts
+    now = timezone.now()
+    with transaction.atomic():
+        replacements = _replacements(plan.attendee_ids)
+        for item in ReviewItem.objects.select_for_update().filter(pk__in=plan.review_item_ids):
+            explanation = scrub_text(item.explanation, replacements)
+            note = scrub_text(item.resolution_note, replacements)
+            if (explanation, note) != (item.explanation, item.resolution_note):
+                ReviewItem.objects.filter(pk=item.pk).update(explanation=explanation, resolution_note=note)
+        AttendeeAlias.objects.filter(attendee_id__in=plan.attendee_ids).delete()
+        for attendee_id in plan.attendee_ids:
+            Attendee.objects.filter(pk=attendee_id).update(
+                email=anonymous_email(attendee_id), name="", phone="", anonymised_at=now
+            )
+        Payment.objects.filter(pk__in=plan.payment_ids).update(email="", name="", phone="", updated_at=now)
+        Booking.objects.filter(pk__in=plan.booking_ids).update(
+            email="", other_emails=[], first_name="", last_name="", phone="", intake={}, updated_at=now
+        )
+        responses = personal_data_purged.send(
+            sender=Attendee,
+            attendee_ids=plan.attendee_ids,
+            registration_ids=plan.registration_ids,
+            payment_ids=plan.payment_ids,
+            booking_ids=plan.booking_ids,
+            event_ids=plan.event_ids,
+            replacements=replacements,
+        )
+        for _receiver, extra in responses:
+            for label, number in (extra or {}).items():
+                counts[label] = counts.get(label, 0) + number
+        row = audit(
+            ACTION,
+            actor=actor,
+            event=plan.events[0] if len(plan.events) == 1 else None,
+            after={
+                "events": [e.slug for e in plan.events],
+                "counts": counts,
+                "kept_attendee_ids": sorted(plan.kept),
+            },
+            message=(
+                f"Personal data of {len(plan.attendee_ids)} attendees of {len(plan.events)} past "
+                f"event(s) anonymised; amounts, ids and the audit trail kept."
+            ),
+        )
+    counts["audit_id"] = row.pk
+    return counts
