@@ -40,35 +40,17 @@ SORT_COLUMNS = [
 
 
 def handoff_links(event: Event) -> dict:
-    """The Stripe Payment Link redirect URL and the Acuity confirmation link the handoff flow
-    needs configured, if ``integrations.handoff`` (another part of the product) provides them."""
+    """The exact Stripe Payment Link redirect URL and Acuity confirmation link to paste into the
+    providers (``integrations.handoff.redirect_urls``; guarded: the page works without it)."""
     try:
-        from integrations import handoff  # noqa: PLC0415 — optional module
+        from integrations.handoff import redirect_urls
     except ImportError:
         return {}
-    for name in ("handoff_links", "links_for_event", "event_links"):
-        fn = getattr(handoff, name, None)
-        if callable(fn):
-            try:
-                links = fn(event)
-            except Exception:  # a broken optional helper must not break the event page
-                log.exception("integrations.handoff.%s failed", name)
-                return {}
-            return dict(links or {})
-    links = {}
-    for key, name in (
-        ("stripe_redirect_url", "stripe_redirect_url"),
-        ("stripe_redirect_url", "payment_link_redirect_url"),
-        ("acuity_confirmation_url", "acuity_confirmation_url"),
-        ("acuity_confirmation_url", "acuity_redirect_url"),
-    ):
-        fn = getattr(handoff, name, None)
-        if callable(fn) and key not in links:
-            try:
-                links[key] = fn(event)
-            except Exception:
-                log.exception("integrations.handoff.%s failed", name)
-    return links
+    try:
+        return dict(redirect_urls(event) or {})
+    except Exception:  # an optional helper must never break the event page
+        log.exception("integrations.handoff.redirect_urls failed for %s", event.slug)
+        return {}
 
 
 def annotated_registrations(event: Event):

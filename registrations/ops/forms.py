@@ -21,9 +21,12 @@ class MoneyField(forms.CharField):
     """A decimal amount in currency units → cents (int)."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("max_length", 20)
+        # No max_length: CharField's length validator would run on the cleaned int.
         kwargs.setdefault(
-            "widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"})
+            "widget",
+            forms.TextInput(
+                attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00", "maxlength": "20"}
+            ),
         )
         super().__init__(*args, **kwargs)
 
@@ -31,6 +34,8 @@ class MoneyField(forms.CharField):
         value = super().to_python(value)
         if value in self.empty_values:
             return None
+        if len(value) > 20:
+            raise forms.ValidationError("Type an amount like 120 or 120.50.")
         text = _MONEY_JUNK.sub("", value)
         try:
             amount = Decimal(text)
@@ -48,6 +53,9 @@ class MoneyField(forms.CharField):
         return cents
 
 
+STALE_FORM = "This form is out of date; reload the page and try again."
+
+
 def new_token() -> str:
     return secrets.token_hex(16)
 
@@ -58,12 +66,13 @@ class TokenField(forms.CharField):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("widget", forms.HiddenInput)
         kwargs.setdefault("max_length", 40)
+        kwargs.setdefault("error_messages", {"required": STALE_FORM})
         super().__init__(*args, **kwargs)
 
     def validate(self, value):
         super().validate(value)
         if not re.fullmatch(r"[0-9a-f]{32}", value or ""):
-            raise forms.ValidationError("This form is out of date; reload the page and try again.")
+            raise forms.ValidationError(STALE_FORM)
 
 
 # --- Event page -----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import FieldError
+from django.db.models import Q
 
 from ..models import AuditLog, Registration
 
@@ -93,7 +94,20 @@ def _notification_entries(reg: Registration) -> list[Entry]:
 
 def registration_timeline(reg: Registration) -> list[Entry]:
     entries: list[Entry] = []
-    for row in AuditLog.objects.filter(registration=reg).select_related("actor_user").order_by("created_at", "pk"):
+    payments = list(reg.payments.all())
+    bookings = list(reg.bookings.all())
+    # Facts are recorded (and audited) before they are matched to a registration, so their
+    # first audit rows name the fact, not the registration.
+    about = Q(registration=reg)
+    for model, rows in (("Payment", payments), ("Booking", bookings)):
+        if rows:
+            about |= Q(object_type=model, object_id__in=[str(r.pk) for r in rows])
+    refunds = [r for p in payments for r in p.refunds.all()]
+    disputes = [d for p in payments for d in p.disputes.all()]
+    for model, rows in (("Refund", refunds), ("Dispute", disputes)):
+        if rows:
+            about |= Q(object_type=model, object_id__in=[str(r.pk) for r in rows])
+    for row in AuditLog.objects.filter(about).select_related("actor_user").order_by("created_at", "pk"):
         detail = _detail(row.after)
         if row.before and row.action == "registration.status_changed":
             detail = f"{row.before.get('status')} → {(row.after or {}).get('status')}"
@@ -102,7 +116,7 @@ def registration_timeline(reg: Registration) -> list[Entry]:
                 row.created_at, "audit", ACTION_LABELS.get(row.action, row.action), _actor(row), row.message or detail
             )
         )
-    for p in reg.payments.all():
+    for p in payments:
         what = f"{p.get_method_display()} payment, {p.get_state_display().lower()}"
         ids = ", ".join(x for x in (p.checkout_session_id, p.payment_intent_id, p.manual_key) if x)
         amount = f"{(p.amount or 0) / 100:,.2f} {p.currency.upper()}"
@@ -128,7 +142,7 @@ def registration_timeline(reg: Registration) -> list[Entry]:
                     f"{d.amount / 100:,.2f} · {d.status} · {d.reason}",
                 )
             )
-    for b in reg.bookings.all():
+    for b in bookings:
         when = b.starts_at.strftime("%Y-%m-%d %H:%M %Z") if b.starts_at else "no time"
         state = "cancelled" if b.cancelled else ("rescheduled" if b.times_rescheduled else "booked")
         ident = b.acuity_appointment_id or b.manual_key or ""

@@ -1,0 +1,174 @@
+"""Refunds from the queue go through the real Stripe SDK to the fake Stripe: a confirm step shows
+the amount first, a double click never refunds twice (idempotency key from item + amount), the
+refund is in the facts at once (the later webhook is a no-op), and walk-in money is never sent
+to Stripe."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from integrations.parsing import refund_to_signal
+from registrations.models import AuditLog, Payment, Refund, Registration, ReviewItem, Status
+from registrations.services import apply_payment
+
+pytestmark = pytest.mark.django_db
+
+
+def refund_post(client, item, payment, amount, confirm, headers):
+    data = {"payment": payment.pk, "amount": amount}
+    if confirm:
+        data["confirm"] = "1"
+    return client.post(reverse("ops:queue_action", args=[item.pk, "refund"]), data, headers=headers)
+
+
+def test_refunding_a_duplicate_shows_the_amount_then_refunds_once(ops_client, stripe_world, fake_stripe, htmx_headers):
+    item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
+    payment = item.payment
+    step1 = refund_post(ops_client, item, payment, "120.00", False, htmx_headers()).content.decode()
+    assert "Refund $120.00?" in step1 and "Confirm refund of $120.00" in step1
+    assert fake_stripe.refunds == {}  # nothing sent yet
+
+    done = refund_post(ops_client, item, payment, "120.00", True, htmx_headers()).content.decode()
+    assert "Refunded 120.00 USD to Dana Double" in done
+    assert len(fake_stripe.refunds) == 1
+    (refund,) = fake_stripe.refunds.values()
+    assert refund["amount"] == 12000 and refund["payment_intent"] == payment.payment_intent_id
+
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 12000
+    assert Refund.objects.get(refund_id=refund["id"]).amount == 12000
+    item.refresh_from_db()
+    assert (item.state, item.resolution) == ("resolved", "refunded")
+    reg = Registration.objects.get(attendee__email="dana.double@example.org")
+    assert reg.status == Status.COMPLETE  # the first payment still stands
+    assert AuditLog.objects.filter(action="payment.refund_recorded", actor_type="operator").exists()
+    assert AuditLog.objects.filter(action="review.resolved.refunded", actor_type="operator").exists()
+
+    # The refund.created webhook arriving later changes nothing.
+    before = Refund.objects.count()
+    result = apply_payment(refund_to_signal(refund, raw_ref="evt_refund_created"))
+    assert result.noop and Refund.objects.count() == before
+
+
+def test_a_double_click_on_confirm_never_refunds_twice(ops_client, stripe_world, fake_stripe, htmx_headers):
+    item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
+    first = refund_post(ops_client, item, item.payment, "120.00", True, htmx_headers())
+    second = refund_post(ops_client, item, item.payment, "120.00", True, htmx_headers())
+    assert first.status_code == second.status_code == 200
+    assert "Already resolved (refunded)" in second.content.decode()
+    assert len(fake_stripe.refunds) == 1
+
+
+def test_the_same_refund_request_reaching_stripe_twice_returns_the_same_refund(stripe_world, fake_stripe):
+    """Two requests racing past the open-item check still send one idempotency key."""
+    from integrations.refunds import create_refund
+    from registrations.resolutions import refund_idempotency_key
+
+    item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
+    key = refund_idempotency_key(item.pk, item.payment.pk, 12000)
+    a = create_refund(item.payment, 12000, key)
+    b = create_refund(item.payment, 12000, key)
+    assert a["id"] == b["id"] and len(fake_stripe.refunds) == 1
+
+
+def test_a_partial_refund_of_a_cancelled_payment(ops_client, stripe_world, fake_stripe, htmx_headers):
+    item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
+    payment = Payment.objects.get(registration=item.registration, method="stripe")
+    page = ops_client.get(reverse("ops:queue")).content.decode()
+    assert 'name="amount" inputmode="decimal" value="120.00"' in page
+    body = refund_post(ops_client, item, payment, "50", True, htmx_headers()).content.decode()
+    assert "Refunded 50.00 USD" in body
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 5000
+    reg = item.registration
+    reg.refresh_from_db()
+    assert reg.status == Status.PAID_ONLY  # still holds 70.00; the item is closed
+
+
+def test_a_full_refund_of_a_cancelled_payment_ends_refunded(ops_client, stripe_world, fake_stripe, htmx_headers):
+    item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
+    payment = Payment.objects.get(registration=item.registration, method="stripe")
+    body = refund_post(ops_client, item, payment, "120", True, htmx_headers()).content.decode()
+    assert "Refunded 120.00 USD" in body
+    item.refresh_from_db()
+    # The refund fact auto-closed the condition; the operator's resolution replaces it.
+    assert (item.state, item.resolution) == ("resolved", "refunded")
+    item.registration.refresh_from_db()
+    assert item.registration.status == Status.REFUNDED
+
+
+def test_refunding_more_than_what_is_left_is_refused_before_stripe_is_called(
+    ops_client, stripe_world, fake_stripe, htmx_headers
+):
+    item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
+    payment = Payment.objects.get(registration=item.registration, method="stripe")
+    body = refund_post(ops_client, item, payment, "120.01", False, htmx_headers()).content.decode()
+    assert "At most 120.00 USD is left to refund" in body
+    for bad, message in (("0", "more than zero"), ("abc", "Type an amount like 120"), ("-5", "cannot be negative")):
+        body = refund_post(ops_client, item, payment, bad, True, htmx_headers()).content.decode()
+        assert message in body, bad
+    assert fake_stripe.refunds == {}
+
+
+def test_a_payment_of_another_item_cannot_be_refunded_from_this_one(ops_client, stripe_world, htmx_headers):
+    item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
+    other = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT].payment
+    body = refund_post(ops_client, item, other, "10", True, htmx_headers()).content.decode()
+    assert "does not belong to this review item" in body
+
+
+def test_stripe_refusing_the_refund_changes_nothing_and_says_so(ops_client, stripe_world, fake_stripe, htmx_headers):
+    item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
+    fake_stripe.charge_for({"payment_intent": item.payment.payment_intent_id})["amount_refunded"] = 12000
+    body = refund_post(ops_client, item, item.payment, "120", True, htmx_headers()).content.decode()
+    assert "Stripe refused the refund" in body and "Nothing was refunded" in body
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.OPEN
+    assert Payment.objects.get(pk=item.payment_id).amount_refunded == 0
+
+
+def test_stripe_being_down_says_try_again_safely(ops_client, stripe_world, fake_stripe, htmx_headers):
+    item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
+    fake_stripe.fail_next(3, status=500)
+    body = refund_post(ops_client, item, item.payment, "120", True, htmx_headers()).content.decode()
+    assert "Stripe could not be reached" in body and "never made twice" in body
+    assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.OPEN
+
+
+def test_walk_in_money_is_never_sent_to_stripe(ops_client, event, operator, fake_stripe, htmx_headers):
+    from registrations.audit import Actor
+    from registrations.services import enter_walk_in
+
+    from .scenario import book
+
+    reg = enter_walk_in(
+        event=event,
+        email="wally@example.org",
+        name="Wally Walkin",
+        method="cash",
+        amount=12000,
+        actor=Actor.operator(operator),
+    )
+    book("wally@example.org", "Wally", "Walkin", status="cancelled", event=event)
+    reg.bookings.update(cancelled=True)
+    from registrations.services import recompute
+
+    recompute(reg)
+    item = ReviewItem.objects.get(kind=ReviewItem.Kind.PAID_CANCELLED, registration=reg)
+    page = ops_client.get(reverse("ops:queue")).content.decode()
+    assert "cannot be refunded through Stripe" in page
+    cash = Payment.objects.get(registration=reg, method="cash")
+    body = refund_post(ops_client, item, cash, "120", True, htmx_headers()).content.decode()
+    assert "not through Stripe" in body
+    assert fake_stripe.refunds == {}
+
+
+def test_without_javascript_the_confirm_step_is_its_own_page(ops_client, stripe_world, fake_stripe):
+    item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
+    response = ops_client.post(
+        reverse("ops:queue_action", args=[item.pk, "refund"]), {"payment": item.payment.pk, "amount": "120"}
+    )
+    assert response.status_code == 200
+    assert "Confirm the refund" in response.content.decode()
+    assert fake_stripe.refunds == {}
