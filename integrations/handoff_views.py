@@ -181,11 +181,12 @@ def _after_payment(request, payment: Payment, reg: Registration):
             {"event": event, "registration": reg, "seats": rows, "pending": pending, "quantity": payment.quantity},
         )
     _paid, booked = sides(reg)
-    if booked:
+    if booked and not pending:
         return _all_set(request, reg)
-    link = booking_link(reg)
+    link = "" if booked else booking_link(reg)
     if pending or not link:
-        return _page(request, "pending.html", {"event": event, "step": "paid", "link": link, "pending": pending})
+        context = {"event": event, "step": "paid", "link": link, "pending": pending, "booked": booked}
+        return _page(request, "pending.html", context)
     return _go(link)
 
 

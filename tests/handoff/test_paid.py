@@ -199,3 +199,14 @@ def test_webhook_after_the_redirect_is_a_no_op(client, fake_stripe, fake_acuity,
     assert Registration.objects.get().status == Status.PAID_ONLY
     keys = Payment.objects.get().mapping_keys
     assert keys == [["stripe_payment_link", PLINK], ["stripe_price", "price_1SampleSpring"]]
+
+
+def test_booked_payer_whose_bank_debit_is_clearing_is_told_so(client, fake_stripe, fake_acuity, event):
+    appt = fake_acuity.add_appointment(email="river@example.org", appointment_type_id=ATYPE)
+    apply_booking(appointment_to_signal(appt))
+    s = fake_stripe.add_session(email="river@example.org", payment_status="unpaid")
+
+    body = _paid(client, s["id"]).content.decode()
+
+    assert "confirming your payment" in body and "booking is already in" in body
+    assert "schedule.php" not in body
