@@ -51,6 +51,14 @@ RESEND_API_KEY = env.str("RESEND_API_KEY", default="")
 RESEND_API_URL = env.str("RESEND_API_URL", default="https://api.resend.com")
 RESEND_WEBHOOK_SECRET = env.str("RESEND_WEBHOOK_SECRET", default="")
 
+# Reminders and other product mail (notifications/): sender (blank = DEFAULT_FROM_EMAIL), where
+# replies go, the sign-off under reminders (blank = "See you soon, The JLF team"), and how many
+# days the attendee status link in a reminder keeps working.
+NOTIFICATIONS_FROM_EMAIL = env.str("NOTIFICATIONS_FROM_EMAIL", default="")
+NOTIFICATIONS_REPLY_TO = env.str("NOTIFICATIONS_REPLY_TO", default="")
+NOTIFICATIONS_SIGNATURE = env.str("NOTIFICATIONS_SIGNATURE", default="")
+STATUS_LINK_MAX_AGE_DAYS = env.int("STATUS_LINK_MAX_AGE_DAYS", default=30)
+
 STRIPE_ENABLED = bool(STRIPE_SECRET_KEY)
 ACUITY_ENABLED = bool(ACUITY_API_KEY)
 TWILIO_ENABLED = bool(TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)
@@ -91,6 +99,8 @@ if PRODUCTION:
         _missing.append("ACUITY_USER_ID (Acuity is enabled by ACUITY_API_KEY)")
     if RESEND_ENABLED and not RESEND_WEBHOOK_SECRET:
         _missing.append("RESEND_WEBHOOK_SECRET (Resend is enabled by RESEND_API_KEY)")
+    if TWILIO_ENABLED and not (TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID):
+        _missing.append("TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID (Twilio is enabled by its credentials)")
     if _missing:
         raise ImproperlyConfigured("JLF_ENV=production but these settings are missing: " + ", ".join(_missing))
 
