@@ -190,9 +190,7 @@ def check_webhooks(now) -> Check:
     except (ImportError, AttributeError):
         return Check("Last webhook", "unknown", "unknown (the webhook inbox is not installed)")
     try:
-        latest = dict(
-            model.objects.values("provider").annotate(at=Max("received_at")).values_list("provider", "at")
-        )
+        latest = dict(model.objects.values("provider").annotate(at=Max("received_at")).values_list("provider", "at"))
     except DatabaseError:
         return Check("Last webhook", "unknown", "unknown (the webhook inbox table is missing)")
     rows = [f"{p.capitalize()}: {_ago(latest.get(p), now)}" for p in PROVIDERS]
@@ -234,8 +232,10 @@ def collect(now=None) -> list[Check]:
 @staff_member_required
 def status(request):
     checks = collect()
-    worst = "fail" if any(c.state == "fail" for c in checks) else (
-        "warn" if any(c.state in ("warn", "unknown") for c in checks) else "ok"
+    worst = (
+        "fail"
+        if any(c.state == "fail" for c in checks)
+        else ("warn" if any(c.state in ("warn", "unknown") for c in checks) else "ok")
     )
     context = {
         "checks": checks,

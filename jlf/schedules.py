@@ -45,8 +45,12 @@ REQUIRED_KEYS = ("name", "func")
 def project_apps():
     """Apps whose code lives in this repository (third-party apps are never imported here)."""
     base = Path(settings.BASE_DIR).resolve()
-    return [cfg for cfg in apps.get_app_configs() if Path(cfg.path).resolve().is_relative_to(base)
-            and ".venv" not in Path(cfg.path).resolve().relative_to(base).parts]
+    return [
+        cfg
+        for cfg in apps.get_app_configs()
+        if Path(cfg.path).resolve().is_relative_to(base)
+        and ".venv" not in Path(cfg.path).resolve().relative_to(base).parts
+    ]
 
 
 def schedule_modules() -> list[str]:

@@ -135,10 +135,12 @@ def test_status_page_shows_a_healthy_worker_after_a_heartbeat_ran(staff_client):
 
 def test_a_stale_heartbeat_and_an_overdue_scheduler_mean_the_worker_is_down(staff_client):
     long_ago = timezone.now() - timedelta(minutes=42)
-    Schedule.objects.create(name=HEARTBEAT_NAME, func="jlf.health.heartbeat", schedule_type="I", minutes=1,
-                            next_run=long_ago)
-    Task.objects.create(id="hb1", name="hb1", func="jlf.health.heartbeat", started=long_ago, stopped=long_ago,
-                        success=True)
+    Schedule.objects.create(
+        name=HEARTBEAT_NAME, func="jlf.health.heartbeat", schedule_type="I", minutes=1, next_run=long_ago
+    )
+    Task.objects.create(
+        id="hb1", name="hb1", func="jlf.health.heartbeat", started=long_ago, stopped=long_ago, success=True
+    )
 
     worker = checks_by_label(staff_client.get("/ops/status/"))["Worker"]
     assert worker.state == "fail"

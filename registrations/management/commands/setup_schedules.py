@@ -77,8 +77,7 @@ class Command(BaseCommand):
         prefix = "Dry run: would have " if dry_run else ""
         self.stdout.write(
             self.style.SUCCESS(
-                f"{prefix}{created} created, {updated} updated, {unchanged} unchanged "
-                f"({len(declared)} declared)."
+                f"{prefix}{created} created, {updated} updated, {unchanged} unchanged ({len(declared)} declared)."
             )
         )
 
