@@ -210,3 +210,23 @@ def test_booked_payer_whose_bank_debit_is_clearing_is_told_so(client, fake_strip
 
     assert "confirming your payment" in body and "booking is already in" in body
     assert "schedule.php" not in body
+
+
+def test_seat_holder_coming_back_from_acuity_is_all_set_and_a_seat_link_works_once(
+    client, fake_stripe, fake_acuity, event
+):
+    s = fake_stripe.add_session(email="pat@example.org", amount=24000, quantity=2)
+    page = _paid(client, s["id"]).content.decode()
+    seat_ref = Payment.objects.get().seat_references.get().reference
+    link = query_link(page, seat_ref)
+
+    sam = book_through(fake_acuity, link, email="sam@example.org", first="Sam")
+    resp = client.get("/r/booked/", {"appointment": sam["id"]})
+    assert resp.status_code == 200 and b"all set" in resp.content
+
+    # The same seat link forwarded to a third person does not give away a second seat.
+    kim = book_through(fake_acuity, link, email="kim@example.org", first="Kim")
+    resp = client.get("/r/booked/", {"appointment": kim["id"]})
+    assert resp.status_code == 302 and resp["Location"].startswith("https://buy.stripe.com/test_spring?")
+    assert Registration.objects.get(attendee__email="kim@example.org").status == Status.BOOKED_ONLY
+    assert Payment.objects.filter(method=Payment.Method.GROUP_SEAT).count() == 1
