@@ -76,6 +76,8 @@ def resend_webhook(request):
             payload = json.loads(raw)
         except ValueError:
             return _reject("resend", "body is not JSON")
+        if not isinstance(payload, dict):
+            return _reject("resend", "body is not a JSON object")
     data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
     outcome = webhooks.record_and_apply(
         "resend",

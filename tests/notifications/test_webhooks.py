@@ -251,3 +251,17 @@ def test_an_unsigned_inbound_stop_changes_nothing(client, twilio_token, one_side
     assert post_twilio(client, "/webhooks/twilio/inbound/", params, signature="forged").status_code == 400
     reg.attendee.refresh_from_db()
     assert not reg.attendee.sms_opt_out
+
+
+@pytest.mark.parametrize("body", ['["a", "list"]', '"just a string"', '{"type": 5, "data": "nope"}'])
+def test_odd_but_signed_resend_bodies_never_cause_a_500(db, client, resend_secret, body):
+    response = client.post(
+        "/webhooks/resend/", body, content_type="application/json", headers=fake_resend_mod.sign(body)
+    )
+    assert response.status_code in (200, 400)
+
+
+def test_odd_twilio_callbacks_never_cause_a_500(client, twilio_token, db):
+    for params in ({}, {"MessageStatus": "delivered"}, {"MessageSid": "SMx", "MessageStatus": "weird"}):
+        assert post_twilio(client, "/webhooks/twilio/status/?m=not-a-uuid", params).status_code == 200
+    assert post_twilio(client, "/webhooks/twilio/inbound/", {"Body": "hello"}).status_code == 200
