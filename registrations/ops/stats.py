@@ -123,7 +123,8 @@ def cumulative_series(per_day: dict[date, int], until: date) -> list[tuple[date,
     if (end - start).days > 119:
         start = end - timedelta(days=119)
     total = sum(n for d, n in per_day.items() if d < start)
-    series = []
+    # Start from the day before the first registration, so even one busy day draws a rise.
+    series = [(start - timedelta(days=1), total)]
     day = start
     while day <= end:
         total += per_day.get(day, 0)

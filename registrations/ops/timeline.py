@@ -5,6 +5,7 @@ when that app provides it)."""
 from __future__ import annotations
 
 import logging
+import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,6 +51,13 @@ class Entry:
     detail: str = ""
 
 
+def _event_tz(name: str):
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
 def _actor(row: AuditLog) -> str:
     if row.actor_user_id:
         return row.actor_user.get_username()
@@ -64,6 +72,8 @@ def _detail(data) -> str:
     for key, value in data.items():
         if value in (None, "", [], {}):
             continue
+        if key in ("amount", "amount_refunded") and isinstance(value, int):
+            value = f"{value / 100:,.2f}"  # audit rows keep cents
         parts.append(f"{key}: {value}")
     return "; ".join(parts)[:400]
 
@@ -142,8 +152,9 @@ def registration_timeline(reg: Registration) -> list[Entry]:
                     f"{d.amount / 100:,.2f} · {d.status} · {d.reason}",
                 )
             )
+    tz = _event_tz(reg.event.timezone)
     for b in bookings:
-        when = b.starts_at.strftime("%Y-%m-%d %H:%M %Z") if b.starts_at else "no time"
+        when = b.starts_at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if b.starts_at else "no time"
         state = "cancelled" if b.cancelled else ("rescheduled" if b.times_rescheduled else "booked")
         ident = b.acuity_appointment_id or b.manual_key or ""
         entries.append(
