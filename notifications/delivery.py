@@ -105,6 +105,18 @@ def deliver(message_id: int, *, now=None) -> NotificationLog | None:
     reason = _no_longer_needed(message, now)
     if reason:
         return _finish(message, Status.SUPPRESSED, error=f"Not sent: {reason}")
+    if message.reminder_id and message.registration is not None:
+        from .policy import in_quiet_hours, quiet_hours_end
+
+        if in_quiet_hours(message.registration.event, now):
+            # A retry that fell into the night waits for the morning; this was not an attempt.
+            NotificationLog.objects.filter(pk=message.pk, status=Status.QUEUED).update(
+                attempts=F("attempts") - 1,
+                locked_until=None,
+                next_attempt_at=quiet_hours_end(message.registration.event, now),
+            )
+            message.refresh_from_db()
+            return message
 
     transport = transport_for(message.channel)
     if (

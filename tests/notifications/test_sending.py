@@ -211,3 +211,24 @@ def test_send_email_is_logged_and_a_dedupe_key_sends_once(fake_resend, one_sided
     assert first.pk == again.pk and first.status == Msg.SENT and first.kind == "cohost_link"
     assert fake_resend.emails[0]["html"] == "<p>html</p>"
     assert len(fake_resend.emails) == 2 and other.attendee == reg.attendee
+
+
+def test_a_retry_that_falls_into_quiet_hours_waits_for_the_morning(fake_resend, one_sided, event):
+    reg = one_sided(Status.PAID_ONLY)
+    fake_resend.fail_next(1, status=503)
+    run_scan(process="inline")
+    row = NotificationLog.objects.get()
+    assert row.status == Msg.QUEUED and row.attempts == 1
+
+    event.quiet_hours_start, event.quiet_hours_end, event.timezone = 21, 8, "Europe/London"
+    event.starts_at = datetime(2026, 1, 20, 10, 0, tzinfo=UTC)
+    event.save()
+    Registration.objects.filter(pk=reg.pk).update(status_changed_at=datetime(2026, 1, 1, tzinfo=UTC))
+    night = datetime(2026, 1, 10, 23, 0, tzinfo=UTC)
+    NotificationLog.objects.filter(pk=row.pk).update(next_attempt_at=night)
+
+    row = deliver(row.pk, now=night)
+    assert (row.status, row.attempts, row.next_attempt_at) == (Msg.QUEUED, 1, datetime(2026, 1, 11, 8, 0, tzinfo=UTC))
+    assert fake_resend.emails == []
+    row = deliver(row.pk, now=datetime(2026, 1, 11, 8, 1, tzinfo=UTC))
+    assert row.status == Msg.SENT and row.attempts == 2 and len(fake_resend.emails) == 1
