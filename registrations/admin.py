@@ -26,6 +26,20 @@ class EventMappingInline(admin.TabularInline):
     fields = ("kind", "value", "ignored")
 
 
+def _save_mapping(request, obj: EventMapping, event, changed_fields=()) -> EventMapping:
+    """Save a mapping typed in the admin through ``services.add_mapping``, so the payments and
+    bookings that were waiting for it are replayed at once (and the change is audited with the
+    operator as actor), exactly as when it is mapped from the exception queue."""
+    from .audit import Actor
+    from .services import add_mapping
+
+    if obj.pk and {"kind", "value"} & set(changed_fields):
+        EventMapping.objects.filter(pk=obj.pk).delete()  # the key itself changed: replace the row
+    mapping, _ = add_mapping(obj.kind, obj.value, event, Actor.operator(request.user), ignored=obj.ignored)
+    obj.pk = mapping.pk
+    return mapping
+
+
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "starts_at", "kind", "price", "capacity", "location")
@@ -35,6 +49,17 @@ class EventAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_at"
     inlines = [EventMappingInline]
     readonly_fields = ("handoff_setup",)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not EventMapping:
+            return super().save_formset(request, form, formset, change)
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            obj.delete()
+        changed = {obj.pk: fields for obj, fields in formset.changed_objects}
+        for obj in instances:
+            _save_mapping(request, obj, form.instance, changed.get(obj.pk, ()))
+
     fieldsets = (
         (None, {"fields": ("name", "slug", "starts_at", "ends_at", "timezone", "location")}),
         ("Money", {"fields": ("kind", "price", "currency", "capacity")}),
@@ -100,6 +125,9 @@ class EventMappingAdmin(admin.ModelAdmin):
     search_fields = ("value", "event__name")
     autocomplete_fields = ("event",)
 
+    def save_model(self, request, obj, form, change):
+        _save_mapping(request, obj, obj.event, form.changed_data if change else ())
+
 
 class AliasInline(admin.TabularInline):
     model = AttendeeAlias
@@ -150,6 +178,28 @@ class RegistrationAdmin(admin.ModelAdmin):
     readonly_fields = ("reference", "status", "status_changed_at", "created_at", "updated_at")
     raw_id_fields = ("attendee",)
     inlines = [PaymentInline, BookingInline]
+    # Who, which event, how it came in, merges and manual reasons are history: they change only
+    # through the domain functions (ops pages: merge, mark paid/booked by hand, walk-in).
+    history_fields = (
+        "attendee",
+        "event",
+        "source",
+        "seats",
+        "merged_into",
+        "manual_paid_reason",
+        "manual_booked_reason",
+    )
+
+    def has_add_permission(self, request):
+        return False  # registrations come from payments, bookings and walk-ins (ops pages)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields + self.history_fields if obj else self.readonly_fields
+
+    def view_on_site(self, obj):
+        from django.urls import reverse
+
+        return reverse("ops:registration", args=[obj.event.slug, obj.pk])
 
 
 class FactAdmin(admin.ModelAdmin):
@@ -226,6 +276,9 @@ class ReviewItemAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # resolve in /ops/queue/ (audited); a deleted finding would just be detected again
 
 
 @admin.register(AuditLog)
