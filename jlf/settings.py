@@ -230,6 +230,9 @@ STORAGES = {
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="JLF Registrations <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Product email (co-host links, digests) goes through the notifications app's sender, which logs
+# every message and uses Resend with idempotency keys when RESEND_API_KEY is set.
+PRODUCT_EMAIL_SENDER = "notifications.email.send_email"
 
 # --- Task queue (django-q2) ----------------------------------------------------------------
 # ORM broker on the same database: the inbox row and its queued task commit in one

@@ -60,8 +60,9 @@ def link_minutes() -> int:
     return max(1, settings.COHOST_LINK_MAX_AGE // 60)
 
 
-def send_sign_in_link(cohost: CoHost, *, invited: bool = False, actor: Actor | None = None) -> None:
-    """Email a fresh sign-in link. Raises if the mail backend fails (callers decide)."""
+def send_sign_in_link(cohost: CoHost, *, invited: bool = False, actor: Actor | None = None) -> bool:
+    """Email a fresh sign-in link. True when the provider accepted it, False when it is queued for
+    an automatic retry; raises on a permanent failure (callers decide)."""
     user = cohost.user
     context = {
         "cohost": cohost,
@@ -72,7 +73,7 @@ def send_sign_in_link(cohost: CoHost, *, invited: bool = False, actor: Actor | N
         "invited": invited,
     }
     subject = "You're invited to the JLF co-host portal" if invited else "Your JLF co-host sign-in link"
-    send_cohost_email(
+    accepted = send_cohost_email(
         user.email,
         subject,
         render_to_string("cohost/email/sign_in.txt", context),
@@ -82,8 +83,9 @@ def send_sign_in_link(cohost: CoHost, *, invited: bool = False, actor: Actor | N
         "cohost.link_sent",
         actor=actor or Actor.system("cohost.login"),
         obj=cohost,
-        after={"invited": invited},
+        after={"invited": invited, "queued": not accepted},
     )
+    return bool(accepted)
 
 
 def _split_name(name: str) -> tuple[str, str]:
@@ -148,7 +150,7 @@ def invite_cohost(email: str, name: str, events, actor: Actor, *, can_see_money:
         )
     # After commit: a failed send leaves a valid co-host the operator can re-send a link to.
     try:
-        send_sign_in_link(cohost, invited=True, actor=actor)
+        cohost.invite_queued = not send_sign_in_link(cohost, invited=True, actor=actor)
     except Exception as exc:
         log.exception("Invitation email to co-host %s failed", cohost.pk)
         raise InviteMailError(cohost, exc) from exc

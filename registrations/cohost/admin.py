@@ -61,6 +61,15 @@ class CoHostAdminTools:
                 )
                 return HttpResponseRedirect(reverse("admin:registrations_cohost_changelist"))
             else:
+                if getattr(cohost, "invite_queued", False):
+                    self.message_user(
+                        request,
+                        f"The co-host account was saved. The invitation email to {cohost.user.email} is queued: "
+                        "the mail provider did not accept it yet and it is retried automatically within minutes "
+                        "(see the message log). If it never arrives, use “Email a new sign-in link”.",
+                        messages.WARNING,
+                    )
+                    return HttpResponseRedirect(reverse("admin:registrations_cohost_change", args=[cohost.pk]))
                 self.message_user(
                     request,
                     f"Invitation sent to {cohost.user.email}. The link works for {link_minutes()} minutes; "

@@ -98,7 +98,7 @@ def build_sections(cohost: CoHost, since: datetime, now: datetime) -> list[Secti
     return sections
 
 
-def _send(cohost: CoHost, sections: list[Section], since: datetime) -> None:
+def _send(cohost: CoHost, sections: list[Section], since: datetime) -> int:
     new = sum(s.new_total for s in sections)
     incomplete = sum(s.incomplete_total for s in sections)
     context = {
@@ -112,18 +112,20 @@ def _send(cohost: CoHost, sections: list[Section], since: datetime) -> None:
         "login_url": absolute_url(reverse("cohost:login")),
     }
     subject = f"JLF co-host digest: {new} new, {incomplete} still incomplete"
-    send_cohost_email(
+    return send_cohost_email(
         cohost.user.email,
         subject,
         render_to_string("cohost/email/digest.txt", context),
         render_to_string("cohost/email/digest.html", context),
+        kind="cohost_digest",
     )
 
 
 def send_daily_digests(now: datetime | None = None) -> dict:
-    """Send today's digests. Returns counts: sent, nothing_to_say, already_sent, failed."""
+    """Send today's digests. Returns counts: sent, queued (a transient failure the message log
+    retries), nothing_to_say, already_sent, failed (permanent; retried on the next run)."""
     now = now or timezone.now()
-    summary = {"sent": 0, "nothing_to_say": 0, "already_sent": 0, "failed": 0}
+    summary = {"sent": 0, "queued": 0, "nothing_to_say": 0, "already_sent": 0, "failed": 0}
     cohosts = (
         CoHost.objects.filter(daily_digest=True, is_active=True, user__is_active=True)
         .exclude(user__email="")
@@ -149,7 +151,7 @@ def send_daily_digests(now: datetime | None = None) -> dict:
             summary["already_sent"] += 1
             continue
         try:
-            _send(cohost, sections, since)
+            accepted = _send(cohost, sections, since)
         except Exception:
             log.exception("Co-host digest for co-host %s failed; it will be retried on the next run", cohost.pk)
             CoHost.objects.filter(pk=cohost.pk, digest_last_sent_at=now).update(digest_last_sent_at=last)
@@ -166,6 +168,8 @@ def send_daily_digests(now: datetime | None = None) -> dict:
                 "incomplete": sum(s.incomplete_total for s in sections),
             },
         )
-        summary["sent"] += 1
+        # Not accepted yet = queued in the message log, which retries it; the claim stays so the
+        # next run does not send a second copy.
+        summary["sent" if accepted else "queued"] += 1
     log.info("Co-host digests: %s", summary)
     return summary

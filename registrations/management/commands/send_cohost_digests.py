@@ -2,7 +2,8 @@
 
 1. Run ``registrations.cohost.digest.send_daily_digests`` (safe to run twice: each co-host
    gets at most one digest per 20 hours).
-2. Print how many were sent, skipped because there was nothing to say, already sent, failed.
+2. Print how many were sent, queued for a retry by the message log, skipped because there was
+   nothing to say, already sent, failed.
 3. Exit non-zero if any failed, so cron notices.
 """
 
@@ -17,7 +18,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         summary = send_daily_digests()
         self.stdout.write(
-            f"Co-host digests: {summary['sent']} sent, {summary['nothing_to_say']} with nothing to say, "
+            f"Co-host digests: {summary['sent']} sent, {summary['queued']} queued for retry, "
+            f"{summary['nothing_to_say']} with nothing to say, "
             f"{summary['already_sent']} already sent today, {summary['failed']} failed."
         )
         if summary["failed"]:
