@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from .audit import Actor, audit
 from .identity import names_similar
-from .models import Registration, ReviewItem
+from .models import Booking, Payment, Registration, ReviewItem
 
 DUPLICATE_WINDOW = timedelta(hours=24)
 
@@ -178,8 +178,20 @@ def _detect_suggested_matches(reg: Registration, actor: Actor) -> set[int]:
     # One narrow query for who could be the same person (same phone or a similar name); only
     # those few get their facts inspected. One-sidedness comes from facts (``sides``), never
     # from the stored status, so the outcome cannot depend on which recompute ran first.
+    # Only registrations one-sided the other way can be a counterpart; narrowing to them in SQL
+    # (the same facts ``sides`` reads) keeps this linear in the few candidates instead of
+    # comparing names with every registration of the event on every signal (quadratic: 10,000
+    # payments of one event reconciled into an empty database spent most of their time here).
+    live_payment = Payment.objects.filter(registration=OuterRef("pk"), state=Payment.State.PAID).filter(
+        Q(amount__isnull=True) | Q(amount__lte=0) | Q(amount_refunded__lt=F("amount"))
+    )
+    live_booking = Booking.objects.filter(registration=OuterRef("pk"), cancelled=False)
+    other_side = (
+        Q(~Exists(live_payment), Exists(live_booking)) if paid else Q(Exists(live_payment), ~Exists(live_booking))
+    )
     people = (
         Registration.objects.filter(event=reg.event)
+        .filter(other_side)
         .exclude(pk=reg.pk)
         .exclude(attendee=attendee)
         .values_list("pk", "attendee__name", "attendee__phone")
