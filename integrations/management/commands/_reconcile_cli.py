@@ -33,7 +33,7 @@ def run_and_report(command, *, verbosity: int, dry_run: bool, **kwargs) -> Recon
     command.stdout.write(format_report(run))
     if run.status != ReconcileRun.Status.OK:
         raise CommandError(
-            f"run #{run.pk} ended {run.get_status_display().lower()}: see the errors above "
-            "(and the run in the admin under Integrations → Reconcile runs)."
+            f"reconciliation run #{run.pk} is {run.status} ({run.get_status_display().lower()}): see the errors "
+            "above, and the run in the admin under Integrations → Reconcile runs."
         )
     return run

@@ -1,0 +1,110 @@
+"""Rate limits and server errors are survived; a provider that stays down fails the run for that
+provider only, with a clear message, and the other provider's results stay (status partial)."""
+
+import pytest
+
+from integrations.models import ReconcileRun
+from registrations.models import Booking, Payment
+
+from .conftest import day, run_command
+
+
+@pytest.fixture
+def data(event, providers):
+    stripe, acuity = providers
+    for i in range(3):
+        stripe.add_session(email=f"p{i}@example.org")
+        acuity.add_appointment(email=f"p{i}@example.org", starts_at=day(20))
+    return stripe, acuity
+
+
+def test_stripe_429_answers_are_waited_out_honouring_retry_after(data):
+    stripe, _ = data
+    stripe.fail_next(2, status=429, retry_after=0.05)
+
+    result = run_command("--provider", "stripe")
+
+    assert result.run.status == ReconcileRun.Status.OK
+    assert Payment.objects.count() == 3
+    assert stripe.count("GET", r"^/v1/checkout/sessions$") == 3  # two 429s, then the page
+
+
+def test_stripe_500_answers_are_retried(data):
+    stripe, _ = data
+    stripe.fail_next(1, status=500)
+
+    result = run_command("--provider", "stripe")
+
+    assert result.run.status == ReconcileRun.Status.OK
+    assert Payment.objects.count() == 3
+
+
+def test_acuity_429_and_500_answers_are_survived(data):
+    _, acuity = data
+    acuity.fail_next(2, status=429, retry_after=0)
+    acuity.fail_next(1, status=500, retry_after=0)
+
+    result = run_command("--provider", "acuity")
+
+    assert result.run.status == ReconcileRun.Status.OK
+    assert Booking.objects.count() == 3
+    assert result.counts(provider="acuity") == {"seen": 3, "known": 0, "new": 3, "changed": 0, "errors": 0}
+
+
+def test_an_acuity_outage_keeps_the_stripe_results_and_ends_partial(data):
+    _, acuity = data
+    acuity.fail_next(50, status=503, retry_after=0)
+
+    result = run_command(expect_ok=False)
+
+    assert result.run.status == ReconcileRun.Status.PARTIAL
+    assert Payment.objects.count() == 3 and Booking.objects.count() == 0
+    assert result.counts(provider="stripe")["new"] == 3
+    assert result.counts(provider="acuity")["seen"] == 0
+    [error] = result.run.errors
+    assert error["provider"] == "acuity"
+    assert "Acuity failed" in error["message"] and "HTTP 503" in error["message"]
+    assert "Acuity failed" in result.out  # the report lists it
+    assert "partial" in str(result.error).lower()
+
+
+def test_a_stripe_outage_keeps_the_acuity_results_and_ends_partial(data):
+    stripe, _ = data
+    stripe.down()
+
+    result = run_command(expect_ok=False)
+
+    assert result.run.status == ReconcileRun.Status.PARTIAL
+    assert Booking.objects.count() == 3 and Payment.objects.count() == 0
+    assert [e["provider"] for e in result.run.errors] == ["stripe"]
+    assert "Stripe failed" in result.run.errors[0]["message"]
+
+
+def test_both_providers_down_fails_the_run(data):
+    stripe, acuity = data
+    stripe.fail_next(50, status=503)
+    acuity.fail_next(50, status=503, retry_after=0)
+
+    result = run_command(expect_ok=False)
+
+    assert result.run.status == ReconcileRun.Status.FAILED
+    assert {e["provider"] for e in result.run.errors} == {"stripe", "acuity"}
+
+
+def test_wrong_acuity_credentials_say_which_settings_to_check(data, settings):
+    settings.ACUITY_API_KEY = "wrong"
+
+    result = run_command("--provider", "acuity", expect_ok=False)
+
+    assert result.run.status == ReconcileRun.Status.FAILED
+    assert "ACUITY_USER_ID / ACUITY_API_KEY" in result.run.errors[0]["message"]
+
+
+def test_an_unconfigured_provider_is_reported_not_called(data, settings):
+    settings.STRIPE_SECRET_KEY = ""
+
+    result = run_command(expect_ok=False)
+
+    assert result.run.status == ReconcileRun.Status.PARTIAL
+    assert "STRIPE_SECRET_KEY" in result.run.errors[0]["message"]
+    assert Booking.objects.count() == 3
