@@ -88,18 +88,31 @@ class RequestIdMiddleware:
         finally:
             duration_ms = round((time.monotonic() - started) * 1000, 1)
             level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+            path = loggable_path(request)
             log.log(
                 level,
                 "%s %s %s",
                 request.method,
-                request.path,
+                path,
                 status,
                 extra={
                     "method": request.method,
-                    "path": request.path,
+                    "path": path,
                     "status": status,
                     "duration_ms": duration_ms,
                     "user": _user_id(request),
                 },
             )
             request_id_var.reset(token)
+
+
+def loggable_path(request) -> str:
+    """The path with bearer tokens in it (URL kwargs named ``token``: the co-host calendar feed,
+    unsubscribe and attendee-status links) replaced, so access logs hold no working link."""
+    path = request.path
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        for name, value in match.kwargs.items():
+            if "token" in name and isinstance(value, str) and value:
+                path = path.replace(value, "[token]")
+    return path

@@ -247,3 +247,15 @@ def test_configured_secrets_lists_every_secret_setting_but_ignores_trivial_value
     assert names >= {"SECRET_KEY", "STRIPE_WEBHOOK_SECRETS", "ACUITY_API_KEY", "RESEND_API_KEY"}
     assert "TWILIO_AUTH_TOKEN" not in names
     assert find_secrets("x whsec_logtest_rolling_0002 y") == ["STRIPE_WEBHOOK_SECRETS"]
+
+
+def test_bearer_tokens_in_paths_never_reach_the_request_log(client, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="jlf.request")
+    client.get("/n/status/SOME-SIGNED-TOKEN-VALUE-123/")
+    client.get("/cohost/calendar/abcdefghijklmnopqrstu.ics")
+    lines = " ".join(r.getMessage() + str(getattr(r, "path", "")) for r in caplog.records if r.name == "jlf.request")
+    assert "SOME-SIGNED-TOKEN-VALUE-123" not in lines
+    assert "abcdefghijklmnopqrstu" not in lines
+    assert "/n/status/[token]/" in lines
