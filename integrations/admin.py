@@ -144,7 +144,17 @@ class ReconcileRunAdmin(admin.ModelAdmin):
     list_display = ("started_at", "kind", "status", "dry_run", "finished_at", "duration", "error_count")
     list_filter = ("kind", "status", "dry_run")
     date_hierarchy = "started_at"
-    readonly_fields = ("kind", "started_at", "finished_at", "status", "dry_run", "options", "counts", "errors")
+    readonly_fields = (
+        "kind",
+        "started_at",
+        "finished_at",
+        "status",
+        "dry_run",
+        "report",
+        "options",
+        "counts",
+        "errors",
+    )
 
     def has_add_permission(self, request):
         return False
@@ -160,6 +170,13 @@ class ReconcileRunAdmin(admin.ModelAdmin):
         if not obj.finished_at:
             return "running" if obj.status == ReconcileRun.Status.RUNNING else "—"
         return str(obj.finished_at - obj.started_at).split(".")[0]
+
+    @admin.display(description="report")
+    def report(self, obj):
+        """The same table ``manage.py reconcile`` prints (docs/reconciliation.md explains it)."""
+        from .reconcile_report import format_report
+
+        return format_html("<pre>{}</pre>", format_report(obj))
 
     @admin.display(description="errors")
     def error_count(self, obj):
