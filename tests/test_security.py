@@ -26,7 +26,9 @@ PASSWORD = "Right-Password-42"
 
 
 def production_env(tmp_path, **extra):
-    env = {k: v for k, v in os.environ.items() if k not in ("JLF_TESTING", "DEBUG", "DATABASE_URL")}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is set by the browser tests in this process; production never has it.
+    dropped = ("JLF_TESTING", "DEBUG", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(
         JLF_ENV="production",
         SECRET_KEY=secrets.token_urlsafe(50),
