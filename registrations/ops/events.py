@@ -102,6 +102,7 @@ def event_page(request, slug):
         form=form,
         page=page,
         query=params.urlencode(),
+        filtered=bool(request.GET.get("status") or request.GET.get("q")),
         sort_query=sort_params.urlencode(),
         sort_columns=SORT_COLUMNS,
         current_sort=request.GET.get("sort") or "name",

@@ -110,3 +110,11 @@ def test_an_event_without_registrations_exports_just_the_header(ops_client, even
 
 def test_an_unknown_format_is_not_found(ops_client, event):
     assert ops_client.get(reverse("ops:export", args=[event.slug, "pdf"])).status_code == 404
+
+
+def test_a_filtered_table_offers_to_export_just_those_rows(ops_client, world, htmx_headers):
+    url = reverse("ops:event", args=[world.event.slug]) + "?status=booked_only"
+    body = ops_client.get(url, headers=htmx_headers("http://testserver/ops/", "registrations")).content.decode()
+    assert f'href="/ops/events/{world.event.slug}/export.csv?status=booked_only"' in body
+    unfiltered = ops_client.get(reverse("ops:event", args=[world.event.slug])).content.decode()
+    assert "export these" not in unfiltered
