@@ -16,6 +16,7 @@ from django.db.models import OuterRef, Subquery, Sum
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from ..audit import Actor
 from ..models import Booking, Event, Payment, Registration
@@ -84,6 +85,7 @@ def _registration_or_404(event: Event, pk: int) -> Registration:
 
 
 @require_GET
+@vary_on_headers("HX-Request", "HX-Target")
 @staff_required
 def event_page(request, slug):
     event = _event_or_404(slug)
@@ -137,6 +139,7 @@ def _timeline_context(request, event, reg, **extra):
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 @staff_required
 def registration_page(request, slug, pk):
     """The timeline of one registration: in place under its table row (htmx) or as a page."""

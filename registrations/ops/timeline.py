@@ -79,26 +79,28 @@ def _detail(data) -> str:
 
 
 def _notification_entries(reg: Registration) -> list[Entry]:
-    """Reminders, if the notifications app defines NotificationLog (another engineer's model:
-    read defensively, by the field names it is likely to have)."""
+    """Reminders and messages, from the notifications app (imported only if present, so the
+    operator pages never depend on it): each Reminder decision (sent, skipped after the live
+    check, …) and each message with its channel, delivery status and provider id."""
     try:
-        from notifications.models import NotificationLog  # type: ignore[attr-defined]
+        from notifications.models import NotificationLog, Reminder
     except ImportError:
         return []
-    try:
-        rows = list(NotificationLog.objects.filter(registration=reg).order_by("pk")[:200])
-    except (FieldError, ValueError):  # no registration field: nothing we can show
-        log.debug("NotificationLog has no registration field")
-        return []
     entries = []
-    for row in rows:
-        channel = getattr(row, "channel", "") or "message"
-        status = getattr(row, "status", "") or getattr(row, "delivery_status", "")
-        number = getattr(row, "reminder_number", None) or getattr(row, "sequence", None)
-        when = getattr(row, "sent_at", None) or getattr(row, "created_at", None)
-        title = f"Reminder {number} by {channel}" if number else f"Message by {channel}"
-        detail = ", ".join(str(x) for x in (status, getattr(row, "provider_id", "")) if x)
-        entries.append(Entry(when, "message", title, "System (reminders)", detail))
+    try:
+        for r in Reminder.objects.filter(registration=reg).order_by("number")[:50]:
+            what = f"Reminder {r.number} ({r.get_missing_display().lower()}): {r.get_status_display().lower()}"
+            entries.append(Entry(r.decided_at or r.created_at, "message", what, "System (reminders)", r.note))
+        rows = NotificationLog.objects.filter(registration=reg).select_related("reminder").order_by("pk")[:200]
+        for m in rows:
+            title = f"{m.get_channel_display()} {m.kind.replace('_', ' ')} to {m.recipient}"
+            if m.reminder_id:
+                title = f"Reminder {m.reminder.number} by {m.get_channel_display().lower()} to {m.recipient}"
+            detail = " · ".join(x for x in (m.get_status_display(), m.provider, m.provider_id, m.error[:120]) if x)
+            entries.append(Entry(m.sent_at or m.created_at, "message", title, "System (notifications)", detail))
+    except (FieldError, AttributeError, ValueError):  # the other app's models changed shape
+        log.warning("notifications models not readable for the timeline", exc_info=True)
+        return entries
     return entries
 
 

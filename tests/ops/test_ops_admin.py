@@ -43,7 +43,9 @@ def test_a_payment_link_mapped_in_the_event_admin_replays_the_waiting_payment(ad
     for n, m in enumerate(EventMapping.objects.filter(event=event).order_by("pk")):
         data.update({f"mappings-{n}-id": m.pk, f"mappings-{n}-event": event.pk, f"mappings-{n}-kind": m.kind})
         data[f"mappings-{n}-value"] = m.value
-    data.update({"mappings-2-kind": "stripe_payment_link", "mappings-2-value": "plink_new_link", "mappings-2-event": ""})
+    data.update(
+        {"mappings-2-kind": "stripe_payment_link", "mappings-2-value": "plink_new_link", "mappings-2-event": ""}
+    )
     response = admin_client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
     reg = Registration.objects.get(attendee__email="una@example.org")

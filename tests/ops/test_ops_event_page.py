@@ -177,3 +177,25 @@ def test_money_figures_count_group_payments_once_and_net_of_refunds(ops_client, 
     page = ops_client.get(event_url(event)).content.decode()
     assert "$360.00" in page
     assert "<dd>3 / 0 / 40</dd>" in page
+
+
+def test_the_timeline_shows_reminders_and_their_delivery(ops_client, world, htmx_headers):
+    models = pytest.importorskip("notifications.models")
+    reg = Registration.objects.get(attendee__email="pat.paidonly@example.org")
+    reminder = models.Reminder.objects.create(registration=reg, number=1, missing="booking", status="sent")
+    models.NotificationLog.objects.create(
+        channel="email",
+        kind="reminder_booking",
+        recipient="pat.paidonly@example.org",
+        registration=reg,
+        reminder=reminder,
+        provider="resend",
+        provider_id="re_msg_123",
+        status="delivered",
+    )
+    body = ops_client.get(
+        reverse("ops:registration", args=[world.event.slug, reg.pk]), headers=htmx_headers()
+    ).content.decode()
+    assert "Reminder 1 (booking (paid, not booked)): sent" in body
+    assert "Reminder 1 by email to pat.paidonly@example.org" in body
+    assert "Delivered · resend · re_msg_123" in body
