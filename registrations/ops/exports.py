@@ -5,6 +5,7 @@ header does not change with the filter."""
 
 from __future__ import annotations
 
+import csv
 import io
 
 from django.http import Http404, HttpResponse, StreamingHttpResponse
@@ -24,8 +25,6 @@ class _Echo:
 
 
 def _csv_stream(columns, rows):
-    import csv
-
     writer = csv.writer(_Echo())
     yield "\ufeff"  # BOM: Excel opens UTF-8 names (é, ñ) correctly
     yield writer.writerow(columns)
