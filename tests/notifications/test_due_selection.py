@@ -112,3 +112,12 @@ def test_a_claim_is_won_once_even_when_the_same_selection_is_claimed_twice(event
     second = claim(due)  # a concurrent scan that selected the same rows
     assert len(first) == 1 and second == []
     assert Reminder.objects.get(pk=first[0]).registration_id == reg.pk
+
+
+def test_someone_who_paid_then_cancelled_their_booking_is_not_nudged_to_book_again(event):
+    from registrations.models import Booking
+
+    reg = make_registration(event, Status.PAID_ONLY, hours_ago=72)
+    Booking.objects.create(acuity_appointment_id="cancelled-1", event=event, registration=reg, cancelled=True)
+    due, _ = select_due(timezone.now())
+    assert due == []
