@@ -212,6 +212,7 @@ class Reconciler:
         self._new_pis: set[str] = set()
         self._seen: dict[str, set] = {"stripe": set(), "acuity": set(), "refund": set()}
         self._started = time.monotonic()
+        self._slugs = set(plan.slugs)
         self.run: ReconcileRun | None = None
 
     # counting ----------------------------------------------------------------------------------
@@ -276,7 +277,7 @@ class Reconciler:
             if (key[0], str(key[1])) in self.plan.keys:
                 slug = self.plan.keys[(key[0], str(key[1]))]
                 if slug is not None:
-                    return slug if slug in self.plan.slugs else None
+                    return slug if slug in self._slugs else None
         return None
 
     def _stripe_sessions(self, link_slug: str | None, sessions: list[dict], client):
@@ -571,6 +572,7 @@ def reconcile(
     opts = {
         "since": None if since is None else f"{since.total_seconds() / 86400:g}d",
         "events": plan.slugs,
+        "unmapped_events": [e.slug for e in plan.events if not any(e.slug in plan.mapped[p] for p in plan.providers)],
         "providers": plan.providers,
         "stripe_created_gte": plan.stripe_created_gte,
         "acuity_windows": {t: [lo.isoformat(), hi.isoformat()] for t, (lo, hi) in plan.acuity_windows.items()},

@@ -56,6 +56,8 @@ def format_report(run: ReconcileRun) -> str:
     lines.append(fmt(rows[-1]))
     if not run.counts:
         lines.append("(no mapped events: map a Stripe payment link or an Acuity appointment type to an event)")
+    for slug in (run.options or {}).get("unmapped_events") or []:
+        lines.append(f"{slug}: nothing to check (no Stripe payment link or Acuity appointment type is mapped to it)")
     if run.errors:
         lines += ["", "Errors:"]
         for e in run.errors:
