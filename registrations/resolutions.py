@@ -90,9 +90,10 @@ def accept_suggested_match(item_id: int, actor: Actor) -> Registration:
 
 
 def dismiss(item_id: int, actor: Actor, note: str = "") -> ReviewItem:
-    """Not the same person / nothing to do: remembered, never suggested again."""
+    """Not the same person: remembered, never suggested again. Only suggestions can be
+    dismissed; every other kind has its own resolution (a dispute needs a note, money a decision)."""
     with transaction.atomic():
-        item = _lock_open_item(item_id)
+        item = _lock_open_item(item_id, ReviewItem.Kind.SUGGESTED_MATCH)
         close_item(item, "dismissed", actor, note, state=ReviewItem.State.DISMISSED)
         for reg in filter(None, [item.registration, item.counterpart]):
             recompute(reg, actor, detect=False)

@@ -420,3 +420,12 @@ def test_redelivery_changes_nothing_after_the_first(event):
         assert apply_booking(booked(1)).noop
     assert AuditLog.objects.count() == audit_count
     assert (Payment.objects.count(), Booking.objects.count(), Registration.objects.count()) == (1, 1, 1)
+
+
+def test_only_suggestions_can_be_dismissed(event, admin_user):
+    apply_payment(paid(1))
+    apply_payment(disputed(1))
+    item = open_items(ReviewItem.Kind.DISPUTE).get()
+    with pytest.raises(ResolutionError, match="not suggested_match"):
+        dismiss(item.pk, Actor.operator(admin_user))
+    assert open_items(ReviewItem.Kind.DISPUTE).exists()
