@@ -11,6 +11,7 @@ dynamic ones prefix them with ``appointment.``. Both spellings are accepted (tra
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -48,9 +49,19 @@ def delivery_key(form: dict) -> str:
     return "acuity:" + ":".join(p[:40] for p in parts)
 
 
+_local = threading.local()
+
+
 def _client() -> AcuityClient:
+    """One client per worker thread, kept between tasks (its HTTP session keeps the connection
+    open); rebuilt when the settings change. Two tries per attempt, short timeouts: the task's
+    own retries (with backoff) handle longer outages."""
     timeout = settings.WEBHOOK_HTTP_TIMEOUT
-    return AcuityClient(timeout=(min(3.0, timeout), timeout), attempts=2)
+    key = (settings.ACUITY_API_BASE, settings.ACUITY_USER_ID, settings.ACUITY_API_KEY, timeout)
+    if getattr(_local, "key", None) != key:
+        _local.client = AcuityClient(timeout=(min(3.0, timeout), timeout), attempts=2)
+        _local.key = key
+    return _local.client
 
 
 def signal_for(body: str, event_id: str) -> BookingSignal:

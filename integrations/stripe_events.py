@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -76,8 +77,17 @@ def _created(event: dict) -> datetime | None:
         return None
 
 
+_local = threading.local()
+
+
 def _client():
-    return stripe_client(timeout=settings.WEBHOOK_HTTP_TIMEOUT, max_network_retries=1)
+    """One client per worker thread, kept between tasks: its HTTP session keeps the connection to
+    Stripe open instead of a new TLS handshake per event. Rebuilt when the settings change."""
+    key = (settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, settings.WEBHOOK_HTTP_TIMEOUT)
+    if getattr(_local, "key", None) != key:
+        _local.client = stripe_client(timeout=settings.WEBHOOK_HTTP_TIMEOUT, max_network_retries=1)
+        _local.key = key
+    return _local.client
 
 
 def _line_items(session_id: str) -> list[dict] | None:

@@ -83,8 +83,13 @@ def _log_extra(row: WebhookEvent, **more) -> dict:
 
 
 # --- the task ------------------------------------------------------------------------------------
-def process_webhook(pk: int) -> str:
-    """One attempt at inbox row ``pk``. Returns the row's status afterwards (or why it did not run)."""
+def process_webhook(pk: int | None = None, *, provider: str = "", event_id: str = "") -> str:
+    """One attempt at inbox row ``pk`` (or the row of ``provider``/``event_id``, as the view queues
+    it). Returns the row's status afterwards (or why it did not run)."""
+    if pk is None:
+        pk = WebhookEvent.objects.filter(provider=provider, event_id=event_id).values_list("pk", flat=True).first()
+        if pk is None:
+            return "missing"
     if processing_paused():
         log.info("webhook processing paused (read-only mode); inbox row %s stays received", pk)
         return "paused"

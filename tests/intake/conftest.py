@@ -79,15 +79,24 @@ def queued_inbox_ids() -> list[int]:
     for q in OrmQ.objects.order_by("pk"):
         task = SignedPackage.loads(q.payload)
         if task["func"] == "integrations.tasks.process_webhook":
-            ids.append(task["args"][0])
+            if task["args"]:
+                ids.append(task["args"][0])
+            else:  # queued by the view as (provider, event_id)
+                kw = task["kwargs"]
+                ids.append(WebhookEvent.objects.get(provider=kw["provider"], event_id=kw["event_id"]).pk)
     return ids
 
 
 def run_queue() -> list[str]:
-    """What a worker would do: run every queued processing task once, then empty the queue."""
-    ids = queued_inbox_ids()
-    OrmQ.objects.all().delete()
-    return [process_webhook(pk) for pk in ids]
+    """What a worker does: run every queued processing task once, with the arguments it was
+    queued with, and acknowledge it (delete the queue row)."""
+    outcomes = []
+    for q in OrmQ.objects.order_by("pk"):
+        task = SignedPackage.loads(q.payload)
+        q.delete()
+        if task["func"] == "integrations.tasks.process_webhook":
+            outcomes.append(process_webhook(*task["args"], **task["kwargs"]))
+    return outcomes
 
 
 def inbox(event_id: str) -> WebhookEvent:
