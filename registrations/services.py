@@ -21,7 +21,7 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
@@ -43,7 +43,6 @@ from .models import (
     Registration,
     ReviewItem,
     Source,
-    Status,
 )
 from .signals import BookingSignal, PaymentSignal
 from .status import derive_status
@@ -815,14 +814,3 @@ def enter_walk_in(
         return reg
 
     return _retrying(run)
-
-
-def status_summary(event: Event) -> dict:
-    from django.db.models import Count
-
-    counts = dict(Registration.objects.filter(event=event).values_list("status").annotate(n=Count("id")).order_by())
-    return {s: counts.get(s, 0) for s in Status.values}
-
-
-def cutoff_24h(when: datetime) -> datetime:
-    return when - timedelta(hours=24)
