@@ -18,6 +18,7 @@ Deduplication is on *processed*, not on *seen* (INTEGRATIONS.md trap 10):
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -142,6 +143,9 @@ def _single_statement_possible() -> bool:
     return Conf.ORM == "default" and not Conf.SYNC and connections["default"].vendor == "postgresql"
 
 
+_CAPTURED = "captured-for-inbox-insert"
+
+
 class _CapturingBroker:
     """Stands in for the ORM broker inside ``async_task``: keeps the signed package."""
 
@@ -151,7 +155,16 @@ class _CapturingBroker:
 
     def enqueue(self, package):
         self.package = package
-        return "inbox"
+        return _CAPTURED
+
+
+def _not_captured(record: logging.LogRecord) -> bool:
+    # async_task logs "Enqueued [<queue>] <id>" for every package; for a captured one that line
+    # would be false (the INSERT has not happened yet) and it is a third log line per request.
+    return not (isinstance(record.msg, str) and record.msg.endswith(_CAPTURED))
+
+
+logging.getLogger("django-q").addFilter(_not_captured)
 
 
 def _task_package(provider: str, event_id: str) -> str:
@@ -171,24 +184,34 @@ def _insert_new_pg(row: WebhookEvent, *, queue: bool, now) -> int | None:
     """Insert ``row`` unless (provider, event_id) exists, plus its queue row when ``queue``, in one
     statement. Returns the new row's id, or None when it already existed (nothing written)."""
     connection = connections["default"]
+    sql, fields = _insert_statement()
+    params = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
+    package = _task_package(row.provider, row.event_id) if queue else ""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*params, Conf.CLUSTER_NAME, package, now, queue))
+        found = cursor.fetchone()
+    return found[0] if found else None
+
+
+@functools.cache
+def _insert_statement() -> tuple[str, list]:
+    """The statement's SQL, compiled once per process (Django's own INSERT … ON CONFLICT DO
+    NOTHING RETURNING id for the model, so it follows the model's fields)."""
+    connection = connections["default"]
     qn = connection.ops.quote_name
     fields = [f for f in WebhookEvent._meta.concrete_fields if not f.primary_key]
     query = InsertQuery(WebhookEvent, on_conflict=OnConflict.IGNORE)
-    query.insert_values(fields, [row])
+    query.insert_values(fields, [WebhookEvent(provider="", event_id="")])
     compiler = query.get_compiler(connection=connection)
     compiler.returning_fields = [WebhookEvent._meta.pk]
-    [(insert_sql, insert_params)] = compiler.as_sql()
+    [(insert_sql, _)] = compiler.as_sql()
     sql = (
         f"WITH ins AS ({insert_sql}), "
         f"q AS (INSERT INTO {qn(OrmQ._meta.db_table)} ({qn('key')}, {qn('payload')}, {qn('lock')}) "
         "SELECT %s, %s, %s FROM ins WHERE %s RETURNING 1) "
         "SELECT id FROM ins"
     )
-    package = _task_package(row.provider, row.event_id) if queue else ""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, (*insert_params, Conf.CLUSTER_NAME, package, now, queue))
-        found = cursor.fetchone()
-    return found[0] if found else None
+    return sql, fields
 
 
 def _redelivery(delivery: Delivery, now) -> Recorded:

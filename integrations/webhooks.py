@@ -93,7 +93,10 @@ def _accept(provider: str, request, build) -> JsonResponse:
         response["Retry-After"] = "30"
         return response
     row = recorded.row
-    log.info(
+    # DEBUG: the request line (jlf.request) already records every delivery with its request id,
+    # which the inbox row keeps too, and the inbox is the searchable record. At webhook rates a
+    # second INFO line per request costs a measurable share of the request's CPU (docs/performance.md).
+    log.debug(
         "%s webhook %s %s: %s",
         provider,
         delivery.event_type,
