@@ -71,6 +71,13 @@ class ReconcileBusy(Exception):
     """Another run holds the lock."""
 
 
+class ReconcileAborted(Exception):
+    """Too many records in a row failed to apply: the database (not one record) is in trouble."""
+
+
+MAX_ERRORS_IN_A_ROW = 50
+
+
 # --- Lock --------------------------------------------------------------------------------------
 @contextmanager
 def run_lock():
@@ -213,6 +220,7 @@ class Reconciler:
         self._seen: dict[str, set] = {"stripe": set(), "acuity": set(), "refund": set()}
         self._started = time.monotonic()
         self._slugs = set(plan.slugs)
+        self._failures_in_a_row = 0
         self.run: ReconcileRun | None = None
 
     # counting ----------------------------------------------------------------------------------
@@ -248,7 +256,14 @@ class Reconciler:
         except Exception as exc:  # one bad record must not stop the run; it is counted and listed
             log.exception("reconcile: applying %s failed", what)
             self._error(provider, slug, f"{what}: {type(exc).__name__}: {exc}")
+            self._failures_in_a_row += 1
+            if self._failures_in_a_row >= MAX_ERRORS_IN_A_ROW:
+                raise ReconcileAborted(
+                    f"stopped after {MAX_ERRORS_IN_A_ROW} records in a row failed to apply (last: {what}: "
+                    f"{type(exc).__name__}: {exc}); this is not one bad record — check the database and the logs."
+                ) from exc
             return None
+        self._failures_in_a_row = 0
         return result
 
     def _outcome(self, provider: str, slug: str, outcome: str, text: str):
@@ -447,6 +462,10 @@ class Reconciler:
                 for provider, stream in streams.items():
                     self._consume(provider, stream)
                     self._save(final=False)
+            except ReconcileAborted as exc:
+                self._error("-", None, str(exc), record=False)
+                self._save(final=True, status=ReconcileRun.Status.FAILED)
+                return self.run
             except BaseException as exc:
                 self._error("-", None, f"run aborted: {type(exc).__name__}: {exc}", record=False)
                 self.run.status = ReconcileRun.Status.FAILED

@@ -1,0 +1,209 @@
+"""Benchmark: reconcile 10,000 Stripe sessions and 10,000 Acuity appointments into an empty
+PostgreSQL database, then again with nothing changed.
+
+    .venv/bin/python bench/reconcile.py                      # defaults below
+    .venv/bin/python bench/reconcile.py --profile /tmp/recon.prof   # cProfile of the first run
+
+1. Drops and recreates its own database (``--db``, default ``jlf_recon_bench``) and migrates it.
+2. Starts the fake Stripe and Acuity servers in this process (they answer at once) and fills
+   them: ``--events`` events, each with one payment link and one appointment type; sessions
+   created over the last two days; appointments spread over ``--dates`` dates per event in the
+   coming months. 85 % of people both pay and book, the rest only one of the two.
+3. Runs ``integrations.reconcile.reconcile`` twice with the REAL client rate limits
+   (STRIPE_REQUESTS_PER_SECOND=20, ACUITY_REQUESTS_PER_SECOND=8) and prints the timings, the
+   API calls per endpoint, and the counts. Targets: first run ≤ 60 s, unchanged re-run ≤ 20 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sessions", type=int, default=10_000)
+    p.add_argument("--appointments", type=int, default=10_000)
+    p.add_argument("--events", type=int, default=10)
+    p.add_argument("--dates", type=int, default=50, help="appointment dates per event")
+    p.add_argument("--db", default="jlf_recon_bench")
+    p.add_argument("--db-host", default="postgres://postgres@127.0.0.1:5432")
+    p.add_argument("--profile", metavar="FILE", help="write a cProfile of the first run to FILE")
+    return p.parse_args()
+
+
+def recreate_database(host: str, name: str):
+    import psycopg
+
+    with psycopg.connect(f"{host}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+_faker = None
+
+
+def person(i: int) -> tuple[str, str, str]:
+    """Realistic names (Faker, seeded per person: the same person gets the same name in both
+    providers), so duplicate and similar names occur about as often as in real life."""
+    global _faker
+    if _faker is None:
+        from faker import Faker
+
+        _faker = Faker("en_US")
+    _faker.seed_instance(i)
+    return _faker.first_name(), _faker.last_name(), f"person{i}@example.org"
+
+
+def fill(stripe, acuity, events: int, n_sessions: int, n_appts: int, dates: int):
+    rnd = random.Random(7)
+    tz = ZoneInfo("America/Los_Angeles")
+    now = int(time.time())
+    # people 0 … n: the first n_sessions pay, the last n_appts book; the middle does both.
+    only_one = max(n_sessions, n_appts) * 15 // 100
+    paying = range(n_sessions)
+    booking = range(n_sessions - (n_appts - only_one), n_sessions + only_one)
+    for i in paying:
+        first, last, email = person(i)
+        e = i % events
+        stripe.add_session(
+            email=email,
+            name=f"{first} {last}",
+            payment_link=f"plink_bench_{e}",
+            price_id=f"price_bench_{e}",
+            created=now - rnd.randint(60, 2 * 86400),
+        )
+    start = datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=7)
+    for i in booking:
+        first, last, email = person(i)
+        e = i % events
+        d = rnd.randrange(dates)
+        acuity.add_appointment(
+            email=email,
+            first_name=first,
+            last_name=last,
+            appointment_type_id=4_000_000 + e,
+            calendar_id=6001,
+            starts_at=start + timedelta(days=d * 3, hours=9 + rnd.randrange(8)),
+            intake={4001: ("Dietary needs", rnd.choice(["none", "vegan", "gluten-free"]))},
+        )
+
+
+def main():
+    args = parse_args()
+    os.environ["DATABASE_URL"] = f"{args.db_host}/{args.db}"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jlf.settings")
+    for key in ("STRIPE_REQUESTS_PER_SECOND", "ACUITY_REQUESTS_PER_SECOND"):
+        os.environ.pop(key, None)  # the real limits, never raised for the benchmark
+
+    recreate_database(args.db_host, args.db)
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+
+    from integrations.reconcile import reconcile
+    from integrations.reconcile_report import totals
+    from integrations.reconcile_sources import parse_since
+    from registrations.models import AuditLog, Booking, Event, EventMapping, Payment, Registration
+    from tests.fakes import FakeAcuity, FakeStripe
+
+    stripe, acuity = FakeStripe().start(), FakeAcuity().start()
+    settings.STRIPE_API_BASE, settings.STRIPE_SECRET_KEY = stripe.url, "sk_test_bench"
+    settings.ACUITY_API_BASE, settings.ACUITY_USER_ID, settings.ACUITY_API_KEY = (
+        acuity.base_url,
+        acuity.user_id,
+        acuity.api_key,
+    )
+    assert settings.STRIPE_REQUESTS_PER_SECOND == 20.0 and settings.ACUITY_REQUESTS_PER_SECOND == 8.0
+
+    t = time.monotonic()
+    fill(stripe, acuity, args.events, args.sessions, args.appointments, args.dates)
+    starts = datetime.now(ZoneInfo("UTC")) + timedelta(days=7)
+    for e in range(args.events):
+        event = Event.objects.create(name=f"Bench {e}", slug=f"bench-{e}", starts_at=starts, price=12000)
+        EventMapping.objects.create(kind="stripe_payment_link", value=f"plink_bench_{e}", event=event)
+        EventMapping.objects.create(kind="acuity_appointment_type", value=str(4_000_000 + e), event=event)
+    print(
+        f"data: {len(stripe.sessions):,} sessions, {len(acuity.appointments):,} appointments, "
+        f"{args.events} events ({time.monotonic() - t:.1f} s to build)"
+    )
+    print(
+        f"machine: {os.cpu_count()} cores, {_cpu()}, PostgreSQL {connection.pg_version // 10000}, "
+        f"Python {sys.version.split()[0]}"
+    )
+
+    results = []
+    for label in ("first run (empty database)", "re-run (nothing changed)"):
+        stripe.reset_requests()
+        acuity.reset_requests()
+        queries = [0]
+
+        def count_queries(execute, sql, params, many, context, queries=queries):
+            queries[0] += 1
+            return execute(sql, params, many, context)
+
+        wrapper = connection.execute_wrapper(count_queries)
+        wrapper.__enter__()
+        t = time.monotonic()
+        if args.profile and not results:
+            import cProfile
+
+            prof = cProfile.Profile()
+            run = prof.runcall(reconcile, since=parse_since("3d"), options={"since": "3d"})
+            prof.dump_stats(args.profile)
+        else:
+            run = reconcile(since=parse_since("3d"), options={"since": "3d"})
+        took = time.monotonic() - t
+        wrapper.__exit__(None, None, None)
+        calls = {
+            "stripe sessions": stripe.count("GET", r"^/v1/checkout/sessions$"),
+            "stripe line items": stripe.count("GET", r"/line_items$"),
+            "stripe refunds": stripe.count("GET", r"^/v1/refunds$"),
+            "acuity appointments": acuity.count("GET", r"/appointments$"),
+            "acuity calendars": acuity.count("GET", r"/calendars$"),
+        }
+        results.append((label, took, run, calls))
+        per = queries[0] / max(totals(run)["seen"], 1)
+        print(f"\n== {label}: {took:.1f} s, status {run.status}, {queries[0]:,} SQL queries ({per:.1f} per record)")
+        print("   API calls: " + ", ".join(f"{k} {v}" for k, v in calls.items()))
+        print(f"   totals: {totals(run)}")
+        for error in run.errors[:5]:
+            print(f"   error: {error}")
+    print(
+        f"\nrows: {Payment.objects.count():,} payments, {Booking.objects.count():,} bookings, "
+        f"{Registration.objects.count():,} registrations, {AuditLog.objects.count():,} audit rows"
+    )
+    first, second = results[0][1], results[1][1]
+    print(f"\nRESULT first run {first:.1f} s (target ≤ 60), re-run {second:.1f} s (target ≤ 20)")
+    stripe.stop()
+    acuity.stop()
+    return 0 if first <= 60 and second <= 20 else 1
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
