@@ -37,6 +37,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from jlf.readonly import processing_paused
 from registrations.audit import Actor
 from registrations.models import Source
 from registrations.services import apply_booking, apply_payment
@@ -48,15 +49,6 @@ from .models import WebhookEvent
 
 log = logging.getLogger(__name__)
 Status = WebhookEvent.Status
-
-
-def processing_paused() -> bool:
-    """True while the install is read-only (production-readiness owns ``jlf.readonly``)."""
-    try:
-        from jlf.readonly import processing_paused as paused
-    except ImportError:
-        return bool(getattr(settings, "READ_ONLY_MODE", False))
-    return bool(paused())
 
 
 def retry_delay(attempts: int) -> timedelta:

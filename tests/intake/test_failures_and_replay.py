@@ -203,3 +203,15 @@ def test_replay_reports_what_still_fails(post_stripe, fake_stripe, event):
 
     assert "1 retry scheduled" in out
     assert inbox(evt["id"]).status == "received"
+
+
+def test_replay_refuses_to_run_while_processing_is_paused(post_stripe, fake_stripe, event, settings):
+    evt = fake_stripe.session_event(fake_stripe.add_session())
+    post_stripe(evt)
+    WebhookEvent.objects.update(status="failed")
+    settings.READ_ONLY_MODE = True
+
+    assert "1 delivery(ies) would be replayed" in replay("--failed", "--dry-run")
+    with pytest.raises(CommandError, match="Read-only maintenance mode"):
+        replay("--failed")
+    assert inbox(evt["id"]).status == "failed"  # untouched

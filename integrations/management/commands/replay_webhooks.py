@@ -26,6 +26,7 @@ from django.utils import timezone
 from integrations.inbox import requeue
 from integrations.models import WebhookEvent
 from integrations.tasks import replay_now
+from jlf.readonly import processing_paused
 
 _DURATION = re.compile(r"^(\d+)\s*([dhm])$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -65,6 +66,11 @@ class Command(BaseCommand):
                 )
             self.stdout.write(f"{total} delivery(ies) would be replayed (dry run).")
             return
+        if processing_paused():
+            raise CommandError(
+                "Read-only maintenance mode is on (READ_ONLY_MODE): processing is paused. "
+                "Replay after the mode is lifted (use --dry-run to list what would run)."
+            )
         if opts["enqueue"]:
             queued = requeue(WebhookEvent.objects.filter(pk__in=[r.pk for r in rows]))
             self.stdout.write(f"Queued {queued} of {total} delivery(ies) for the worker.")
