@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from jlf.context import get_request_id
 
 from .models import AuditLog
 
+_pending: ContextVar[list | None] = ContextVar("audit_pending", default=None)
 _SECRET_WORDS = ("password", "secret", "token", "api_key", "signature")
 
 
@@ -56,12 +59,12 @@ def audit(
     after=None,
     message: str = "",
 ) -> AuditLog:
-    if event is None and registration is not None:
-        event = registration.event if registration.event_id else None
+    """Write one audit row (or, inside ``batched()``, queue it for the batch's single insert)."""
+    event_id = event.pk if event is not None else (registration.event_id if registration is not None else None)
     user = actor.user if getattr(actor.user, "pk", None) else None
-    return AuditLog.objects.create(
+    row = AuditLog(
         action=action,
-        event=event,
+        event_id=event_id,
         registration=registration,
         object_type=type(obj).__name__ if obj is not None else "",
         object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
@@ -73,3 +76,27 @@ def audit(
         actor_source=actor.source[:200],
         request_id=get_request_id(),
     )
+    pending = _pending.get()
+    if pending is None:
+        row.save()
+    else:
+        pending.append(row)
+    return row
+
+
+@contextmanager
+def batched():
+    """Collect the audit rows written inside the block and insert them with one statement at its
+    end — call it inside the transaction that makes the changes, so rows and changes still commit
+    (or roll back) together. Nested use joins the outer batch."""
+    if _pending.get() is not None:
+        yield
+        return
+    rows: list[AuditLog] = []
+    token = _pending.set(rows)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+    # Only reached when the block succeeded: a failed block's transaction is rolled back anyway.
+    AuditLog.objects.bulk_create(rows)

@@ -31,20 +31,29 @@ def _money(amount, currency):
     return f"{amount / 100:,.2f} {currency.upper()}"
 
 
-def _ensure(key: str, kind: str, reg: Registration, actor: Actor, explanation: str, **extra) -> ReviewItem:
-    item, created = ReviewItem.objects.get_or_create(
-        key=key,
-        defaults=dict(kind=kind, event=reg.event, registration=reg, explanation=explanation, **extra),
-    )
-    if created:
-        audit(
-            "review.opened",
-            actor=actor,
-            registration=reg,
-            obj=item,
-            after={"kind": kind, "key": key, "explanation": explanation},
+def _ensure(
+    key: str, kind: str, reg: Registration, actor: Actor, explanation: str, known: dict | None = None, **extra
+) -> ReviewItem:
+    """The review item for this finding, created once. ``known`` (key → item, the items that
+    name this registration) saves a query for findings that are already on file."""
+    item = (known or {}).get(key)
+    if item is not None and item.state == ReviewItem.State.OPEN:
+        return item
+    if item is None:
+        item, created = ReviewItem.objects.get_or_create(
+            key=key,
+            defaults=dict(kind=kind, event=reg.event, registration=reg, explanation=explanation, **extra),
         )
-    elif item.state != ReviewItem.State.OPEN and item.resolution.startswith("auto:"):
+        if created:
+            audit(
+                "review.opened",
+                actor=actor,
+                registration=reg,
+                obj=item,
+                after={"kind": kind, "key": key, "explanation": explanation},
+            )
+            return item
+    if item.state != ReviewItem.State.OPEN and item.resolution.startswith("auto:"):
         item.state, item.resolution, item.resolved_at = ReviewItem.State.OPEN, "", None
         item.save(update_fields=["state", "resolution", "resolved_at"])
         audit("review.reopened", actor=actor, registration=reg, obj=item, after={"key": key})
@@ -66,18 +75,21 @@ def _auto_close(item: ReviewItem, why: str, actor: Actor):
         )
 
 
-def sides(reg: Registration) -> tuple[bool, bool]:
+def sides(reg: Registration, payments=None, bookings=None) -> tuple[bool, bool]:
     """(has live payment, has live booking) from facts, independent of the stored status."""
-    paid = any(p.is_paid and not p.fully_refunded for p in reg.payments.all())
-    booked = any(not b.cancelled for b in reg.bookings.all())
+    payments = reg.payments.all() if payments is None else payments
+    bookings = reg.bookings.all() if bookings is None else bookings
+    paid = any(p.is_paid and not p.fully_refunded for p in payments)
+    booked = any(not b.cancelled for b in bookings)
     return paid, booked
 
 
-def detect_review_items(reg: Registration, actor: Actor) -> set[int]:
-    """Create/refresh the review items for ``reg``. Returns pks of other registrations touched."""
+def detect_review_items(reg: Registration, actor: Actor, all_payments: list, bookings: list) -> set[int]:
+    """Create/refresh the review items for ``reg`` from its facts (``all_payments`` with their
+    disputes prefetched, ``bookings``). Returns pks of other registrations touched."""
     event = reg.event
-    payments = [p for p in reg.payments.all() if p.is_paid]
-    bookings = list(reg.bookings.all())
+    payments = [p for p in all_payments if p.is_paid]
+    known = {i.key: i for i in ReviewItem.objects.filter(Q(registration=reg) | Q(counterpart=reg))}
 
     # Group payment: several seats in one payment.
     for p in payments:
@@ -97,7 +109,8 @@ def detect_review_items(reg: Registration, actor: Actor) -> set[int]:
                 ReviewItem.Kind.GROUP_PAYMENT,
                 reg,
                 actor,
-                f"{reg.attendee} paid {_money(p.amount, p.currency)} for {seats} seats in one payment. "
+                known=known,
+                explanation=f"{reg.attendee} paid {_money(p.amount, p.currency)} for {seats} seats in one payment. "
                 "Assign each seat to a booking or a named attendee so everyone coming is on the list.",
                 payment=p,
                 data={"seats": seats},
@@ -114,7 +127,8 @@ def detect_review_items(reg: Registration, actor: Actor) -> set[int]:
                 ReviewItem.Kind.DUPLICATE_PAYMENT,
                 reg,
                 actor,
-                f"{reg.attendee} paid twice for {event} within 24 hours "
+                known=known,
+                explanation=f"{reg.attendee} paid twice for {event} within 24 hours "
                 f"({_money(earlier.amount, earlier.currency)} and {_money(later.amount, later.currency)}). "
                 "Keep both (for example a second seat) or refund the second payment through Stripe.",
                 payment=later,
@@ -129,7 +143,8 @@ def detect_review_items(reg: Registration, actor: Actor) -> set[int]:
                 ReviewItem.Kind.DISPUTE,
                 reg,
                 actor,
-                f"The bank of {reg.attendee} disputed {_money(d.amount, p.currency)} "
+                known=known,
+                explanation=f"The bank of {reg.attendee} disputed {_money(d.amount, p.currency)} "
                 f"(reason: {d.reason or 'not given'}). Respond in Stripe; acknowledge here with a note.",
                 payment=p,
                 data={"dispute_id": d.dispute_id},
@@ -146,28 +161,34 @@ def detect_review_items(reg: Registration, actor: Actor) -> set[int]:
             ReviewItem.Kind.PAID_CANCELLED,
             reg,
             actor,
-            f"{reg.attendee} paid but cancelled their booking. Refund in full or in part, "
+            known=known,
+            explanation=f"{reg.attendee} paid but cancelled their booking. Refund in full or in part, "
             "or keep the payment as credit.",
             booking=last,
         )
     else:
-        for item in ReviewItem.objects.filter(
-            registration=reg, kind=ReviewItem.Kind.PAID_CANCELLED, state=ReviewItem.State.OPEN
-        ):
-            _auto_close(item, "no longer paid and cancelled", actor)
+        for item in known.values():
+            if (
+                item.kind == ReviewItem.Kind.PAID_CANCELLED
+                and item.state == ReviewItem.State.OPEN
+                and item.registration_id == reg.pk
+            ):
+                _auto_close(item, "no longer paid and cancelled", actor)
 
-    return _detect_suggested_matches(reg, actor)
+    return _detect_suggested_matches(reg, actor, sides(reg, all_payments, bookings), known)
 
 
-def _detect_suggested_matches(reg: Registration, actor: Actor) -> set[int]:
+def _detect_suggested_matches(reg: Registration, actor: Actor, own_sides: tuple[bool, bool], known: dict) -> set[int]:
     touched: set[int] = set()
-    paid, booked = sides(reg)
+    paid, booked = own_sides
     one_sided = paid != booked
     # Close suggestions that no longer make sense (either side completed or went away).
-    for item in ReviewItem.objects.filter(
-        Q(registration=reg) | Q(counterpart=reg), kind=ReviewItem.Kind.SUGGESTED_MATCH, state=ReviewItem.State.OPEN
-    ).select_related("registration", "counterpart"):
-        other = item.counterpart if item.registration_id == reg.pk else item.registration
+    open_suggestions = [
+        i for i in known.values() if i.kind == ReviewItem.Kind.SUGGESTED_MATCH and i.state == ReviewItem.State.OPEN
+    ]
+    for item in open_suggestions:
+        other_pk = item.counterpart_id if item.registration_id == reg.pk else item.registration_id
+        other = Registration.objects.filter(pk=other_pk).first() if other_pk else None
         if other is None or not one_sided or sides(other) != (booked, paid):
             _auto_close(item, "no longer one-sided", actor)
             if other is not None:
@@ -216,7 +237,8 @@ def _detect_suggested_matches(reg: Registration, actor: Actor) -> set[int]:
             ReviewItem.Kind.SUGGESTED_MATCH,
             paid_reg,
             actor,
-            f"{paid_reg.attendee.email} paid and {booked_reg.attendee.email} booked for {reg.event}, "
+            known=known,
+            explanation=f"{paid_reg.attendee.email} paid and {booked_reg.attendee.email} booked for {reg.event}, "
             f"with {' and '.join(reasons)}. If they are one person, accept to merge them "
             "(the second address is remembered for the future); otherwise dismiss.",
             counterpart=booked_reg,

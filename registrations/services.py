@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from . import seats
 from .audit import SYSTEM, Actor, audit
+from .audit import batched as audit_batched
 from .detection import detect_review_items, open_review_count
 from .identity import find_attendee, known_emails, normalise_email, normalise_phone, split_emails
 from .models import (
@@ -86,6 +87,12 @@ def _retrying(fn, attempts: int = 6):
             log.info("retrying after %s (attempt %d)", type(exc).__name__, attempt + 1)
             time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _batched(fn):
+    """Run ``fn`` with its audit rows written in one insert at the end (same transaction)."""
+    with audit_batched():
+        return fn()
 
 
 def is_reference(value: str) -> bool:
@@ -146,14 +153,17 @@ def _flag_unmatched(fact, actor: Actor):
 
 
 # --- Attendees and registrations -------------------------------------------------------------
-def _get_or_create_attendee(email: str, name: str, phone: str, actor: Actor) -> Attendee:
-    attendee = find_attendee(email)
+def _get_or_create_attendee(email: str, name: str, phone: str, actor: Actor, attendee: Attendee | None = None):
+    """``attendee`` when already found (fill in a missing name/phone), else the one for
+    ``email`` (a learned alias first), created if nobody has the address yet."""
+    attendee = attendee or find_attendee(email)
     if attendee is None:
         attendee, created = Attendee.objects.get_or_create(
             email=normalise_email(email), defaults={"name": name or "", "phone": phone or ""}
         )
         if created:
             audit("attendee.created", actor=actor, obj=attendee, after={"email": attendee.email})
+            return attendee
     updates = []
     if name and not attendee.name:
         attendee.name = name
@@ -205,10 +215,7 @@ def _registration_for(
         attendee = find_attendee(email)
         if attendee:
             break
-    if attendee is None:
-        attendee = _get_or_create_attendee(emails[0], name, phone, actor)
-    else:
-        attendee = _get_or_create_attendee(attendee.email, name, phone, actor)
+    attendee = _get_or_create_attendee(emails[0], name, phone, actor, attendee=attendee)
     reg, created = Registration.objects.get_or_create(attendee=attendee, event=event, defaults={"source": source})
     if created:
         audit(
@@ -225,9 +232,9 @@ def _registration_for(
 def recompute(registration: Registration, actor: Actor = SYSTEM, detect: bool = True) -> str:
     """Lock the registration, refresh review items from facts, and store the derived status."""
     reg = Registration.objects.select_for_update().select_related("event", "attendee").get(pk=registration.pk)
-    touched = detect_review_items(reg, actor) if detect else set()
-    payments = list(reg.payments.all())
+    payments = list(reg.payments.prefetch_related("disputes"))
     bookings = list(reg.bookings.all())
+    touched = detect_review_items(reg, actor, payments, bookings) if detect else set()
     status = derive_status(payments, bookings, open_review_count(reg), reg.event.is_donation)
     if status != reg.status:
         before = reg.status
@@ -331,11 +338,15 @@ def _refresh_adjustments(payment: Payment) -> list[str]:
         ids |= Q(payment_intent_id=payment.payment_intent_id)
     if payment.charge_id:
         ids |= Q(charge_id=payment.charge_id)
+    mine = Q(payment=payment)
     if ids:
-        Refund.objects.filter(ids, payment__isnull=True).update(payment=payment)
-        Dispute.objects.filter(ids, payment__isnull=True).update(payment=payment)
-    refunds = list(payment.refunds.all())
-    disputes = list(payment.disputes.all())
+        mine |= ids & Q(payment__isnull=True)
+    refunds = list(Refund.objects.filter(mine))
+    disputes = list(Dispute.objects.filter(mine))
+    for model, rows in ((Refund, refunds), (Dispute, disputes)):
+        waiting = [r.pk for r in rows if r.payment_id is None]
+        if waiting:  # they arrived before the payment: attach them now
+            model.objects.filter(pk__in=waiting, payment__isnull=True).update(payment=payment)
     cumulative = max([r.amount for r in refunds if r.cumulative] or [0])
     individual = sum(r.amount for r in refunds if not r.cumulative and r.status in ("succeeded", "pending"))
     refunded = max(cumulative, individual)
@@ -365,7 +376,8 @@ def _attach_payment(payment: Payment, actor: Actor, source: str) -> tuple[Regist
                 _flag_unmatched(payment, actor)
             return None, not ignored
         payment.event = event
-        payment.save(update_fields=["event", "updated_at"])
+        if payment.registration_id or payment.state == Payment.State.EXPIRED:
+            payment.save(update_fields=["event", "updated_at"])
     if payment.registration_id:
         return payment.registration, False
     if payment.state == Payment.State.EXPIRED:
@@ -374,9 +386,11 @@ def _attach_payment(payment: Payment, actor: Actor, source: str) -> tuple[Regist
     reg = _registration_for(
         payment.event, emails, payment.client_reference_id, payment.name, payment.phone, source, actor
     )
-    if reg is not None:
+    if reg is None:
+        payment.save(update_fields=["event", "updated_at"])
+    else:
         payment.registration = reg
-        payment.save(update_fields=["registration", "updated_at"])
+        payment.save(update_fields=["event", "registration", "updated_at"])
         audit(
             "payment.matched",
             actor=actor,
@@ -539,9 +553,17 @@ def apply_payment(signal: PaymentSignal, actor: Actor = SYSTEM, source: str = So
             payment = Payment(source=source, state=signal.status)
         else:
             payment = _merge_payment_rows(rows) if len(rows) > 1 else rows[0]
+        refs_before = list(payment.raw_refs)
         changed = _merge_payment_fields(payment, signal)
-        payment.save()
+        if created or changed or payment.raw_refs != refs_before:
+            payment.save()
         result = ApplyResult(fact=payment, created=created, changed=[] if created else changed)
+        if not created and not changed and payment.registration_id:
+            # A redelivery of something already applied: facts are unchanged, so the derived
+            # status and review items are too — nothing to recompute.
+            result.registration = payment.registration
+            result.status_before = result.status_after = result.registration.status
+            return result
         if created or changed:
             audit(
                 "payment.recorded" if created else "payment.updated",
@@ -553,7 +575,7 @@ def apply_payment(signal: PaymentSignal, actor: Actor = SYSTEM, source: str = So
         _finish_payment(payment, actor, result, source)
         return result
 
-    return _retrying(run)
+    return _retrying(lambda: _batched(run))
 
 
 # --- Bookings ----------------------------------------------------------------------------------
@@ -655,10 +677,15 @@ def apply_booking(signal: BookingSignal, actor: Actor = SYSTEM, source: str = So
                     "changed": changed,
                 },
             )
+        if not created and not changed and booking.registration_id:
+            # A redelivery or an unchanged observation: nothing to recompute.
+            result.registration = booking.registration
+            result.status_before = result.status_after = result.registration.status
+            return result
         _finish_booking(booking, actor, result, source)
         return result
 
-    return _retrying(run)
+    return _retrying(lambda: _batched(run))
 
 
 def _attach_booking(booking: Booking, actor: Actor, source: str) -> tuple[Registration | None, bool]:
