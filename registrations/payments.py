@@ -1,0 +1,355 @@
+"""Payment facts from Stripe (and operators): merge, refunds and disputes in any order, attach."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from . import seats
+from .audit import SYSTEM, Actor, audit
+from .engine import _EPOCH, ApplyResult, _batched, _retrying, recompute
+from .identity import normalise_email
+from .matching import (
+    _flag_unmatched,
+    _merge_keys,
+    _registration_for,
+    resolve_event,
+)
+from .models import (
+    Dispute,
+    Payment,
+    Refund,
+    Registration,
+    ReviewItem,
+    Source,
+)
+from .signals import PaymentSignal
+
+log = logging.getLogger(__name__)
+
+PAYMENT_STATE_RANK = {"expired": 0, "unpaid": 1, "failed": 2, "paid": 3}
+REFUND_STATUS_RANK = {"": 0, "pending": 1, "requires_action": 2, "succeeded": 3, "failed": 4, "canceled": 4}
+
+
+# --- Payments ----------------------------------------------------------------------------------
+def _payment_lookup(ids: dict) -> list[Payment]:
+    q = Q()
+    for field_name, value in ids.items():
+        if value:
+            q |= Q(**{field_name: value})
+    if not q:
+        return []
+    return list(Payment.objects.select_for_update().filter(q).order_by("pk"))
+
+
+def _merge_payment_rows(rows: list[Payment]) -> Payment:
+    """Two rows turned out to be one payment (each knew different ids): fold into the oldest."""
+    keep, extras = rows[0], rows[1:]
+    for extra in extras:
+        moved = {}
+        for f in ("checkout_session_id", "payment_intent_id", "charge_id"):
+            if getattr(extra, f) and not getattr(keep, f):
+                moved[f] = getattr(extra, f)
+        Refund.objects.filter(payment=extra).update(payment=keep)
+        Dispute.objects.filter(payment=extra).update(payment=keep)
+        ReviewItem.objects.filter(payment=extra).update(payment=keep)
+        _merge_payment_fields(keep, extra)
+        extra.delete()
+        for f, v in moved.items():
+            setattr(keep, f, v)
+    keep.save()
+    return keep
+
+
+def _merge_payment_fields(payment: Payment, other) -> list[str]:
+    """Commutative merge of another observation (a Payment or a PaymentSignal) into ``payment``."""
+    changed = []
+
+    def fill(attr, value):
+        if value not in (None, "") and getattr(payment, attr) in (None, ""):
+            setattr(payment, attr, value)
+            changed.append(attr)
+
+    state = other.state if isinstance(other, Payment) else other.status
+    if PAYMENT_STATE_RANK.get(state, -1) > PAYMENT_STATE_RANK.get(payment.state, -1):
+        payment.state = state
+        changed.append("state")
+    for attr in (
+        "checkout_session_id",
+        "payment_intent_id",
+        "charge_id",
+        "amount",
+        "currency",
+        "quantity",
+        "name",
+        "phone",
+        "client_reference_id",
+    ):
+        fill(attr, getattr(other, attr, None))
+    fill("email", normalise_email(getattr(other, "email", "")))
+    if getattr(other, "livemode", False) and not payment.livemode:
+        payment.livemode = True
+        changed.append("livemode")
+    keys = _merge_keys(payment.mapping_keys, getattr(other, "mapping_keys", None) or getattr(other, "event_keys", ()))
+    if keys != payment.mapping_keys:
+        payment.mapping_keys = keys
+        changed.append("mapping_keys")
+    occurred = other.occurred_at
+    if occurred and (payment.occurred_at is None or occurred < payment.occurred_at):
+        payment.occurred_at = occurred
+        changed.append("occurred_at")
+    raw = getattr(other, "raw_ref", "")
+    refs = sorted(set(payment.raw_refs) | set(getattr(other, "raw_refs", []) or []) | ({raw} if raw else set()))
+    if refs != payment.raw_refs:
+        payment.raw_refs = refs  # provenance only: not counted as a change
+    return changed
+
+
+def _refresh_adjustments(payment: Payment) -> list[str]:
+    """Link refunds/disputes that arrived before (or after) the payment, and re-total them."""
+    ids = Q()
+    if payment.payment_intent_id:
+        ids |= Q(payment_intent_id=payment.payment_intent_id)
+    if payment.charge_id:
+        ids |= Q(charge_id=payment.charge_id)
+    mine = Q(payment=payment)
+    if ids:
+        mine |= ids & Q(payment__isnull=True)
+    refunds = list(Refund.objects.filter(mine))
+    disputes = list(Dispute.objects.filter(mine))
+    for model, rows in ((Refund, refunds), (Dispute, disputes)):
+        waiting = [r.pk for r in rows if r.payment_id is None]
+        if waiting:  # they arrived before the payment: attach them now
+            model.objects.filter(pk__in=waiting, payment__isnull=True).update(payment=payment)
+    cumulative = max([r.amount for r in refunds if r.cumulative] or [0])
+    individual = sum(r.amount for r in refunds if not r.cumulative and r.status in ("succeeded", "pending"))
+    refunded = max(cumulative, individual)
+    disputed = bool(disputes)
+    changed = []
+    if not payment.charge_id:
+        # A refund or dispute that arrived first already told us the charge id.
+        charge = next((a.charge_id for a in [*refunds, *disputes] if a.charge_id), "")
+        if charge and not Payment.objects.filter(charge_id=charge).exclude(pk=payment.pk).exists():
+            payment.charge_id = charge
+            changed.append("charge_id")
+    if refunded != payment.amount_refunded:
+        payment.amount_refunded = refunded
+        changed.append("amount_refunded")
+    if disputed != payment.disputed:
+        payment.disputed = disputed
+        changed.append("disputed")
+    return changed
+
+
+def _attach_payment(payment: Payment, actor: Actor, source: str) -> tuple[Registration | None, bool]:
+    """Find the event and registration for a payment. Returns (registration, unmatched_event)."""
+    if payment.event_id is None:
+        event, ignored = resolve_event(payment.mapping_keys)
+        if event is None:
+            if not ignored and payment.state != Payment.State.EXPIRED:
+                _flag_unmatched(payment, actor)
+            return None, not ignored
+        payment.event = event
+        if payment.registration_id or payment.state == Payment.State.EXPIRED:
+            payment.save(update_fields=["event", "updated_at"])
+    if payment.registration_id:
+        return payment.registration, False
+    if payment.state == Payment.State.EXPIRED:
+        return None, False  # an abandoned checkout is recorded but registers nobody
+    emails = [payment.email] if payment.email else []
+    reg = _registration_for(
+        payment.event, emails, payment.client_reference_id, payment.name, payment.phone, source, actor
+    )
+    if reg is None:
+        payment.save(update_fields=["event", "updated_at"])
+    else:
+        payment.registration = reg
+        payment.save(update_fields=["event", "registration", "updated_at"])
+        audit(
+            "payment.matched",
+            actor=actor,
+            registration=reg,
+            obj=payment,
+            after={
+                "payment": str(payment),
+                "by": "reference" if reg.reference == payment.client_reference_id else "email",
+            },
+        )
+    return reg, False
+
+
+def _signal_time(signal) -> datetime:
+    return signal.occurred_at or timezone.now()
+
+
+def _apply_refund(signal: PaymentSignal, actor: Actor) -> ApplyResult:
+    if signal.refund_id:
+        refund, created = Refund.objects.select_for_update().get_or_create(
+            refund_id=signal.refund_id,
+            defaults=dict(
+                payment_intent_id=signal.payment_intent_id,
+                charge_id=signal.charge_id,
+                amount=signal.amount_refunded,
+                status=signal.refund_status or "succeeded",
+                reason=signal.reason,
+                occurred_at=_signal_time(signal),
+            ),
+        )
+        changed = []
+        if not created:
+            if REFUND_STATUS_RANK.get(signal.refund_status, 0) > REFUND_STATUS_RANK.get(refund.status, 0):
+                refund.status = signal.refund_status
+                changed.append("status")
+            if signal.amount_refunded > refund.amount:
+                refund.amount = signal.amount_refunded
+                changed.append("amount")
+    else:
+        key = f"charge-total:{signal.charge_id or signal.payment_intent_id}"
+        refund, created = Refund.objects.select_for_update().get_or_create(
+            refund_id=key,
+            defaults=dict(
+                payment_intent_id=signal.payment_intent_id,
+                charge_id=signal.charge_id,
+                amount=signal.amount_refunded,
+                cumulative=True,
+                occurred_at=_signal_time(signal),
+            ),
+        )
+        changed = []
+        if not created and signal.amount_refunded > refund.amount:
+            refund.amount = signal.amount_refunded
+            changed.append("amount")
+    for attr in ("payment_intent_id", "charge_id"):
+        if getattr(signal, attr) and not getattr(refund, attr):
+            setattr(refund, attr, getattr(signal, attr))
+            changed.append(attr)
+    if changed:
+        refund.save()
+    result = ApplyResult(fact=refund, created=created, changed=changed)
+    payment = _payment_for_adjustment(signal)
+    if payment is not None:
+        _finish_payment(payment, actor, result, Source.WEBHOOK)
+    if created or changed:
+        audit(
+            "payment.refund_recorded",
+            actor=actor,
+            registration=result.registration,
+            obj=refund,
+            after={
+                "refund": refund.refund_id,
+                "amount": refund.amount,
+                "status": refund.status,
+                "payment_known": payment is not None,
+            },
+        )
+    return result
+
+
+def _apply_dispute(signal: PaymentSignal, actor: Actor) -> ApplyResult:
+    occurred = _signal_time(signal)
+    dispute, created = Dispute.objects.select_for_update().get_or_create(
+        dispute_id=signal.dispute_id or signal.source_id,
+        defaults=dict(
+            payment_intent_id=signal.payment_intent_id,
+            charge_id=signal.charge_id,
+            amount=signal.amount or 0,
+            status=signal.dispute_status,
+            reason=signal.reason,
+            status_at=occurred,
+        ),
+    )
+    changed = []
+    if not created and (occurred, signal.dispute_status) > (dispute.status_at or _EPOCH, dispute.status):
+        if dispute.status != signal.dispute_status:
+            changed.append("status")
+        dispute.status, dispute.status_at = signal.dispute_status, occurred
+        dispute.save()
+    result = ApplyResult(fact=dispute, created=created, changed=changed)
+    payment = _payment_for_adjustment(signal)
+    if payment is not None:
+        _finish_payment(payment, actor, result, Source.WEBHOOK)
+    if created or changed:
+        audit(
+            "payment.dispute_recorded",
+            actor=actor,
+            registration=result.registration,
+            obj=dispute,
+            after={"dispute": dispute.dispute_id, "status": dispute.status, "amount": dispute.amount},
+        )
+    return result
+
+
+def _payment_for_adjustment(signal: PaymentSignal) -> Payment | None:
+    rows = _payment_lookup({"payment_intent_id": signal.payment_intent_id, "charge_id": signal.charge_id})
+    if not rows:
+        return None
+    payment = _merge_payment_rows(rows) if len(rows) > 1 else rows[0]
+    if signal.charge_id and not payment.charge_id:
+        payment.charge_id = signal.charge_id
+        payment.save(update_fields=["charge_id", "updated_at"])
+    return payment
+
+
+def _finish_payment(payment: Payment, actor: Actor, result: ApplyResult, source: str):
+    adj = _refresh_adjustments(payment)
+    if adj:
+        payment.save()
+        result.changed.extend(f for f in adj if f not in result.changed)
+    reg, unmatched = _attach_payment(payment, actor, source)
+    result.unmatched_event = unmatched
+    result.registration = reg
+    if reg is not None:
+        result.status_before = reg.status
+        result.status_after = recompute(reg, actor)
+    # Seats handed out from a group payment follow its state (a bank debit clearing or failing).
+    for other in seats.after_payment(payment, actor):
+        recompute(other, actor)
+
+
+def apply_payment(signal: PaymentSignal, actor: Actor = SYSTEM, source: str = Source.WEBHOOK) -> ApplyResult:
+    """Apply what Stripe (or an operator) said about a payment. Safe to call any number of times."""
+
+    def run():
+        if signal.status == "refunded":
+            return _apply_refund(signal, actor)
+        if signal.status == "disputed":
+            return _apply_dispute(signal, actor)
+        if signal.status not in PAYMENT_STATE_RANK:
+            raise ValueError(f"unknown payment signal status {signal.status!r}")
+        ids = {
+            "checkout_session_id": signal.checkout_session_id,
+            "payment_intent_id": signal.payment_intent_id,
+            "charge_id": signal.charge_id,
+        }
+        rows = _payment_lookup(ids)
+        created = not rows
+        if created:
+            payment = Payment(source=source, state=signal.status)
+        else:
+            payment = _merge_payment_rows(rows) if len(rows) > 1 else rows[0]
+        refs_before = list(payment.raw_refs)
+        changed = _merge_payment_fields(payment, signal)
+        if created or changed or payment.raw_refs != refs_before:
+            payment.save()
+        result = ApplyResult(fact=payment, created=created, changed=[] if created else changed)
+        if not created and not changed and payment.registration_id:
+            # A redelivery of something already applied: facts are unchanged, so the derived
+            # status and review items are too — nothing to recompute.
+            result.registration = payment.registration
+            result.status_before = result.status_after = result.registration.status
+            return result
+        if created or changed:
+            audit(
+                "payment.recorded" if created else "payment.updated",
+                actor=actor,
+                registration=payment.registration,
+                obj=payment,
+                after={"payment": str(payment), "state": payment.state, "amount": payment.amount, "changed": changed},
+            )
+        _finish_payment(payment, actor, result, source)
+        return result
+
+    return _retrying(lambda: _batched(run))
