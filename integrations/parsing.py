@@ -116,6 +116,10 @@ def payment_intent_to_signal(pi: dict, *, raw_ref: str = "", occurred_at: dateti
         status="paid" if pi.get("status") == "succeeded" else "unpaid",
         source_id=pi.get("id") or "",
         payment_intent_id=pi.get("id") or "",
+        # A link's ``payment_intent_data.metadata`` lands here, so metadata mappings work for it too.
+        event_keys=tuple(
+            (EventMapping.Kind.STRIPE_METADATA.value, f"{k}={v}") for k, v in sorted((pi.get("metadata") or {}).items())
+        ),
         charge_id=_ref(pi.get("latest_charge")),
         amount=pi.get("amount"),
         currency=(pi.get("currency") or "").lower(),

@@ -185,7 +185,7 @@ def _signal_time(signal) -> datetime:
     return signal.occurred_at or timezone.now()
 
 
-def _apply_refund(signal: PaymentSignal, actor: Actor) -> ApplyResult:
+def _apply_refund(signal: PaymentSignal, actor: Actor, source: str) -> ApplyResult:
     if signal.refund_id:
         refund, created = Refund.objects.select_for_update().get_or_create(
             refund_id=signal.refund_id,
@@ -231,7 +231,7 @@ def _apply_refund(signal: PaymentSignal, actor: Actor) -> ApplyResult:
     result = ApplyResult(fact=refund, created=created, changed=changed)
     payment = _payment_for_adjustment(signal)
     if payment is not None:
-        _finish_payment(payment, actor, result, Source.WEBHOOK)
+        _finish_payment(payment, actor, result, source)
     if created or changed:
         audit(
             "payment.refund_recorded",
@@ -248,7 +248,7 @@ def _apply_refund(signal: PaymentSignal, actor: Actor) -> ApplyResult:
     return result
 
 
-def _apply_dispute(signal: PaymentSignal, actor: Actor) -> ApplyResult:
+def _apply_dispute(signal: PaymentSignal, actor: Actor, source: str) -> ApplyResult:
     occurred = _signal_time(signal)
     dispute, created = Dispute.objects.select_for_update().get_or_create(
         dispute_id=signal.dispute_id or signal.source_id,
@@ -270,7 +270,7 @@ def _apply_dispute(signal: PaymentSignal, actor: Actor) -> ApplyResult:
     result = ApplyResult(fact=dispute, created=created, changed=changed)
     payment = _payment_for_adjustment(signal)
     if payment is not None:
-        _finish_payment(payment, actor, result, Source.WEBHOOK)
+        _finish_payment(payment, actor, result, source)
     if created or changed:
         audit(
             "payment.dispute_recorded",
@@ -314,9 +314,9 @@ def apply_payment(signal: PaymentSignal, actor: Actor = SYSTEM, source: str = So
 
     def run():
         if signal.status == "refunded":
-            return _apply_refund(signal, actor)
+            return _apply_refund(signal, actor, source)
         if signal.status == "disputed":
-            return _apply_dispute(signal, actor)
+            return _apply_dispute(signal, actor, source)
         if signal.status not in PAYMENT_STATE_RANK:
             raise ValueError(f"unknown payment signal status {signal.status!r}")
         ids = {

@@ -429,3 +429,9 @@ def test_only_suggestions_can_be_dismissed(event, admin_user):
     with pytest.raises(ResolutionError, match="not suggested_match"):
         dismiss(item.pk, Actor.operator(admin_user))
     assert open_items(ReviewItem.Kind.DISPUTE).exists()
+
+
+def test_a_refund_found_by_reconciliation_keeps_its_source(event):
+    apply_payment(refunded(1, 12000), Actor.system("reconcile:9"), source=Source.RECONCILIATION)
+    apply_payment(paid(1), Actor.system("reconcile:9"), source=Source.RECONCILIATION)
+    assert Registration.objects.get().source == Source.RECONCILIATION
