@@ -22,7 +22,9 @@ class EventFactory(factory.django.DjangoModelFactory):
     price = 12000
     capacity = 40
     stripe_payment_link_url = factory.Sequence(lambda n: f"https://buy.stripe.com/test_{n}")
-    acuity_scheduling_url = factory.Sequence(lambda n: f"https://app.acuityscheduling.com/schedule.php?owner=1&appointmentType={n}")
+    acuity_scheduling_url = factory.Sequence(
+        lambda n: f"https://app.acuityscheduling.com/schedule.php?owner=1&appointmentType={n}"
+    )
 
 
 class EventMappingFactory(factory.django.DjangoModelFactory):
