@@ -175,12 +175,8 @@ TEMPLATES = [
 # SQLite by default (zero setup): WAL, IMMEDIATE transactions and a generous timeout so the
 # django-q2 ORM broker's polling and web writes do not collide ("database is locked").
 SQLITE_PATH = env.str("SQLITE_PATH", default=str(BASE_DIR / "db.sqlite3"))
-DATABASES = {
-    "default": env.db(
-        "DATABASE_URL",
-        default=f"sqlite:///{SQLITE_PATH}",
-    )
-}
+# An empty DATABASE_URL (e.g. `DATABASE_URL= ./dev run`) means "not set": SQLite.
+DATABASES = {"default": env.db_url_config(env.str("DATABASE_URL", default="") or f"sqlite:///{SQLITE_PATH}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",

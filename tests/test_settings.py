@@ -62,3 +62,9 @@ def test_production_starts_when_everything_is_set():
     )
     assert out.returncode == 0, out.stderr
     assert "False" in out.stdout.split()  # DEBUG off
+
+
+def test_an_empty_database_url_means_sqlite():
+    out = settings_in({"DATABASE_URL": ""})
+    assert out.returncode == 0, out.stderr
+    assert "django.db.backends.sqlite3" in out.stdout
