@@ -230,12 +230,12 @@ def _fresh(appt: dict) -> bool:
     made in the last few days is handed on (with its email prefilled on the payment page)."""
     created = appt.get("dateCreated")
     if not created:
-        return True
+        return False  # fail closed: an appointment we cannot date is not handed on
     try:
         day = datetime.strptime(str(created).strip(), "%B %d, %Y").date()
     except ValueError:
-        log.warning("handoff /r/booked/: unreadable dateCreated %r; treating as fresh", created)
-        return True
+        log.warning("handoff /r/booked/: unreadable dateCreated %r; not handing it on", created)
+        return False
     return day >= (timezone.now() - _booked_max_age()).date()
 
 

@@ -24,6 +24,7 @@ from .models import (
     Refund,
     Registration,
     ReviewItem,
+    SeatReference,
     Source,
 )
 from .signals import PaymentSignal
@@ -56,6 +57,12 @@ def _merge_payment_rows(rows: list[Payment]) -> Payment:
         Refund.objects.filter(payment=extra).update(payment=keep)
         Dispute.objects.filter(payment=extra).update(payment=keep)
         ReviewItem.objects.filter(payment=extra).update(payment=keep)
+        # Seat links already sent keep working (only one of two rows can have issued them).
+        taken = set(SeatReference.objects.filter(payment=keep).values_list("seat", flat=True))
+        SeatReference.objects.filter(payment=extra).exclude(seat__in=taken).update(payment=keep)
+        for f in ("event_id", "registration_id"):
+            if getattr(extra, f) and not getattr(keep, f):
+                setattr(keep, f, getattr(extra, f))
         _merge_payment_fields(keep, extra)
         extra.delete()
         for f, v in moved.items():

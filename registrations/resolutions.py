@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .audit import Actor, audit
-from .models import AuditLog, Booking, Payment, Registration, ReviewItem, Source
+from .models import AuditLog, Booking, Payment, Registration, ReviewItem, SeatReference, Source
 from .services import learn_alias, recompute
 
 
@@ -53,6 +53,7 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     keep, other = locked[keep.pk], locked[other.pk]
     before = {"kept": keep.reference, "merged": other.reference, "merged_email": other.attendee.email}
     Payment.objects.filter(registration=other).update(registration=keep)
+    SeatReference.objects.filter(registration=other).update(registration=keep)  # claimed seats stay claimed
     Booking.objects.filter(registration=other).update(registration=keep)
     AuditLog.objects.filter(registration=other).update(registration=keep)
     ReviewItem.objects.filter(registration=other).update(registration=keep)
@@ -195,9 +196,11 @@ def check_refund(item_id: int, payment_id: int, amount: int) -> tuple[ReviewItem
     return item, payment
 
 
-def refund_idempotency_key(item_id: int, payment_id: int, amount: int) -> str:
-    """Same item, payment and amount → same key → Stripe returns the first refund, never a second."""
-    return f"jlf-review-{item_id}-payment-{payment_id}-refund-{amount}"
+def refund_idempotency_key(item_id: int, payment_id: int) -> str:
+    """One key per (review item, payment): a double click, a retry after a timeout whose outcome
+    was unknown, or a second operator entering another amount all reach Stripe with the same key,
+    so Stripe returns the first refund (or refuses the changed amount) and never makes a second."""
+    return f"jlf-review-{item_id}-payment-{payment_id}-refund"
 
 
 def resolve_refunded(item_id: int, actor: Actor, *, refund_id: str, amount: int, payment: Payment) -> ReviewItem:
@@ -249,7 +252,6 @@ def assign_group_seats(
     seats paid for."""
     from . import seats as seat_facts
     from .identity import normalise_email
-    from .models import SeatReference
     from .services import _registration_for
 
     with transaction.atomic():

@@ -350,7 +350,7 @@ def do_refund(request, item, actor):
         return render(
             request, "ops/queue.html#card", _card_context(request, item, mode="confirm", payment=payment, amount=amount)
         )
-    key = refund_idempotency_key(item.pk, payment.pk, amount)
+    key = refund_idempotency_key(item.pk, payment.pk)
     reason = "duplicate" if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT else "requested_by_customer"
     try:
         refund = create_refund(payment, amount, key, reason=reason)

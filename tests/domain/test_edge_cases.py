@@ -435,3 +435,25 @@ def test_a_refund_found_by_reconciliation_keeps_its_source(event):
     apply_payment(refunded(1, 12000), Actor.system("reconcile:9"), source=Source.RECONCILIATION)
     apply_payment(paid(1), Actor.system("reconcile:9"), source=Source.RECONCILIATION)
     assert Registration.objects.get().source == Source.RECONCILIATION
+
+
+def test_merging_a_seat_holder_keeps_their_claimed_seat(event, admin_user):
+    from registrations.models import SeatReference
+    from registrations.seats import issue_seat_references
+
+    apply_payment(paid(1, "payer@example.org", quantity=2, amount=24000))
+    (seat,) = issue_seat_references(Payment.objects.get(), Actor.system("test"))
+    apply_payment(paid(2, "sam.work@example.org", phone="+14155550111", name="Sam Seat"))
+    apply_booking(
+        booked(
+            2, "sam.home@example.org", phone="+14155550111", first="Sam", last="Seat", intake={"ref": seat.reference}
+        )
+    )
+    seat.refresh_from_db()
+    booked_reg = seat.registration
+    assert booked_reg is not None
+    from registrations.resolutions import merge_registrations
+
+    work = reg_of("sam.work@example.org", event)
+    keep = merge_registrations(work, booked_reg, Actor.operator(admin_user), reason="same person")
+    assert SeatReference.objects.get(pk=seat.pk).registration == keep  # the seat stays claimed

@@ -162,6 +162,8 @@ def test_every_kind_of_unusable_appointment_gets_the_same_page(client, fake_stri
     cancelled = fake_acuity.add_appointment(appointment_type_id=ATYPE, canceled=True, email="b@example.org")
     old = fake_acuity.add_appointment(appointment_type_id=ATYPE, email="c@example.org")
     old["dateCreated"] = (date.today() - timedelta(days=30)).strftime("%B %-d, %Y")
+    undated = fake_acuity.add_appointment(appointment_type_id=ATYPE, email="d@example.org")
+    del undated["dateCreated"]  # cannot be dated: not handed on (ids are sequential and guessable)
     pages = {
         name: client.get("/r/booked/", {"appointment": aid})
         for name, aid in [
@@ -169,12 +171,20 @@ def test_every_kind_of_unusable_appointment_gets_the_same_page(client, fake_stri
             ("foreign", foreign["id"]),
             ("cancelled", cancelled["id"]),
             ("old", old["id"]),
+            ("undated", undated["id"]),
         ]
     }
     assert {r.status_code for r in pages.values()} == {404}
     assert len({_norm(r) for r in pages.values()}) == 1
     body = _norm(pages["unknown"])
-    for leak in ("a@example.org", "b@example.org", "c@example.org", "Appointment not found", "buy.stripe.com"):
+    for leak in (
+        "a@example.org",
+        "b@example.org",
+        "c@example.org",
+        "d@example.org",
+        "Appointment not found",
+        "buy.stripe.com",
+    ):
         assert leak not in body
     assert _nothing_written()
 
