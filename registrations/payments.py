@@ -133,7 +133,12 @@ def _refresh_adjustments(payment: Payment) -> list[str]:
             model.objects.filter(pk__in=waiting, payment__isnull=True).update(payment=payment)
     cumulative = max([r.amount for r in refunds if r.cumulative] or [0])
     individual = sum(r.amount for r in refunds if not r.cumulative and r.status in ("succeeded", "pending"))
-    refunded = max(cumulative, individual)
+    if any(not r.cumulative and r.status in ("failed", "canceled") for r in refunds):
+        # The charge's cumulative total counted a refund that later failed; the refunds' own
+        # statuses are the better truth then.
+        refunded = individual
+    else:
+        refunded = max(cumulative, individual)
     disputed = bool(disputes)
     changed = []
     if not payment.charge_id:

@@ -18,6 +18,7 @@ from registrations.models import (
 )
 from registrations.resolutions import ResolutionError, accept_suggested_match, acknowledge, dismiss
 from registrations.services import add_mapping, apply_booking, apply_payment, enter_walk_in
+from registrations.signals import PaymentSignal
 from tests.factories import EventFactory
 
 from .builders import booked, disputed, paid, pi_succeeded, refunded
@@ -457,3 +458,25 @@ def test_merging_a_seat_holder_keeps_their_claimed_seat(event, admin_user):
     work = reg_of("sam.work@example.org", event)
     keep = merge_registrations(work, booked_reg, Actor.operator(admin_user), reason="same person")
     assert SeatReference.objects.get(pk=seat.pk).registration == keep  # the seat stays claimed
+
+
+def test_a_refund_that_fails_after_charge_refunded_no_longer_counts(event):
+    from dataclasses import replace
+
+    apply_payment(paid(1))
+    apply_booking(booked(1))
+    refund = PaymentSignal(
+        status="refunded",
+        refund_id="re_1",
+        refund_status="pending",
+        charge_id="ch_1",
+        payment_intent_id="pi_1",
+        amount_refunded=12000,
+        raw_ref="evt_re_created",
+    )
+    apply_payment(refund)
+    apply_payment(refunded(1, 12000))  # charge.refunded counted it
+    assert Registration.objects.get().status == Status.REFUNDED
+    apply_payment(replace(refund, refund_status="failed", raw_ref="evt_re_failed"))
+    assert Payment.objects.get().amount_refunded == 0
+    assert Registration.objects.get().status == Status.COMPLETE
