@@ -14,12 +14,9 @@ def _fast_settings(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
-@pytest.fixture
-def fake_stripe(settings):
-    """The real Stripe SDK pointed at a local fake Stripe (``tests/fakes/stripe.py``)."""
-    from tests.fakes import FakeStripe
-
-    with FakeStripe() as fake:
+def serve_stripe(settings, fake):
+    """Start ``fake`` (a FakeStripe) and point the real Stripe SDK at it for the test."""
+    with fake:
         settings.STRIPE_API_BASE = fake.url
         settings.STRIPE_SECRET_KEY = "sk_test_fake"
         settings.STRIPE_WEBHOOK_SECRETS = ["whsec_test_secret"]
@@ -27,13 +24,11 @@ def fake_stripe(settings):
         yield fake
 
 
-@pytest.fixture
-def fake_acuity(settings):
-    """Our Acuity client pointed at a local fake Acuity (``tests/fakes/acuity.py``)."""
+def serve_acuity(settings, fake):
+    """Start ``fake`` (a FakeAcuity) and point our Acuity client at it for the test."""
     from integrations import clients
-    from tests.fakes import FakeAcuity
 
-    with FakeAcuity() as fake:
+    with fake:
         settings.ACUITY_API_BASE = fake.base_url
         settings.ACUITY_USER_ID = fake.user_id
         settings.ACUITY_API_KEY = fake.api_key
@@ -41,6 +36,22 @@ def fake_acuity(settings):
         clients._acuity_limiter = None
         yield fake
         clients._acuity_limiter = None
+
+
+@pytest.fixture
+def fake_stripe(settings):
+    """The real Stripe SDK pointed at a local fake Stripe (``tests/fakes/stripe.py``)."""
+    from tests.fakes import FakeStripe
+
+    yield from serve_stripe(settings, FakeStripe())
+
+
+@pytest.fixture
+def fake_acuity(settings):
+    """Our Acuity client pointed at a local fake Acuity (``tests/fakes/acuity.py``)."""
+    from tests.fakes import FakeAcuity
+
+    yield from serve_acuity(settings, FakeAcuity())
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import time
 import pytest
 from django.db import connection
 
+from tests.conftest import serve_acuity, serve_stripe
 from tests.fakes.acuity import FakeAcuity
 from tests.fakes.resend import FakeResend
 from tests.fakes.stripe import FakeStripe
@@ -117,27 +118,13 @@ class HoldingResend(FakeResend):
 @pytest.fixture
 def fake_stripe(settings):
     """The shared fixture's fake Stripe, able to answer slowly (``fake_stripe.slow_line_items``)."""
-    with SlowStripe() as fake:
-        settings.STRIPE_API_BASE = fake.url
-        settings.STRIPE_SECRET_KEY = "sk_test_fake"
-        settings.STRIPE_WEBHOOK_SECRETS = ["whsec_test_secret"]
-        settings.STRIPE_REQUESTS_PER_SECOND = 1000.0
-        yield fake
+    yield from serve_stripe(settings, SlowStripe())
 
 
 @pytest.fixture
 def fake_acuity(settings):
     """The shared fixture's fake Acuity, able to answer slowly (``fake_acuity.fetch_delay``)."""
-    from integrations import clients
-
-    with SlowAcuity() as fake:
-        settings.ACUITY_API_BASE = fake.base_url
-        settings.ACUITY_USER_ID = fake.user_id
-        settings.ACUITY_API_KEY = fake.api_key
-        settings.ACUITY_REQUESTS_PER_SECOND = 1000.0
-        clients._acuity_limiter = None
-        yield fake
-        clients._acuity_limiter = None
+    yield from serve_acuity(settings, SlowAcuity())
 
 
 @pytest.fixture
