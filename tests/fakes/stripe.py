@@ -53,6 +53,27 @@ def event(
     }
 
 
+def _created_window_page(items: list[dict], q: dict) -> tuple[list[dict], list[dict], bool]:
+    """Stripe list semantics shared by every list endpoint: ``created[gte|gt|lte|lt]`` filters,
+    ``starting_after`` cursor, ``limit`` (default 10, at most 100). Returns (items after the
+    cursor, this page, has_more)."""
+    for op, fn in (
+        ("gte", lambda a, b: a >= b),
+        ("gt", lambda a, b: a > b),
+        ("lte", lambda a, b: a <= b),
+        ("lt", lambda a, b: a < b),
+    ):
+        if q.get(f"created[{op}]"):
+            bound = int(q[f"created[{op}]"])
+            items = [i for i in items if fn(i["created"], bound)]
+    if q.get("starting_after"):
+        ids = [i["id"] for i in items]
+        if q["starting_after"] in ids:
+            items = items[ids.index(q["starting_after"]) + 1 :]
+    limit = min(int(q.get("limit") or 10), 100)
+    return items, items[:limit], len(items) > limit
+
+
 class FakeStripe(FakeServer):
     def __init__(self):
         super().__init__()
@@ -245,26 +266,12 @@ class FakeStripe(FakeServer):
         if q.get("customer_details[email]"):
             email = q["customer_details[email]"].lower()
             items = [s for s in items if (s["customer_details"]["email"] or "").lower() == email]
-        for op, fn in (
-            ("gte", lambda a, b: a >= b),
-            ("gt", lambda a, b: a > b),
-            ("lte", lambda a, b: a <= b),
-            ("lt", lambda a, b: a < b),
-        ):
-            if q.get(f"created[{op}]"):
-                bound = int(q[f"created[{op}]"])
-                items = [s for s in items if fn(s["created"], bound)]
-        if q.get("starting_after"):
-            ids = [s["id"] for s in items]
-            if q["starting_after"] in ids:
-                items = items[ids.index(q["starting_after"]) + 1 :]
-        limit = min(int(q.get("limit") or 10), 100)
-        page = items[:limit]
+        items, page, has_more = _created_window_page(items, q)
         expand = {v for k, v in q.items() if k.startswith("expand")}
         if not self.expand_line_items_in_lists:
             expand.discard("data.line_items")
         data = [self._with_expansions(s, expand, prefix="data.") for s in page]
-        return 200, {"object": "list", "url": "/v1/checkout/sessions", "has_more": len(items) > limit, "data": data}
+        return 200, {"object": "list", "url": "/v1/checkout/sessions", "has_more": has_more, "data": data}
 
     def _list_refunds(self, req):
         """``GET /v1/refunds``: newest first, filters ``charge``, ``payment_intent``, ``created[…]``."""
@@ -273,21 +280,8 @@ class FakeStripe(FakeServer):
         for key in ("charge", "payment_intent"):
             if q.get(key):
                 items = [r for r in items if r[key] == q[key]]
-        for op, fn in (
-            ("gte", lambda a, b: a >= b),
-            ("gt", lambda a, b: a > b),
-            ("lte", lambda a, b: a <= b),
-            ("lt", lambda a, b: a < b),
-        ):
-            if q.get(f"created[{op}]"):
-                bound = int(q[f"created[{op}]"])
-                items = [r for r in items if fn(r["created"], bound)]
-        if q.get("starting_after"):
-            ids = [r["id"] for r in items]
-            if q["starting_after"] in ids:
-                items = items[ids.index(q["starting_after"]) + 1 :]
-        limit = min(int(q.get("limit") or 10), 100)
-        return 200, {"object": "list", "url": "/v1/refunds", "has_more": len(items) > limit, "data": items[:limit]}
+        _, page, has_more = _created_window_page(items, q)
+        return 200, {"object": "list", "url": "/v1/refunds", "has_more": has_more, "data": page}
 
     def _with_expansions(self, session, expand, prefix=""):
         out = dict(session)
