@@ -30,6 +30,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from jlf.security import client_ip as trusted_client_ip
+
 from .models import RateLimitBucket
 
 HOUR = 60 * 60
@@ -89,10 +91,6 @@ def hashed(kind: str, value: str) -> str:
 
 
 def client_ip(request) -> str:
-    """The client's address, trusting exactly ``TRUSTED_PROXY_COUNT`` proxies' X-Forwarded-For."""
-    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
-    if proxies:
-        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
-        if len(hops) >= proxies:
-            return hops[-proxies]
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The client's address as the admin lockout sees it (``jlf.security.client_ip``: exactly
+    ``TRUSTED_PROXY_COUNT`` proxies trusted), so both limits key on the same address."""
+    return trusted_client_ip(request) or "unknown"
