@@ -190,38 +190,61 @@ def _after_payment(request, payment: Payment, reg: Registration):
     return _go(link)
 
 
+def _handoff(request, step: str, raw, valid, fetch, to_signal, apply, after):
+    """The one flow behind both redirects: validate the id, fetch the object from the provider
+    (the API is the truth), apply it through the normal path, then show the next step. Every
+    failure gets a friendly page: the same "not found" page for anything unusable (it reveals
+    nothing), an outage page while the provider is down (the webhook finishes the job)."""
+    provider = "Stripe" if step == "paid" else "Acuity"
+    try:
+        hint = _event_hint(request)
+        if not isinstance(raw, str) or not valid(raw):
+            return _not_found(request, step, hint)
+        try:
+            obj = fetch(raw)
+        except (NotFound, Unusable) as exc:
+            log.info("handoff /r/%s/: unusable id (%s)", step, type(exc).__name__)
+            return _not_found(request, step, hint)
+        except ProviderError as exc:
+            log.warning(
+                "handoff /r/%s/: %s unavailable (status %s); the webhook will finish", step, provider, exc.status
+            )
+            return _outage(request, step, hint)
+        signal = to_signal(obj)
+        event, _ignored = resolve_event(signal.event_keys)
+        if event is None:
+            # Not one of our events: the webhook keeps it as unmatched for an operator.
+            log.info("handoff /r/%s/: object of an unmapped link or type", step)
+            return _not_found(request, step, hint)
+        result = apply(signal, actor=ACTOR, source=Source.HANDOFF)
+        if result.registration is None:
+            return _outage(request, step, event)
+        reg = Registration.objects.select_related("event", "attendee").get(pk=result.registration.pk)
+        return after(request, reg, result)
+    except Exception:  # an attendee never sees a 500 for having paid or booked
+        log.exception("handoff /r/%s/ failed", step)
+        return _outage(request, step, _safe_hint(request))
+
+
 @require_GET
 def paid(request):
     """``/r/paid/?session_id=cs_…&event=<slug>`` — where a Payment Link sends the payer."""
-    session_id = request.GET.get("session_id", "")
-    try:
-        hint = _event_hint(request)
-        if not isinstance(session_id, str) or not valid_session_id(session_id):
-            return _not_found(request, "paid", hint)
-        try:
-            session = _fetch_session(session_id)
-            _usable_session(session, session_id)
-        except (NotFound, Unusable) as exc:
-            log.info("handoff /r/paid/: unusable session (%s)", type(exc).__name__)
-            return _not_found(request, "paid", hint)
-        except ProviderError as exc:
-            log.warning("handoff /r/paid/: Stripe unavailable (status %s); the webhook will finish", exc.status)
-            return _outage(request, "paid", hint)
-        signal = session_to_signal(session, raw_ref="handoff")
-        event, _ignored = resolve_event(signal.event_keys)
-        if event is None:
-            # A payment link that is not one of our events: the webhook keeps it as unmatched.
-            log.info("handoff /r/paid/: session of an unmapped payment link")
-            return _not_found(request, "paid", hint)
-        result = apply_payment(signal, actor=ACTOR, source=Source.HANDOFF)
-        if result.registration is None:
-            return _outage(request, "paid", event)
-        reg = Registration.objects.select_related("event", "attendee").get(pk=result.registration.pk)
-        payment = Payment.objects.get(pk=result.fact.pk)
-        return _after_payment(request, payment, reg)
-    except Exception:  # an attendee never sees a 500 for having paid
-        log.exception("handoff /r/paid/ failed")
-        return _outage(request, "paid", _safe_hint(request))
+
+    def fetch(session_id):
+        session = _fetch_session(session_id)
+        _usable_session(session, session_id)
+        return session
+
+    return _handoff(
+        request,
+        "paid",
+        request.GET.get("session_id", ""),
+        valid_session_id,
+        fetch,
+        lambda session: session_to_signal(session, raw_ref="handoff"),
+        apply_payment,
+        lambda request, reg, result: _after_payment(request, Payment.objects.get(pk=result.fact.pk), reg),
+    )
 
 
 # --- after booking ------------------------------------------------------------------------------
@@ -271,32 +294,16 @@ def _after_booking(request, reg: Registration):
 @require_GET
 def booked(request):
     """``/r/booked/?appointment=<id>&event=<slug>`` — linked from Acuity's confirmation page."""
-    raw = request.GET.get("appointment") or request.GET.get("id") or ""
-    try:
-        hint = _event_hint(request)
-        if not isinstance(raw, str) or not valid_appointment_id(raw):
-            return _not_found(request, "booked", hint)
-        try:
-            appt = _fetch_appointment(raw)
-        except (NotFound, Unusable) as exc:
-            log.info("handoff /r/booked/: unusable appointment (%s)", type(exc).__name__)
-            return _not_found(request, "booked", hint)
-        except ProviderError as exc:
-            log.warning("handoff /r/booked/: Acuity unavailable (status %s); the webhook will finish", exc.status)
-            return _outage(request, "booked", hint)
-        signal = appointment_to_signal(appt, raw_ref="handoff")
-        event, _ignored = resolve_event(signal.event_keys)
-        if event is None:
-            log.info("handoff /r/booked/: appointment of an unmapped type")
-            return _not_found(request, "booked", hint)
-        result = apply_booking(signal, actor=ACTOR, source=Source.HANDOFF)
-        if result.registration is None:
-            return _outage(request, "booked", event)
-        reg = Registration.objects.select_related("event", "attendee").get(pk=result.registration.pk)
-        return _after_booking(request, reg)
-    except Exception:  # an attendee never sees a 500 for having booked
-        log.exception("handoff /r/booked/ failed")
-        return _outage(request, "booked", _safe_hint(request))
+    return _handoff(
+        request,
+        "booked",
+        request.GET.get("appointment") or request.GET.get("id") or "",
+        valid_appointment_id,
+        _fetch_appointment,
+        lambda appt: appointment_to_signal(appt, raw_ref="handoff"),
+        apply_booking,
+        lambda request, reg, result: _after_booking(request, reg),
+    )
 
 
 def _safe_hint(request) -> Event | None:
