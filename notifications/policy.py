@@ -103,8 +103,6 @@ def why_not_due(registration, missing: str, now: datetime | None = None) -> str:
         return f"the registration is now {registration.get_status_display().lower()}"
     if missing == Reminder.Missing.BOOKING and registration.bookings.filter(cancelled=True).exists():
         return "they cancelled their booking (an operator decides on a refund or credit)"
-    if registration.merged_into_id:
-        return "the registration was merged into another one"
     if registration.attendee.anonymised_at:
         return "the attendee was anonymised"
     if not channels_for(registration):

@@ -105,7 +105,6 @@ def due_queryset(events: list[Event], now):
         Registration.objects.filter(
             status__in=REMINDABLE_STATUSES,
             event_id__in=[e.pk for e in events],
-            merged_into__isnull=True,
             attendee__anonymised_at__isnull=True,
         )
         .filter(_has_channel())

@@ -210,7 +210,7 @@ def status_page(request, token: str):
         if registration_id
         else None
     )
-    if registration is None or registration.merged_into_id:
+    if registration is None:
         return _invalid(request)
     event = registration.event
     paid = _paid(registration) or registration.status == Status.COMPLETE

@@ -185,7 +185,6 @@ class RegistrationAdmin(admin.ModelAdmin):
         "event",
         "source",
         "seats",
-        "merged_into",
         "manual_paid_reason",
         "manual_booked_reason",
     )

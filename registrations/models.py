@@ -173,9 +173,6 @@ class Registration(models.Model):
     seats = models.PositiveIntegerField(default=1)
     manual_paid_reason = models.CharField(max_length=300, blank=True)
     manual_booked_reason = models.CharField(max_length=300, blank=True)
-    merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
-    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

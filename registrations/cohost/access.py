@@ -113,11 +113,7 @@ def get_registration_for_cohost(request, slug: str, reference: str) -> Registrat
     registration's ``event`` carries ``can_see_money``.
     """
     event = get_event_for_cohost(request, slug)
-    registration = (
-        Registration.objects.filter(event=event, reference=reference, merged_into__isnull=True)
-        .select_related("attendee")
-        .first()
-    )
+    registration = Registration.objects.filter(event=event, reference=reference).select_related("attendee").first()
     if registration is None:
         raise Http404("No such registration")
     registration.event = event

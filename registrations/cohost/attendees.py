@@ -80,7 +80,7 @@ class AttendeeRow:
 
 def registrations_for(event: Event, *, show: str = "all", q: str = "") -> QuerySet:
     qs = (
-        Registration.objects.filter(event=event, merged_into__isnull=True)
+        Registration.objects.filter(event=event)
         .select_related("attendee")
         .prefetch_related(
             Prefetch("payments", queryset=Payment.objects.order_by("pk")),
@@ -101,9 +101,9 @@ def registrations_for(event: Event, *, show: str = "all", q: str = "") -> QueryS
 
 
 def status_counts(event: Event) -> dict:
-    incomplete = Q(registrations__status__in=INCOMPLETE, registrations__merged_into__isnull=True)
+    incomplete = Q(registrations__status__in=INCOMPLETE)
     return Event.objects.filter(pk=event.pk).aggregate(
-        total=Count("registrations", filter=Q(registrations__merged_into__isnull=True)),
+        total=Count("registrations"),
         complete=Count("registrations", filter=Q(registrations__status=Status.COMPLETE)),
         incomplete=Count("registrations", filter=incomplete),
     )
