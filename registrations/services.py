@@ -72,7 +72,10 @@ def replay_unmatched(kind: str, value: str, actor: Actor = SYSTEM) -> int:
     key = [kind, str(value)]
     count = 0
     for model, attach in ((Payment, _attach_payment), (Booking, _attach_booking)):
-        for fact in model.objects.filter(event__isnull=True).order_by("pk"):
+        # The database narrows to facts whose keys mention the value (a text match, on SQLite
+        # and PostgreSQL alike); the exact [kind, value] pair is checked here.
+        waiting = model.objects.filter(event__isnull=True, mapping_keys__icontains=str(value)).order_by("pk")
+        for fact in waiting:
             if key not in fact.mapping_keys:
                 continue
             with transaction.atomic():
