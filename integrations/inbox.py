@@ -9,11 +9,20 @@ Deduplication is on *processed*, not on *seen* (INTEGRATIONS.md trap 10):
 * a redelivery of a ``processed`` or ``ignored`` Stripe event → ``deliveries + 1``, nothing else;
 * a redelivery of a ``failed`` event → back to ``received`` with a fresh attempt budget, queued;
 * a redelivery of a ``received`` event → queued again only when its task is overdue (lost);
+  if that task is running right now, the count it read when it claimed the row no longer matches
+  and the task, not the intake, decides: it queues the row again rather than finish it as
+  ``processed`` (Acuity) or ``failed`` (both) — ``tasks._finish_unless_delivered_again``;
 * Acuity is different: its body carries no id and no state, so an identical body can announce a
   genuinely new change (``rescheduled`` twice). A redelivery of an already processed Acuity row
   re-opens it: processing re-fetches the appointment, which is harmless when nothing changed and
-  the only way not to miss it when something did. Concurrent identical deliveries still collapse
-  into one row and one processing run.
+  the only way not to miss it when something did. One that arrives while the row is being
+  processed gets a second run after the current one (the current one may have fetched before the
+  change). Identical deliveries that arrive before processing starts still collapse into one row
+  and one processing run.
+
+The counting UPDATE runs under the row's lock, and the task finishes with a conditional UPDATE on
+the count, so a delivery is either seen by the running attempt's finish or finds the row finished:
+never neither. A brand-new delivery's path is unchanged (one statement on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -226,6 +235,7 @@ def _redelivery(delivery: Delivery, now) -> Recorded:
             requeue = True
         elif row.status == Status.RECEIVED:
             # Queued already; queue again only if that task looks lost (its own run re-checks).
+            # A task running now sees ``deliveries`` move when it finishes, and runs the row again.
             requeue = row.next_attempt_at is None or row.next_attempt_at <= now
             if requeue:
                 updates["next_attempt_at"] = now + lost_after()

@@ -9,6 +9,8 @@ class WebhookEvent(models.Model):
 
     Deduplicated on (provider, event_id); "processed" (not "seen") decides whether a redelivery
     runs again, so a delivery whose processing failed is retried when it comes back.
+    ``deliveries`` also tells a running attempt whether the row was delivered again since it
+    claimed it (then an Acuity row runs again instead of being marked processed: integrations/tasks.py).
     """
 
     class Provider(models.TextChoices):

@@ -16,6 +16,10 @@
    (settings.WEBHOOK_RETRY_*); after settings.WEBHOOK_MAX_ATTEMPTS (or at once for a permanent
    error such as bad credentials) ``failed``, for an operator to retry from the admin or with
    ``manage.py replay_webhooks``.
+   Unless the provider delivered the row again while this attempt ran (``deliveries`` moved
+   since the claim): an Acuity row that would be ``processed``, or any row that would be
+   ``failed``, is queued again for a full run instead, so a change announced during the attempt
+   is not marked done with what the attempt fetched before it (``_finish_unless_delivered_again``).
 
 The task always returns normally (it is acked); retries are ours, with backoff, driven by
 ``sweep_webhooks`` (every minute, integrations/schedules.py), which queues every ``received`` row
@@ -128,6 +132,8 @@ def _claim(pk: int) -> WebhookEvent | None:
     )
     if not claimed:
         return None
+    # Read after the claim and before any provider call: its ``deliveries`` is what this attempt
+    # has seen (see _finish_unless_delivered_again).
     return WebhookEvent.objects.get(pk=pk)
 
 
@@ -194,21 +200,76 @@ def _finish(row: WebhookEvent, **fields) -> bool:
     return bool(done)
 
 
-def _processed(row: WebhookEvent, result: str) -> str:
-    _finish(
-        row,
-        status=Status.PROCESSED,
-        result=result[:300],
-        last_error="",
-        processed_at=timezone.now(),
-        next_attempt_at=None,
+def _finish_unless_delivered_again(row: WebhookEvent, why: str, **fields) -> bool:
+    """``_finish`` only if no delivery of this row arrived since it was claimed; otherwise put the
+    row back in the queue for another full run (fresh attempt budget). Returns whether finished.
+
+    The intake counts every delivery of an existing row (``deliveries + 1``) under the row's lock
+    and, for a row being processed, queues nothing (the running attempt owns it). ``row.deliveries``
+    was read right after the claim, before any provider call, so a count that moved since then
+    means a delivery arrived after this attempt started and may announce a change it did not see.
+    Race-free without a lock of our own: the first UPDATE re-checks ``deliveries`` on the latest
+    row version (on PostgreSQL it waits for an intake holding the row lock); if the intake commits
+    first this UPDATE matches nothing and the row runs again; if this UPDATE commits first the
+    intake finds the row finished and handles it as a delivery after processing.
+    """
+    done = WebhookEvent.objects.filter(pk=row.pk, locked_until=row.locked_until, deliveries=row.deliveries).update(
+        locked_until=None, **fields
     )
+    if done:
+        return True
+    now = timezone.now()
+    with transaction.atomic():
+        again = (
+            WebhookEvent.objects.filter(pk=row.pk, locked_until=row.locked_until)
+            .exclude(deliveries=row.deliveries)
+            .update(**_reopen_fields(now), result=f"delivered again while processing, running again ({why})"[:300])
+        )
+        if again:
+            enqueue(row.pk)  # with the ORM broker: in this transaction, with the reopened row
+    if again:
+        log.info(
+            "webhook %s delivered again while processing (%s): queued again",
+            row.event_id,
+            why,
+            extra=_log_extra(row, rerun=True),
+        )
+    else:
+        log.warning("webhook %s: lease lost before the result was written", row.event_id, extra=_log_extra(row))
+    return False
+
+
+def _processed(row: WebhookEvent, result: str) -> str:
+    fields = {
+        "status": Status.PROCESSED,
+        "result": result[:300],
+        "last_error": "",
+        "processed_at": timezone.now(),
+        "next_attempt_at": None,
+    }
+    if row.provider == WebhookEvent.Provider.ACUITY:
+        # The body names an appointment, not a state: a delivery during this run may announce a
+        # change the fetch already missed (rescheduled again). Stripe: see _failed.
+        if not _finish_unless_delivered_again(row, "would have been processed", **fields):
+            return Status.RECEIVED
+    else:
+        _finish(row, **fields)
     log.info("webhook %s processed: %s", row.event_id, result, extra=_log_extra(row, result=result))
     return Status.PROCESSED
 
 
 def _failed(row: WebhookEvent, error: str) -> str:
-    _finish(row, status=Status.FAILED, last_error=error[:2000], next_attempt_at=None)
+    """``failed``, unless the provider delivered the row again during this attempt: a redelivery of
+    a failed row runs again with a fresh budget, and one that arrives a moment earlier (while the
+    last attempt was failing) gets the same, for both providers.
+
+    A *processed* Stripe row is not re-run on such a delivery: an ``evt_…`` names one immutable
+    event (a later change is a new event with its own id and row), so a redelivery of it during
+    processing carries nothing the running attempt does not already have.
+    """
+    fields = {"status": Status.FAILED, "last_error": error[:2000], "next_attempt_at": None}
+    if not _finish_unless_delivered_again(row, f"would have failed: {error}", **fields):
+        return Status.RECEIVED
     log.error("webhook %s failed after %s attempt(s): %s", row.event_id, row.attempts, error, extra=_log_extra(row))
     return Status.FAILED
 
