@@ -218,6 +218,11 @@ class Payment(models.Model):
     currency = models.CharField(max_length=3, blank=True)
     quantity = models.PositiveIntegerField(null=True, blank=True)
     amount_refunded = models.IntegerField(default=0)
+    # Seat payments (GROUP_SEAT) only: the group payment the seat came from is refunded in full,
+    # so the seat counts as refunded too. Its amount is 0, so ``amount_refunded`` cannot say it
+    # (and must stay 0, or refunds would be counted twice). Kept equal to the group payment's
+    # ``fully_refunded`` by ``registrations.seats``.
+    refunded_with_group = models.BooleanField(default=False, editable=False)
     disputed = models.BooleanField(default=False)
     livemode = models.BooleanField(default=False)
     email = models.CharField(max_length=254, blank=True)
@@ -248,7 +253,11 @@ class Payment(models.Model):
 
     @property
     def fully_refunded(self):
-        return self.is_paid and (self.amount or 0) > 0 and self.amount_refunded >= (self.amount or 0)
+        if not self.is_paid:
+            return False
+        if self.refunded_with_group:
+            return True
+        return (self.amount or 0) > 0 and self.amount_refunded >= (self.amount or 0)
 
 
 class Refund(models.Model):

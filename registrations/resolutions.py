@@ -308,7 +308,7 @@ def assign_group_seats(
                 manual_key=seat_facts.seat_key(payment, n),
                 event=event,
                 registration=reg,
-                state=seat_facts.SEAT_STATE_FROM_GROUP.get(payment.state, Payment.State.UNPAID),
+                **seat_facts.seat_fields_from_group(payment),  # its state, and refunded if the group is
                 method=Payment.Method.GROUP_SEAT,
                 source=Source.MANUAL,
                 amount=0,
@@ -335,6 +335,11 @@ def assign_group_seats(
                     "seats": seats,
                     "payer": payer_reg.attendee.email,
                     "by": "operator",
+                    **(
+                        {"refunded_with_group": True, "because": seat_facts.refund_reason(payment)}
+                        if seat.refunded_with_group
+                        else {}
+                    ),
                 },
             )
             summary[n] = {"seat": n, "registration": reg.reference, "email": reg.attendee.email, "by": "operator"}

@@ -11,6 +11,23 @@ The seat payment follows the group payment's state (a bank debit still clearing 
 unpaid until the money arrives), and when every seat is booked the "group payment" review item
 is resolved with ``seats_assigned``.
 
+Refunds. A seat payment's amount is 0 (the money is on the group payment), so it cannot be
+refunded by amount. Instead ``Payment.refunded_with_group`` is kept equal to the group payment's
+``fully_refunded``: when the group payment is refunded in full, every seat of it counts as
+refunded (each holder's status becomes REFUNDED, like any attendee whose payment was refunded),
+and if that refund later fails (``amount_refunded`` goes back down) the seats are live again.
+It is a mirror of the group's facts, never a fact of its own, so the result does not depend on
+arrival order: ``after_payment`` re-syncs every seat after each change to the group payment, and a
+seat claimed (booking link or operator assignment) after the full refund is born refunded. Each
+change writes a ``payment.updated`` audit row on the seat saying why; a redelivery changes
+nothing and writes nothing.
+
+A *partial* refund of a group payment leaves every seat as it is: nothing says which seat the
+money was for, so an operator decides (refund the rest, or keep the seats). It is deliberately not
+a review item: the review kinds have no "which seat was refunded" decision (the group payment
+card only assigns seats), and the payer's timeline already shows the refund
+(``payment.refund_recorded``) next to the seats handed out.
+
 ``apply_booking`` / ``apply_payment`` call ``after_booking`` / ``after_payment`` inside their
 transaction; both return the other registrations whose status may have changed.
 """
@@ -67,8 +84,29 @@ def _seat_payment_state(group: Payment) -> str:
     return SEAT_STATE_FROM_GROUP.get(group.state, Payment.State.UNPAID)
 
 
+def seat_fields_from_group(group: Payment) -> dict:
+    """What a new seat payment of ``group`` inherits from it (lock ``group`` first, so a refund
+    applied at the same moment is either seen here or re-synced by ``after_payment``)."""
+    return {"state": _seat_payment_state(group), "refunded_with_group": group.fully_refunded}
+
+
+def refund_reason(group: Payment) -> str:
+    """Why a seat of ``group`` counts as refunded (or no longer does), for its audit row."""
+    amounts = f"{group.amount_refunded / 100:,.2f} of {(group.amount or 0) / 100:,.2f} {group.currency.upper()}"
+    if group.fully_refunded:
+        return f"group payment {group} was refunded in full ({amounts})"
+    return f"the refund of group payment {group} no longer counts in full ({amounts} refunded)"
+
+
 def _claim(seat: SeatReference, booking: Booking, reg: Registration, actor: Actor) -> None:
-    group = seat.payment
+    # Locked so a refund (or state change) of the group payment applied at the same moment is
+    # either already visible here or runs after this seat payment exists and re-syncs it.
+    group = (
+        Payment.objects.select_for_update(of=("self",))
+        .select_related("registration__attendee", "event")
+        .get(pk=seat.payment_id)
+    )
+    seat.payment = group  # the caller reads the seat summary written below
     payer_reg = group.registration
     now = timezone.now()
     seat.registration = reg
@@ -83,7 +121,7 @@ def _claim(seat: SeatReference, booking: Booking, reg: Registration, actor: Acto
             defaults=dict(
                 event=group.event,
                 registration=reg,
-                state=_seat_payment_state(group),
+                **seat_fields_from_group(group),
                 method=Payment.Method.GROUP_SEAT,
                 source=booking.source,
                 amount=0,
@@ -112,6 +150,11 @@ def _claim(seat: SeatReference, booking: Booking, reg: Registration, actor: Acto
             "payer": payer_reg.attendee.email if payer_reg else None,
             "booking": booking.acuity_appointment_id,
             "by": "seat reference",
+            **(
+                {"refunded_with_group": True, "because": refund_reason(group)}
+                if seat_payment is not None and seat_payment.refunded_with_group
+                else {}
+            ),
         },
     )
 
@@ -176,27 +219,41 @@ def after_booking(booking: Booking, reg: Registration, actor: Actor) -> list[Reg
 
 
 def after_payment(payment: Payment, actor: Actor) -> list[Registration]:
-    """The group payment's state moved (a bank debit cleared or failed): seat payments follow.
-    Returns the seat holders' registrations to recompute."""
-    if payment.method != Payment.Method.STRIPE or (payment.quantity or 1) < 2:
+    """The group payment changed (a bank debit cleared or failed, a refund counted in full or
+    stopped counting): its seat payments follow. Returns the seat holders' registrations to
+    recompute. Idempotent: a seat already in step is left alone and gets no audit row."""
+    if payment.method != Payment.Method.STRIPE:
+        return []
+    if (payment.quantity or 1) < 2 and not payment.seat_assignments:
+        # Seats of a payment whose seat count came from its amount (quantity 1) are only ever
+        # handed out by an operator, which records them in ``seat_assignments``.
         return []
     target = _seat_payment_state(payment)
+    refunded = payment.fully_refunded
     changed = []
     for seat_payment in Payment.objects.select_for_update().filter(
         manual_key__startswith=f"seat:{payment.pk}:", method=Payment.Method.GROUP_SEAT
     ):
-        if _STATE_RANK.get(target, -1) <= _STATE_RANK.get(seat_payment.state, -1):
+        before, after = {}, {}
+        if _STATE_RANK.get(target, -1) > _STATE_RANK.get(seat_payment.state, -1):
+            before["state"], after["state"] = seat_payment.state, target
+            seat_payment.state = target
+        if seat_payment.refunded_with_group != refunded:
+            before["refunded_with_group"], after["refunded_with_group"] = seat_payment.refunded_with_group, refunded
+            seat_payment.refunded_with_group = refunded
+        if not after:
             continue
-        before = seat_payment.state
-        seat_payment.state = target
-        seat_payment.save(update_fields=["state", "updated_at"])
+        seat_payment.save(update_fields=[*after, "updated_at"])
+        after["because"] = (
+            refund_reason(payment) if "refunded_with_group" in after else f"group payment {payment} is {payment.state}"
+        )
         audit(
             "payment.updated",
             actor=actor,
             registration=seat_payment.registration,
             obj=seat_payment,
-            before={"state": before},
-            after={"state": target, "because": f"group payment {payment} is {payment.state}"},
+            before=before,
+            after=after,
         )
         if seat_payment.registration is not None:
             changed.append(seat_payment.registration)
