@@ -55,9 +55,12 @@ def apply_booking(signal: BookingSignal, actor: Actor = SYSTEM, source: str = So
         raise ValueError(f"unknown booking signal status {signal.status!r}")
 
     def run():
-        booking, created = Booking.objects.select_for_update().get_or_create(
-            acuity_appointment_id=str(signal.source_id), defaults={"source": source}
-        )
+        booking = Booking.objects.select_for_update().filter(acuity_appointment_id=str(signal.source_id)).first()
+        created = booking is None
+        if created:
+            # Inserted once, below, with every field. Two deliveries racing to create it: the
+            # loser's INSERT fails on the unique id and ``_retrying`` runs it again as an update.
+            booking = Booking(acuity_appointment_id=str(signal.source_id), source=source)
         changed = []
         incoming = _booking_observation_key(signal)
         current = (booking.state_at or _EPOCH, *_split_tiebreak(booking.state_tiebreak))
@@ -138,6 +141,7 @@ def apply_booking(signal: BookingSignal, actor: Actor = SYSTEM, source: str = So
 
 
 def _attach_booking(booking: Booking, actor: Actor, source: str) -> tuple[Registration | None, bool]:
+    event_found = False
     if booking.event_id is None:
         event, ignored = resolve_event(booking.mapping_keys)
         if event is None:
@@ -145,14 +149,20 @@ def _attach_booking(booking: Booking, actor: Actor, source: str) -> tuple[Regist
                 _flag_unmatched(booking, actor)
             return None, not ignored
         booking.event = event
-        booking.save(update_fields=["event", "updated_at"])
+        event_found = True
     if booking.registration_id:
+        if event_found:
+            booking.save(update_fields=["event", "updated_at"])
         return booking.registration, False
     emails = ([booking.email] if booking.email else []) + list(booking.other_emails)
     reg = _registration_for(booking.event, emails, booking.intake_reference, booking.name, booking.phone, source, actor)
-    if reg is not None:
+    if reg is None:
+        if event_found:
+            booking.save(update_fields=["event", "updated_at"])
+    else:
         booking.registration = reg
-        booking.save(update_fields=["registration", "updated_at"])
+        fields = ["event", "registration", "updated_at"] if event_found else ["registration", "updated_at"]
+        booking.save(update_fields=fields)
         audit(
             "booking.matched",
             actor=actor,

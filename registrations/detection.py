@@ -44,6 +44,8 @@ def _ensure(
             key=key,
             defaults=dict(kind=kind, event=reg.event, registration=reg, explanation=explanation, **extra),
         )
+        if known is not None and reg.pk in (item.registration_id, item.counterpart_id):
+            known[key] = item  # so the caller's count of open items includes it
         if created:
             audit(
                 "review.opened",
@@ -84,9 +86,10 @@ def sides(reg: Registration, payments=None, bookings=None) -> tuple[bool, bool]:
     return paid, booked
 
 
-def detect_review_items(reg: Registration, actor: Actor, all_payments: list, bookings: list) -> set[int]:
+def detect_review_items(reg: Registration, actor: Actor, all_payments: list, bookings: list) -> tuple[set[int], int]:
     """Create/refresh the review items for ``reg`` from its facts (``all_payments`` with their
-    disputes prefetched, ``bookings``). Returns pks of other registrations touched."""
+    disputes prefetched, ``bookings``). Returns (pks of other registrations touched, the number
+    of open items naming ``reg`` afterwards — what ``open_review_count`` would count)."""
     event = reg.event
     payments = [p for p in all_payments if p.is_paid]
     known = {i.key: i for i in ReviewItem.objects.filter(Q(registration=reg) | Q(counterpart=reg))}
@@ -175,7 +178,10 @@ def detect_review_items(reg: Registration, actor: Actor, all_payments: list, boo
             ):
                 _auto_close(item, "no longer paid and cancelled", actor)
 
-    return _detect_suggested_matches(reg, actor, sides(reg, all_payments, bookings), known)
+    touched = _detect_suggested_matches(reg, actor, sides(reg, all_payments, bookings), known)
+    # ``known`` holds every item naming ``reg`` (loaded above, plus those created since), with
+    # their current state: the same set ``open_review_count`` would count, without a query.
+    return touched, sum(1 for item in known.values() if item.state == ReviewItem.State.OPEN)
 
 
 def _detect_suggested_matches(reg: Registration, actor: Actor, own_sides: tuple[bool, bool], known: dict) -> set[int]:
@@ -203,9 +209,9 @@ def _detect_suggested_matches(reg: Registration, actor: Actor, own_sides: tuple[
     # (the same facts ``sides`` reads) keeps this linear in the few candidates instead of
     # comparing names with every registration of the event on every signal (quadratic: 10,000
     # payments of one event reconciled into an empty database spent most of their time here).
-    live_payment = Payment.objects.filter(registration=OuterRef("pk"), state=Payment.State.PAID).filter(
-        Q(amount__isnull=True) | Q(amount__lte=0) | Q(amount_refunded__lt=F("amount"))
-    )
+    live_payment = Payment.objects.filter(
+        registration=OuterRef("pk"), state=Payment.State.PAID, refunded_with_group=False
+    ).filter(Q(amount__isnull=True) | Q(amount__lte=0) | Q(amount_refunded__lt=F("amount")))
     live_booking = Booking.objects.filter(registration=OuterRef("pk"), cancelled=False)
     other_side = (
         Q(~Exists(live_payment), Exists(live_booking)) if paid else Q(Exists(live_payment), ~Exists(live_booking))

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Exists, OuterRef, prefetch_related_objects
 from django.utils import timezone
 
 from .audit import SYSTEM, Actor, audit
 from .audit import batched as audit_batched
 from .detection import detect_review_items, open_review_count
 from .models import (
+    Dispute,
     Registration,
 )
 from .status import derive_status
@@ -68,10 +70,19 @@ def _batched(fn):
 def recompute(registration: Registration, actor: Actor = SYSTEM, detect: bool = True) -> str:
     """Lock the registration, refresh review items from facts, and store the derived status."""
     reg = Registration.objects.select_for_update().select_related("event", "attendee").get(pk=registration.pk)
-    payments = list(reg.payments.prefetch_related("disputes"))
+    # Disputes are rare: the payments query says which payments have any, and only those are
+    # prefetched (the others get an empty prefetch instead of a second query).
+    payments = list(reg.payments.annotate(has_disputes=Exists(Dispute.objects.filter(payment=OuterRef("pk")))))
+    prefetch_related_objects([p for p in payments if p.has_disputes], "disputes")
+    for p in payments:
+        if not p.has_disputes:
+            p._prefetched_objects_cache = {"disputes": Dispute.objects.none()}
     bookings = list(reg.bookings.all())
-    touched = detect_review_items(reg, actor, payments, bookings) if detect else set()
-    status = derive_status(payments, bookings, open_review_count(reg), reg.event.is_donation)
+    if detect:
+        touched, open_items = detect_review_items(reg, actor, payments, bookings)
+    else:
+        touched, open_items = set(), open_review_count(reg)
+    status = derive_status(payments, bookings, open_items, reg.event.is_donation)
     if status != reg.status:
         before = reg.status
         reg.status = status

@@ -8,6 +8,7 @@ import unicodedata
 
 import phonenumbers
 from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, Subquery
 
 from .models import Attendee, AttendeeAlias
 
@@ -63,10 +64,16 @@ def find_attendee(email: str) -> Attendee | None:
     email = normalise_email(email)
     if not email:
         return None
-    alias = AttendeeAlias.objects.select_related("attendee").filter(email=email).first()
-    if alias:
-        return alias.attendee
-    return Attendee.objects.filter(email=email).first()
+    # One query for both (this runs for every new payment and booking): the attendee the alias
+    # names, or the one whose primary address it is; the alias's attendee wins.
+    alias_owner = AttendeeAlias.objects.filter(email=email).values("attendee_id")[:1]
+    rows = list(
+        Attendee.objects.filter(Q(pk=Subquery(alias_owner)) | Q(email=email)).annotate(
+            via_alias=Exists(AttendeeAlias.objects.filter(attendee=OuterRef("pk"), email=email))
+        )
+    )
+    rows.sort(key=lambda a: (not a.via_alias, a.pk))
+    return rows[0] if rows else None
 
 
 def known_emails(attendee: Attendee) -> set[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from .audit import Actor, audit
@@ -84,17 +85,23 @@ def _flag_unmatched(fact, actor: Actor):
 
 
 # --- Attendees and registrations -------------------------------------------------------------
-def _get_or_create_attendee(email: str, name: str, phone: str, actor: Actor, attendee: Attendee | None = None):
-    """``attendee`` when already found (fill in a missing name/phone), else the one for
-    ``email`` (a learned alias first), created if nobody has the address yet."""
-    attendee = attendee or find_attendee(email)
+def _get_or_create_attendee(
+    email: str, name: str, phone: str, actor: Actor, attendee: Attendee | None = None, looked_up: bool = False
+) -> tuple[Attendee, bool]:
+    """(attendee, created): ``attendee`` when already found (fill in a missing name/phone), else
+    the one for ``email`` (a learned alias first; ``looked_up`` = the caller already asked
+    ``find_attendee`` and nobody had it), created if nobody has the address yet."""
+    if attendee is None and not looked_up:
+        attendee = find_attendee(email)
     if attendee is None:
-        attendee, created = Attendee.objects.get_or_create(
-            email=normalise_email(email), defaults={"name": name or "", "phone": phone or ""}
-        )
-        if created:
+        try:
+            with transaction.atomic():
+                attendee = Attendee.objects.create(email=normalise_email(email), name=name or "", phone=phone or "")
+        except IntegrityError:  # created concurrently since the lookup: use theirs
+            attendee = Attendee.objects.get(email=normalise_email(email))
+        else:
             audit("attendee.created", actor=actor, obj=attendee, after={"email": attendee.email})
-            return attendee
+            return attendee, True
     updates = []
     if name and not attendee.name:
         attendee.name = name
@@ -104,7 +111,7 @@ def _get_or_create_attendee(email: str, name: str, phone: str, actor: Actor, att
         updates.append("phone")
     if updates:
         attendee.save(update_fields=updates)
-    return attendee
+    return attendee, False
 
 
 def learn_alias(attendee: Attendee, email: str, reason: str, actor: Actor, registration=None) -> bool:
@@ -146,8 +153,11 @@ def _registration_for(
         attendee = find_attendee(email)
         if attendee:
             break
-    attendee = _get_or_create_attendee(emails[0], name, phone, actor, attendee=attendee)
-    reg, created = Registration.objects.get_or_create(attendee=attendee, event=event, defaults={"source": source})
+    attendee, new_attendee = _get_or_create_attendee(emails[0], name, phone, actor, attendee=attendee, looked_up=True)
+    if new_attendee:  # nobody can have registered an attendee created in this transaction
+        reg, created = Registration.objects.create(attendee=attendee, event=event, source=source), True
+    else:
+        reg, created = Registration.objects.get_or_create(attendee=attendee, event=event, defaults={"source": source})
     if created:
         audit(
             "registration.created",

@@ -206,9 +206,9 @@ def booked_unpaid_registrations(event: Event):
     """Registrations of ``event`` with a live booking and no live payment: the people a group
     payment's seats are usually for."""
     live_booking = Booking.objects.filter(registration=OuterRef("pk"), cancelled=False)
-    live_payment = Payment.objects.filter(registration=OuterRef("pk"), state=Payment.State.PAID).exclude(
-        amount__gt=0, amount_refunded__gte=F("amount")
-    )
+    live_payment = Payment.objects.filter(
+        registration=OuterRef("pk"), state=Payment.State.PAID, refunded_with_group=False
+    ).exclude(amount__gt=0, amount_refunded__gte=F("amount"))
     return (
         Registration.objects.filter(event=event)
         .filter(Exists(live_booking))
