@@ -9,7 +9,9 @@ Steps of one run (``manage.py reconcile``, ``manage.py backfill``, the daily sch
    - Stripe: completed Checkout Sessions per mapped payment link created in the window (line items
      expanded in the list answer), sessions of events mapped by price or metadata, then every
      refund created in the window (one call per 100 refunds, so refunds made directly in the
-     dashboard are found without one payment-intent call per session);
+     dashboard are found without one payment-intent call per session), then every dispute created
+     in the window (one call per 100 disputes: a dispute whose webhook was missed, or one that was
+     closed since, is found the same way);
    - Acuity: appointments (``showall``: cancelled ones too) per mapped appointment type, by
      appointment date from (now - window) to the horizon — Acuity cannot filter by booking date,
      and a missed booking or cancellation is an appointment still to come.
@@ -28,27 +30,37 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from registrations.audit import Actor
 from registrations.identity import normalise_email, normalise_phone, split_emails
-from registrations.models import Booking, Event, EventMapping, Payment, Refund, Source
+from registrations.models import Booking, Dispute, Event, EventMapping, Payment, Refund, Source
 from registrations.services import REFUND_STATUS_RANK, apply_booking, apply_payment, is_reference
 
 from .clients import AcuityClient, ProviderError, stripe_client
 from .models import ReconcileRun
-from .parsing import _ref, appointment_to_signal, line_items_of, refund_to_signal, session_event_keys, session_to_signal
+from .parsing import (
+    _ref,
+    appointment_to_signal,
+    dispute_to_signal,
+    line_items_of,
+    refund_to_signal,
+    session_event_keys,
+    session_to_signal,
+)
 from .reconcile_report import _empty_counts, summary_line
 from .reconcile_sources import (
     AcuityWalker,
     Prefetch,
+    _stripe_pages,
     parse_since,
     stripe_line_items,
     stripe_refund_pages,
@@ -184,6 +196,17 @@ def make_plan(event_slugs=None, providers=None, since: timedelta | None = None) 
     return plan
 
 
+# --- Listing ---------------------------------------------------------------------------------
+def stripe_dispute_pages(client, *, created_gte: int | None) -> Iterator[list[dict]]:
+    """Every dispute created in the window (``GET /v1/disputes``, newest first), paced and paged
+    like ``stripe_refund_pages``: the whole account, since the list has no payment-link filter
+    (only ``charge`` / ``payment_intent`` / ``created``)."""
+    params: dict = {}
+    if created_gte is not None:
+        params["created"] = {"gte": created_gte}
+    yield from _stripe_pages("disputes.list", client.v1.disputes.list, params)
+
+
 # --- The run -----------------------------------------------------------------------------------
 def _money(amount, currency) -> str:
     return "" if amount is None else f"{amount / 100:,.2f} {(currency or '').upper()}"
@@ -215,9 +238,9 @@ class Reconciler:
         self.errors: list[dict] = []
         self.error_total = 0
         self.failed: set[str] = set()
-        self._pi_events: dict[str, str] = {}  # payment intent → slug, for refunds
+        self._pi_events: dict[str, str] = {}  # payment intent → slug, for refunds and disputes
         self._new_pis: set[str] = set()
-        self._seen: dict[str, set] = {"stripe": set(), "acuity": set(), "refund": set()}
+        self._seen: dict[str, set] = {"stripe": set(), "acuity": set(), "refund": set(), "dispute": set()}
         self._started = time.monotonic()
         self._slugs = set(plan.slugs)
         self._failures_in_a_row = 0
@@ -285,6 +308,8 @@ class Reconciler:
                 yield "sessions", None, page
         for page in stripe_refund_pages(client, created_gte=self.plan.stripe_created_gte):
             yield "refunds", None, page
+        for page in stripe_dispute_pages(client, created_gte=self.plan.stripe_created_gte):
+            yield "disputes", None, (timezone.now(), page)
 
     def _slug_for_keys(self, keys) -> str | None:
         """The first mapped key decides, as in ``registrations.services.resolve_event``."""
@@ -377,6 +402,52 @@ class Reconciler:
             else:
                 counts["known"] += 1
 
+    def _stripe_disputes(self, observed_at: datetime, disputes: list[dict]):
+        """Disputes of payments of the selected events (known from the database, or listed as
+        sessions earlier in this run: a dispute whose payment is not stored yet is still applied,
+        and kept until its payment arrives). A dispute carries no time of its last status change,
+        so its status is dated when the list answered: a webhook that reports a later change
+        still wins, an older one cannot undo what the list said."""
+        if not disputes:
+            return
+        pis = {_ref(d.get("payment_intent")) for d in disputes} - {""}
+        charges = {_ref(d.get("charge")) for d in disputes} - {""}
+        by_pi: dict[str, str] = {}
+        by_charge: dict[str, str] = {}
+        rows = Payment.objects.filter(
+            Q(payment_intent_id__in=pis) | Q(charge_id__in=charges), event__slug__in=self.plan.slugs
+        ).values_list("payment_intent_id", "charge_id", "event__slug")
+        for pi, charge, slug in rows:
+            if pi:
+                by_pi[pi] = slug
+            if charge:
+                by_charge[charge] = slug
+        stored = {d.dispute_id: d for d in Dispute.objects.filter(dispute_id__in=[d.get("id") for d in disputes])}
+        for dispute in disputes:
+            did, pi, charge = dispute.get("id"), _ref(dispute.get("payment_intent")), _ref(dispute.get("charge"))
+            slug = self._pi_events.get(pi) or by_pi.get(pi) or by_charge.get(charge)
+            if not did or slug is None or did in self._seen["dispute"]:
+                continue  # a dispute of a payment that is not one of the selected events'
+            self._seen["dispute"].add(did)
+            counts = self._c(slug, "stripe")
+            counts["seen"] += 1
+            signal = dispute_to_signal(dispute, raw_ref=f"reconcile:{self.run.pk}", occurred_at=observed_at)
+            known = stored.get(did)
+            if known is not None and known.payment_id is not None and known.status == signal.dispute_status:
+                counts["known"] += 1
+                continue
+            result = self._apply("stripe", slug, signal, f"dispute {did}")
+            if result is None:
+                continue
+            outcome = "new" if result.created else "changed" if result.changed else "known"
+            text = (
+                f"dispute {did} of {pi or charge} {_money(signal.amount, signal.currency)} "
+                f"{signal.dispute_status} (reason: {signal.reason or 'not given'})"
+            )
+            if outcome == "changed":
+                text += f" ({', '.join(result.changed)})"
+            self._outcome("stripe", slug, outcome, text)
+
     # Acuity ------------------------------------------------------------------------------------
     def _acuity_stream(self):
         walker = AcuityWalker(self.acuity_client or AcuityClient())
@@ -423,6 +494,8 @@ class Reconciler:
                     self._stripe_sessions(slug, payload, client)
                 elif kind == "refunds":
                     self._stripe_refunds(payload)
+                elif kind == "disputes":
+                    self._stripe_disputes(*payload)
                 elif kind == "page":
                     self._acuity_page(slug, *payload)
                 elif kind == "warning":

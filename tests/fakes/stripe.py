@@ -1,8 +1,9 @@
 """A fake Stripe API (the parts we call), in the documented shapes (API 2026-10-28).
 
 Build data with ``add_session(...)``; refunds and disputes made "directly in Stripe" with
-``refund(...)`` / ``dispute(...)``. Webhook payload builders and the signer live here too, so a
-test can both serve an object from the API and deliver the event that announces it.
+``refund(...)`` / ``dispute(...)`` (and ``set_dispute_status(...)`` as a dispute moves on). Webhook
+payload builders and the signer live here too, so a test can both serve an object from the API and
+deliver the event that announces it (``dispute_object(...)`` builds one without storing it).
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class FakeStripe(FakeServer):
         self.payment_intents: dict[str, dict] = {}
         self.charges: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
+        self.disputes: dict[str, dict] = {}
         self.idempotency: dict[str, dict] = {}
         # False: list answers leave ``line_items`` out even when expanded (forces the per-session
         # line-items fallback in reconciliation).
@@ -93,6 +95,7 @@ class FakeStripe(FakeServer):
         self.route("GET", r"/v1/charges/([^/]+)", self._get_charge)
         self.route("POST", r"/v1/refunds", self._create_refund)
         self.route("GET", r"/v1/refunds", self._list_refunds)
+        self.route("GET", r"/v1/disputes", self._list_disputes)
 
     # --- data builders -------------------------------------------------------------------------
     def add_session(
@@ -222,7 +225,10 @@ class FakeStripe(FakeServer):
         charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
         return refund
 
-    def dispute_object(self, session: dict, reason: str = "fraudulent", status: str = "needs_response") -> dict:
+    def dispute_object(
+        self, session: dict, reason: str = "fraudulent", status: str = "needs_response", created: int | None = None
+    ) -> dict:
+        """A Dispute of the session's charge, as a webhook would carry it (not stored: see ``dispute``)."""
         charge = self.charge_for(session)
         charge["disputed"] = True
         return {
@@ -236,8 +242,19 @@ class FakeStripe(FakeServer):
             "status": status,
             "livemode": charge["livemode"],
             "metadata": {},
-            "created": int(time.time()),
+            "created": created or int(time.time()),
         }
+
+    def dispute(self, session: dict, reason: str = "fraudulent", status: str = "needs_response", **kw) -> dict:
+        """A dispute opened by the cardholder's bank: listed by ``GET /v1/disputes`` from now on."""
+        dispute = self.dispute_object(session, reason=reason, status=status, **kw)
+        self.disputes[dispute["id"]] = dispute
+        return dispute
+
+    def set_dispute_status(self, dispute: dict, status: str) -> dict:
+        """The dispute moves on in Stripe (evidence submitted: ``under_review``; closed: ``won``/``lost``)."""
+        self.disputes[dispute["id"]]["status"] = status
+        return self.disputes[dispute["id"]]
 
     # --- events built from the stored objects --------------------------------------------------
     def session_event(self, session: dict, type_: str = "checkout.session.completed", **kw) -> dict:
@@ -274,14 +291,22 @@ class FakeStripe(FakeServer):
         return 200, {"object": "list", "url": "/v1/checkout/sessions", "has_more": has_more, "data": data}
 
     def _list_refunds(self, req):
-        """``GET /v1/refunds``: newest first, filters ``charge``, ``payment_intent``, ``created[…]``."""
+        return self._list_of_charge_objects(req, self.refunds, "/v1/refunds")
+
+    def _list_disputes(self, req):
+        return self._list_of_charge_objects(req, self.disputes, "/v1/disputes")
+
+    @staticmethod
+    def _list_of_charge_objects(req, objects: dict[str, dict], url: str):
+        """``GET /v1/refunds`` and ``GET /v1/disputes`` (the same list parameters): newest first,
+        filters ``charge``, ``payment_intent``, ``created[…]``."""
         q = req.query
-        items = sorted(self.refunds.values(), key=lambda r: (r["created"], r["id"]), reverse=True)
+        items = sorted(objects.values(), key=lambda o: (o["created"], o["id"]), reverse=True)
         for key in ("charge", "payment_intent"):
             if q.get(key):
-                items = [r for r in items if r[key] == q[key]]
+                items = [o for o in items if o[key] == q[key]]
         _, page, has_more = _created_window_page(items, q)
-        return 200, {"object": "list", "url": "/v1/refunds", "has_more": has_more, "data": page}
+        return 200, {"object": "list", "url": url, "has_more": has_more, "data": page}
 
     def _with_expansions(self, session, expand, prefix=""):
         out = dict(session)
