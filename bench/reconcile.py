@@ -159,7 +159,7 @@ def main():
 
         wrapper = connection.execute_wrapper(count_queries)
         wrapper.__enter__()
-        t = time.monotonic()
+        t, cpu = time.monotonic(), time.process_time()
         if args.profile and not results:
             import cProfile
 
@@ -168,18 +168,22 @@ def main():
             prof.dump_stats(args.profile)
         else:
             run = reconcile(since=parse_since("3d"), options={"since": "3d"})
-        took = time.monotonic() - t
+        took, cpu = time.monotonic() - t, time.process_time() - cpu
         wrapper.__exit__(None, None, None)
         calls = {
             "stripe sessions": stripe.count("GET", r"^/v1/checkout/sessions$"),
             "stripe line items": stripe.count("GET", r"/line_items$"),
             "stripe refunds": stripe.count("GET", r"^/v1/refunds$"),
+            "stripe disputes": stripe.count("GET", r"^/v1/disputes$"),
             "acuity appointments": acuity.count("GET", r"/appointments$"),
             "acuity calendars": acuity.count("GET", r"/calendars$"),
         }
         results.append((label, took, run, calls))
         per = queries[0] / max(totals(run)["seen"], 1)
-        print(f"\n== {label}: {took:.1f} s, status {run.status}, {queries[0]:,} SQL queries ({per:.1f} per record)")
+        print(
+            f"\n== {label}: {took:.1f} s (CPU of this process {cpu:.1f} s), status {run.status}, "
+            f"{queries[0]:,} SQL queries ({per:.1f} per record)"
+        )
         print("   API calls: " + ", ".join(f"{k} {v}" for k, v in calls.items()))
         print(f"   totals: {totals(run)}")
         for error in run.errors[:5]:
