@@ -2,21 +2,26 @@
 
 Both read their base URL from settings, so tests, the demo and the benchmarks point them at the
 local fakes in ``tests/fakes``. Both stay under the providers' rate limits (Stripe: 25 requests/s
-per endpoint; Acuity: 10 requests/s) and back off on 429 honouring ``Retry-After`` — the Stripe
-SDK retries connection errors and 5xx itself (``max_network_retries``) but never a 429.
+per endpoint; Acuity: 10 requests/s, across all processes on PostgreSQL: ``RateLimiter``) and back
+off on 429 honouring ``Retry-After`` — the Stripe SDK retries connection errors and 5xx itself
+(``max_network_retries``) but never a 429.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import requests
 import stripe
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +42,31 @@ class NotFound(ProviderError):
 
 
 class RateLimiter:
-    """A simple thread-safe pacing limiter: at most ``rate`` calls per second per process."""
+    """Thread-safe pacing: at most ``rate`` calls per second.
 
-    def __init__(self, rate: float):
+    With a ``key`` on PostgreSQL the pace is shared by every process (django-q workers, a
+    reconciliation run): each ``wait()`` reserves the next free slot for the key in
+    ``ProviderPace`` with one autocommit statement on a connection of its own, so the providers'
+    limits hold for all processes together. Without a key, on SQLite, at rates too high to be worth
+    a database round trip (tests, benchmarks), or while that database cannot be reached, the pace
+    is per process (the 429 backoff covers the rest).
+    """
+
+    def __init__(self, rate: float, key: str | None = None):
         self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.key = key[:100] if key else None
         self._next = 0.0
         self._lock = threading.Lock()
 
     def wait(self):
         if not self.interval:
             return
+        if self.key is not None and self.interval > _SHARED_MIN_INTERVAL:
+            delay = _shared_slot(self.key, self.interval)
+            if delay is not None:
+                if delay > 0:
+                    time.sleep(delay)
+                return
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next)
@@ -54,6 +74,153 @@ class RateLimiter:
         delay = slot - now
         if delay > 0:
             time.sleep(delay)
+
+
+# --- Pacing shared across processes (PostgreSQL) -------------------------------------------------
+# Below this interval (over 1000 calls/s: the rates tests and benchmarks set) a database round trip
+# per call costs more than it is worth, and no provider allows such rates anyway.
+_SHARED_MIN_INTERVAL = 0.001
+# A reservation never waits longer than this (a clock step back on the database host would
+# otherwise leave a row far in the future); real queues are a few callers deep.
+_SHARED_MAX_WAIT = 10.0
+_SHARED_CONNECT_TIMEOUT = 2  # seconds (libpq's minimum)
+_SHARED_RETRY_AFTER = 5.0  # after a failed connect, pace per process for this long before trying again
+_SHARED_WARN_EVERY = 60.0
+
+# The database clock is the one clock. The row is locked only for this one autocommit statement.
+_RESERVE_SQL = """
+WITH now AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS t)
+INSERT INTO {table} AS p (key, next_at) SELECT %(key)s, t + %(iv)s FROM now
+ON CONFLICT (key) DO UPDATE
+   SET next_at = LEAST(GREATEST(p.next_at, (SELECT t FROM now)), (SELECT t FROM now) + %(max_wait)s) + %(iv)s
+RETURNING p.next_at - %(iv)s - (SELECT t FROM now)
+"""
+
+_shared_local = threading.local()
+_shared_conns: weakref.WeakSet[_SharedConnection] = weakref.WeakSet()
+_shared_state_lock = threading.Lock()
+_shared_down_until = 0.0  # time.monotonic()
+_shared_warned_at: float | None = None
+
+
+class _SharedConnection:
+    """One thread's pacing connection (psycopg, autocommit), never the caller's Django connection:
+    the caller may be inside a transaction, and a row lock held until its commit would serialise
+    every other process's API calls."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.inherited = False
+        with _shared_state_lock:
+            _shared_conns.add(self)
+
+    def close(self):
+        if self.inherited:
+            return
+        try:
+            self.conn.close()
+        except Exception:  # closing a broken connection must not raise
+            pass
+
+    def __del__(self):  # the thread ended
+        self.close()
+
+
+def _shared_connect(db) -> _SharedConnection:
+    import psycopg
+
+    params = db.get_connection_params()  # the test database in tests
+    for django_only in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(django_only, None)
+    params["connect_timeout"] = _SHARED_CONNECT_TIMEOUT
+    params.setdefault("application_name", "jlf-pacing")
+    conn = psycopg.connect(**params, autocommit=True)
+    try:
+        conn.execute("SET statement_timeout = 2000")
+    except Exception:
+        conn.close()
+        raise
+    return _SharedConnection(conn)
+
+
+def _shared_failed(exc: Exception, *, connecting: bool) -> None:
+    global _shared_down_until, _shared_warned_at
+    now = time.monotonic()
+    with _shared_state_lock:
+        if connecting:
+            _shared_down_until = now + _SHARED_RETRY_AFTER
+        warn = _shared_warned_at is None or now - _shared_warned_at >= _SHARED_WARN_EVERY
+        if warn:
+            _shared_warned_at = now
+    if warn:
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        log.warning(
+            "shared API pacing unavailable, pacing per process (%s: %s); further failures in the next %.0fs "
+            "are not logged",
+            type(exc).__name__,
+            detail,
+            _SHARED_WARN_EVERY,
+        )
+
+
+def _shared_slot(key: str, interval: float) -> float | None:
+    """Reserve the next slot for ``key``: seconds to wait, or None to pace in this process."""
+    from django.db import connections
+
+    db = connections["default"]
+    if db.vendor != "postgresql" or time.monotonic() < _shared_down_until:
+        return None
+    holder = getattr(_shared_local, "conn", None)
+    connecting = holder is None or holder.inherited or holder.conn.closed
+    try:
+        if connecting:
+            _shared_local.conn = None
+            holder = _shared_local.conn = _shared_connect(db)
+            connecting = False
+        from integrations.models import ProviderPace
+
+        sql = _RESERVE_SQL.format(table=db.ops.quote_name(ProviderPace._meta.db_table))
+        row = holder.conn.execute(sql, {"key": key, "iv": interval, "max_wait": _SHARED_MAX_WAIT}).fetchone()
+        return max(0.0, float(row[0]))
+    except Exception as exc:  # an API call never fails because pacing storage is down
+        if holder is not None:
+            holder.close()
+        _shared_local.conn = None
+        _shared_failed(exc, connecting=connecting)
+        return None
+
+
+_shared_inherited: list[_SharedConnection] = []
+
+
+def _shared_after_fork_in_child() -> None:
+    # A forked child (a django-q worker) must not use its parent's connections, nor close them:
+    # closing sends the server a goodbye on the parent's socket. Keep them, unused, and reconnect.
+    with _shared_state_lock:
+        for holder in list(_shared_conns):
+            holder.inherited = True
+            _shared_inherited.append(holder)
+        _shared_conns.clear()
+    _shared_local.conn = None
+
+
+os.register_at_fork(after_in_child=_shared_after_fork_in_child)
+
+
+def close_shared_connections() -> None:
+    """Close every thread's pacing connection (each reconnects on its next call)."""
+    with _shared_state_lock:
+        holders = list(_shared_conns)
+    for holder in holders:
+        holder.close()
+
+
+@receiver(setting_changed)
+def _pacing_settings_changed(setting, **kwargs):
+    # Settings change only in tests: close the pacing connections there so a later rate or test
+    # database starts clean and the test database can be dropped at the end of the run.
+    if setting in ("DATABASES", "STRIPE_REQUESTS_PER_SECOND", "ACUITY_REQUESTS_PER_SECOND"):
+        close_shared_connections()
 
 
 def _retry_after(headers, default: float) -> float:
@@ -72,7 +239,7 @@ _stripe_limiters_lock = threading.Lock()
 def _stripe_limiter(endpoint: str) -> RateLimiter:
     with _stripe_limiters_lock:
         if endpoint not in _stripe_limiters:
-            _stripe_limiters[endpoint] = RateLimiter(settings.STRIPE_REQUESTS_PER_SECOND)
+            _stripe_limiters[endpoint] = RateLimiter(settings.STRIPE_REQUESTS_PER_SECOND, key=f"stripe:{endpoint}")
         return _stripe_limiters[endpoint]
 
 
@@ -144,7 +311,7 @@ class AcuityClient:
         self.timeout = timeout
         self.attempts = attempts
         if _acuity_limiter is None:
-            _acuity_limiter = RateLimiter(settings.ACUITY_REQUESTS_PER_SECOND)
+            _acuity_limiter = RateLimiter(settings.ACUITY_REQUESTS_PER_SECOND, key="acuity")
         self.limiter = _acuity_limiter
 
     def _get(self, path: str, params: dict | None = None) -> Any:

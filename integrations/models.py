@@ -84,3 +84,18 @@ class ReconcileRun(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class ProviderPace(models.Model):
+    """The next free request slot per provider limit, shared by every process (integrations/clients.py).
+
+    ``next_at`` is in seconds since the epoch as PostgreSQL's clock sees it, so hosts whose clocks
+    disagree still agree on the pace. Only used on PostgreSQL; one row per key ("stripe:<endpoint>",
+    "acuity"), written by one autocommit statement per API call.
+    """
+
+    key = models.CharField(max_length=100, primary_key=True)
+    next_at = models.FloatField()
+
+    def __str__(self):
+        return f"{self.key} @ {self.next_at:.3f}"
