@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from .inbox import requeue
-from .models import ReconcileRun, WebhookEvent
+from .models import ProviderPace, ReconcileRun, WebhookEvent
 
 RETRYABLE = (WebhookEvent.Status.FAILED, WebhookEvent.Status.RECEIVED)
 
@@ -181,3 +181,18 @@ class ReconcileRunAdmin(admin.ModelAdmin):
     @admin.display(description="errors")
     def error_count(self, obj):
         return len(obj.errors or [])
+
+
+@admin.register(ProviderPace)
+class ProviderPaceAdmin(admin.ModelAdmin):
+    """The next free request slot per provider endpoint, shared by every process (see
+    ``integrations.clients.RateLimiter``). Shown for diagnosis only: the rows are the pacing's own."""
+
+    list_display = ("key", "next_at")
+    search_fields = ("key",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
