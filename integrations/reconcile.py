@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -60,8 +60,8 @@ from .reconcile_report import _empty_counts, summary_line
 from .reconcile_sources import (
     AcuityWalker,
     Prefetch,
-    _stripe_pages,
     parse_since,
+    stripe_dispute_pages,
     stripe_line_items,
     stripe_refund_pages,
     stripe_session_pages,
@@ -196,17 +196,6 @@ def make_plan(event_slugs=None, providers=None, since: timedelta | None = None) 
     return plan
 
 
-# --- Listing ---------------------------------------------------------------------------------
-def stripe_dispute_pages(client, *, created_gte: int | None) -> Iterator[list[dict]]:
-    """Every dispute created in the window (``GET /v1/disputes``, newest first), paced and paged
-    like ``stripe_refund_pages``: the whole account, since the list has no payment-link filter
-    (only ``charge`` / ``payment_intent`` / ``created``)."""
-    params: dict = {}
-    if created_gte is not None:
-        params["created"] = {"gte": created_gte}
-    yield from _stripe_pages("disputes.list", client.v1.disputes.list, params)
-
-
 # --- The run -----------------------------------------------------------------------------------
 def _money(amount, currency) -> str:
     return "" if amount is None else f"{amount / 100:,.2f} {(currency or '').upper()}"
@@ -289,6 +278,19 @@ class Reconciler:
         self._failures_in_a_row = 0
         return result
 
+    def _apply_and_count(self, provider: str, slug: str, signal, what: str, text: str):
+        """Apply one record and count it as the apply function saw it: created → new, changed
+        fields → changed (listed after ``text``), neither → known. None when it failed (counted
+        as an error by ``_apply``)."""
+        result = self._apply(provider, slug, signal, what)
+        if result is None:
+            return None
+        outcome = "new" if result.created else "changed" if result.changed else "known"
+        if outcome == "changed":
+            text += f" ({', '.join(result.changed)})"
+        self._outcome(provider, slug, outcome, text)
+        return result
+
     def _outcome(self, provider: str, slug: str, outcome: str, text: str):
         self._c(slug, provider)[outcome] += 1
         if outcome in ("new", "changed"):
@@ -352,16 +354,10 @@ class Reconciler:
             if payment is not None and not payment_needs_apply(payment, signal):
                 counts["known"] += 1
                 continue
-            result = self._apply("stripe", slug, signal, f"session {sid}")
-            if result is None:
-                continue
-            outcome = "new" if result.created else "changed" if result.changed else "known"
-            if outcome == "new" and signal.payment_intent_id:
-                self._new_pis.add(signal.payment_intent_id)
             text = f"payment {sid} {signal.email} {signal.status} {_money(signal.amount, signal.currency)}".strip()
-            if outcome == "changed":
-                text += f" ({', '.join(result.changed)})"
-            self._outcome("stripe", slug, outcome, text)
+            result = self._apply_and_count("stripe", slug, signal, f"session {sid}", text)
+            if result is not None and result.created and signal.payment_intent_id:
+                self._new_pis.add(signal.payment_intent_id)
 
     def _stripe_refunds(self, refunds: list[dict]):
         pis = {_ref(r.get("payment_intent")) for r in refunds} - {""}
@@ -436,17 +432,11 @@ class Reconciler:
             if known is not None and known.payment_id is not None and known.status == signal.dispute_status:
                 counts["known"] += 1
                 continue
-            result = self._apply("stripe", slug, signal, f"dispute {did}")
-            if result is None:
-                continue
-            outcome = "new" if result.created else "changed" if result.changed else "known"
             text = (
                 f"dispute {did} of {pi or charge} {_money(signal.amount, signal.currency)} "
                 f"{signal.dispute_status} (reason: {signal.reason or 'not given'})"
             )
-            if outcome == "changed":
-                text += f" ({', '.join(result.changed)})"
-            self._outcome("stripe", slug, outcome, text)
+            self._apply_and_count("stripe", slug, signal, f"dispute {did}", text)
 
     # Acuity ------------------------------------------------------------------------------------
     def _acuity_stream(self):
@@ -475,15 +465,9 @@ class Reconciler:
             if booking is not None and not booking_needs_apply(booking, signal):
                 counts["known"] += 1
                 continue
-            result = self._apply("acuity", slug, signal, f"appointment {aid}")
-            if result is None:
-                continue
-            outcome = "new" if result.created else "changed" if result.changed else "known"
             when = f"{signal.starts_at:%Y-%m-%d %H:%M}" if signal.starts_at else "no time"
             text = f"booking {aid} {signal.email} {when} {signal.status}"
-            if outcome == "changed":
-                text += f" ({', '.join(result.changed)})"
-            self._outcome("acuity", slug, outcome, text)
+            self._apply_and_count("acuity", slug, signal, f"appointment {aid}", text)
 
     # driving -----------------------------------------------------------------------------------
     def _consume(self, provider: str, stream: Prefetch):

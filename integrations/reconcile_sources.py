@@ -81,12 +81,22 @@ def stripe_session_pages(client, *, payment_link: str | None, created_gte: int |
     yield from _stripe_pages("checkout.sessions.list", client.v1.checkout.sessions.list, params)
 
 
-def stripe_refund_pages(client, *, created_gte: int | None) -> Iterator[list[dict]]:
-    """Every refund created in the window (the whole account: refunds have no payment-link filter)."""
+def _created_in_window_pages(endpoint: str, method, created_gte: int | None) -> Iterator[list[dict]]:
     params: dict = {}
     if created_gte is not None:
         params["created"] = {"gte": created_gte}
-    yield from _stripe_pages("refunds.list", client.v1.refunds.list, params)
+    yield from _stripe_pages(endpoint, method, params)
+
+
+def stripe_refund_pages(client, *, created_gte: int | None) -> Iterator[list[dict]]:
+    """Every refund created in the window (the whole account: refunds have no payment-link filter)."""
+    yield from _created_in_window_pages("refunds.list", client.v1.refunds.list, created_gte)
+
+
+def stripe_dispute_pages(client, *, created_gte: int | None) -> Iterator[list[dict]]:
+    """Every dispute created in the window (the whole account: the list filters only by
+    ``charge``, ``payment_intent`` and ``created``), newest first."""
+    yield from _created_in_window_pages("disputes.list", client.v1.disputes.list, created_gte)
 
 
 def stripe_line_items(client, session_id: str) -> list[dict]:
