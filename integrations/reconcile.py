@@ -41,9 +41,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from registrations.audit import Actor
-from registrations.identity import normalise_email, normalise_phone, split_emails
+from registrations.bookings import observed_values, reference_in
+from registrations.identity import normalise_email
 from registrations.models import Booking, Dispute, Event, EventMapping, Payment, Refund, Source
-from registrations.services import REFUND_STATUS_RANK, apply_booking, apply_payment, is_reference
+from registrations.payments import FILLED_FIELDS
+from registrations.services import REFUND_STATUS_RANK, apply_booking, apply_payment
 
 from .clients import AcuityClient, ProviderError, stripe_client
 from .models import ReconcileRun
@@ -569,25 +571,12 @@ def _not_configured(provider: str) -> str:
 # Conservative by design: these only answer False when every value the record carries is already
 # stored exactly as-is. Any doubt (a different value, a fact not yet attached to a registration)
 # answers True and the apply function decides, so a wrong answer can cost time, never a change.
-_PAYMENT_FIELDS = (
-    "checkout_session_id",
-    "payment_intent_id",
-    "charge_id",
-    "amount",
-    "currency",
-    "quantity",
-    "name",
-    "phone",
-    "client_reference_id",
-)
-
-
 def payment_needs_apply(payment: Payment, signal) -> bool:
     if payment.event_id is None or (payment.registration_id is None and payment.state != Payment.State.EXPIRED):
         return True
     if signal.status != payment.state:
         return True
-    for attr in _PAYMENT_FIELDS:
+    for attr in FILLED_FIELDS:
         value = getattr(signal, attr)
         if value not in (None, "") and value != getattr(payment, attr):
             return True
@@ -604,25 +593,11 @@ def payment_needs_apply(payment: Payment, signal) -> bool:
 def booking_needs_apply(booking: Booking, signal) -> bool:
     if booking.event_id is None or booking.registration_id is None:
         return True
-    emails = split_emails(signal.email)
-    expected = {
-        "email": emails[0] if emails else "",
-        "other_emails": emails[1:],
-        "first_name": signal.first_name,
-        "last_name": signal.last_name,
-        "phone": normalise_phone(signal.phone),
-        "starts_at": signal.starts_at,
-        "timezone": signal.timezone,
-        "calendar_id": str(signal.calendar_id or ""),
-        "appointment_type_id": str(signal.appointment_type_id or ""),
-        "intake": dict(signal.intake),
-    }
-    if any(getattr(booking, attr) != value for attr, value in expected.items()):
+    if any(getattr(booking, attr) != value for attr, value in observed_values(signal).items()):
         return True
     if (signal.status == "cancelled") != booking.cancelled:
         return True
-    refs = [str(v or "").strip() for v in (*signal.intake_by_field_id.values(), *signal.intake.values())]
-    ref = next((v for v in refs if is_reference(v)), "")
+    ref = reference_in(signal)
     if ref and ref != booking.intake_reference:
         return True
     stored_keys = {tuple(map(str, k)) for k in booking.mapping_keys or []}

@@ -41,12 +41,31 @@ def _split_tiebreak(value: str):
     return int(rank or 0), starts
 
 
-def _reference_in(signal: BookingSignal) -> str:
+def reference_in(signal: BookingSignal) -> str:
+    """Our registration reference, if the attendee typed it into an intake form field."""
     for value in list(signal.intake_by_field_id.values()) + list(signal.intake.values()):
         value = str(value or "").strip()
         if is_reference(value):
             return value
     return ""
+
+
+def observed_values(signal: BookingSignal) -> dict:
+    """The booking's fields as this observation of the appointment says they are (the newest
+    observation sets them all). Also what reconciliation compares with the stored booking."""
+    emails = split_emails(signal.email)
+    return {
+        "email": emails[0] if emails else "",
+        "other_emails": emails[1:],
+        "first_name": signal.first_name,
+        "last_name": signal.last_name,
+        "phone": normalise_phone(signal.phone),
+        "starts_at": signal.starts_at,
+        "timezone": signal.timezone,
+        "calendar_id": str(signal.calendar_id or ""),
+        "appointment_type_id": str(signal.appointment_type_id or ""),
+        "intake": dict(signal.intake),
+    }
 
 
 def apply_booking(signal: BookingSignal, actor: Actor = SYSTEM, source: str = Source.WEBHOOK) -> ApplyResult:
@@ -64,23 +83,13 @@ def apply_booking(signal: BookingSignal, actor: Actor = SYSTEM, source: str = So
         changed = []
         incoming = _booking_observation_key(signal)
         current = (booking.state_at or _EPOCH, *_split_tiebreak(booking.state_tiebreak))
-        emails = split_emails(signal.email)
         if created or incoming > current or booking.state_at is None:
             values = {
-                "email": emails[0] if emails else "",
-                "other_emails": emails[1:],
-                "first_name": signal.first_name,
-                "last_name": signal.last_name,
-                "phone": normalise_phone(signal.phone),
-                "starts_at": signal.starts_at,
-                "timezone": signal.timezone,
-                "calendar_id": str(signal.calendar_id or ""),
-                "appointment_type_id": str(signal.appointment_type_id or ""),
-                "intake": dict(signal.intake),
+                **observed_values(signal),
                 "state_at": signal.occurred_at or _EPOCH,
                 "state_tiebreak": f"{incoming[1]}|{incoming[2]}",
             }
-            ref = _reference_in(signal)
+            ref = reference_in(signal)
             if ref:
                 values["intake_reference"] = ref
             for attr, value in values.items():
@@ -141,7 +150,7 @@ def apply_booking(signal: BookingSignal, actor: Actor = SYSTEM, source: str = So
 
 
 def _attach_booking(booking: Booking, actor: Actor, source: str) -> tuple[Registration | None, bool]:
-    event_found = False
+    fields = []  # saved in one UPDATE at the end
     if booking.event_id is None:
         event, ignored = resolve_event(booking.mapping_keys)
         if event is None:
@@ -149,20 +158,19 @@ def _attach_booking(booking: Booking, actor: Actor, source: str) -> tuple[Regist
                 _flag_unmatched(booking, actor)
             return None, not ignored
         booking.event = event
-        event_found = True
-    if booking.registration_id:
-        if event_found:
-            booking.save(update_fields=["event", "updated_at"])
-        return booking.registration, False
-    emails = ([booking.email] if booking.email else []) + list(booking.other_emails)
-    reg = _registration_for(booking.event, emails, booking.intake_reference, booking.name, booking.phone, source, actor)
+        fields.append("event")
+    reg = booking.registration if booking.registration_id else None
     if reg is None:
-        if event_found:
-            booking.save(update_fields=["event", "updated_at"])
-    else:
-        booking.registration = reg
-        fields = ["event", "registration", "updated_at"] if event_found else ["registration", "updated_at"]
-        booking.save(update_fields=fields)
+        emails = ([booking.email] if booking.email else []) + list(booking.other_emails)
+        reg = _registration_for(
+            booking.event, emails, booking.intake_reference, booking.name, booking.phone, source, actor
+        )
+        if reg is not None:
+            booking.registration = reg
+            fields.append("registration")
+    if fields:
+        booking.save(update_fields=[*fields, "updated_at"])
+    if "registration" in fields:
         audit(
             "booking.matched",
             actor=actor,

@@ -32,6 +32,19 @@ from .signals import PaymentSignal
 log = logging.getLogger(__name__)
 
 PAYMENT_STATE_RANK = {"expired": 0, "unpaid": 1, "failed": 2, "paid": 3}
+# The payment fields an observation fills in when they are still empty (besides state, email,
+# livemode, mapping keys and time, which have rules of their own in ``_merge_payment_fields``).
+FILLED_FIELDS = (
+    "checkout_session_id",
+    "payment_intent_id",
+    "charge_id",
+    "amount",
+    "currency",
+    "quantity",
+    "name",
+    "phone",
+    "client_reference_id",
+)
 REFUND_STATUS_RANK = {"": 0, "pending": 1, "requires_action": 2, "succeeded": 3, "failed": 4, "canceled": 4}
 
 
@@ -84,17 +97,7 @@ def _merge_payment_fields(payment: Payment, other) -> list[str]:
     if PAYMENT_STATE_RANK.get(state, -1) > PAYMENT_STATE_RANK.get(payment.state, -1):
         payment.state = state
         changed.append("state")
-    for attr in (
-        "checkout_session_id",
-        "payment_intent_id",
-        "charge_id",
-        "amount",
-        "currency",
-        "quantity",
-        "name",
-        "phone",
-        "client_reference_id",
-    ):
+    for attr in FILLED_FIELDS:
         fill(attr, getattr(other, attr, None))
     fill("email", normalise_email(getattr(other, "email", "")))
     if getattr(other, "livemode", False) and not payment.livemode:
