@@ -44,6 +44,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import cpu_model, recreate_database  # noqa: E402
+
 PY = sys.executable
 SECRET = "whsec_bench_secret"
 PLINK = "plink_bench"
@@ -67,14 +70,6 @@ def parse_args():
 
 
 # --- processes -------------------------------------------------------------------------------------
-def recreate_database(host: str, name: str):
-    import psycopg
-
-    with psycopg.connect(f"{host}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def app_env(db_url: str, **extra) -> dict:
     env = dict(os.environ)
     env.update(
@@ -482,7 +477,7 @@ def main():
     args = parse_args()
     logs = Path(args.logs or tempfile.mkdtemp(prefix="jlf-bench-ingest-"))
     logs.mkdir(parents=True, exist_ok=True)
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    cpu = cpu_model()
     print(f"machine: {os.cpu_count()} CPUs ({cpu}); load average {os.getloadavg()}; logs in {logs}", flush=True)
     if args.mode in ("all", "ingest"):
         mode_ingest(args, logs)

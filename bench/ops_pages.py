@@ -29,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import recreate_database  # noqa: E402
+
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -38,14 +40,6 @@ def parse_args():
     p.add_argument("--db", default="jlf_bench_ops")
     p.add_argument("--db-host", default="postgres://postgres@127.0.0.1:5432")
     return p.parse_args()
-
-
-def recreate_database(host: str, name: str):
-    import psycopg
-
-    with psycopg.connect(f"{host}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def build(n_regs: int, n_items: int):

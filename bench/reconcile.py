@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import cpu_model, recreate_database  # noqa: E402
+
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -39,14 +41,6 @@ def parse_args():
     p.add_argument("--db-host", default="postgres://postgres@127.0.0.1:5432")
     p.add_argument("--profile", metavar="FILE", help="write a cProfile of the first run to FILE")
     return p.parse_args()
-
-
-def recreate_database(host: str, name: str):
-    import psycopg
-
-    with psycopg.connect(f"{host}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 _faker = None
@@ -143,7 +137,7 @@ def main():
         f"{args.events} events ({time.monotonic() - t:.1f} s to build)"
     )
     print(
-        f"machine: {os.cpu_count()} cores, {_cpu()}, PostgreSQL {connection.pg_version // 10000}, "
+        f"machine: {os.cpu_count()} cores, {cpu_model()}, PostgreSQL {connection.pg_version // 10000}, "
         f"Python {sys.version.split()[0]}"
     )
 
@@ -197,16 +191,6 @@ def main():
     stripe.stop()
     acuity.stop()
     return 0 if first <= 60 and second <= 20 else 1
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":

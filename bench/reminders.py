@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import cpu_model, recreate_database  # noqa: E402
+
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,14 +43,6 @@ def parse_args():
     p.add_argument("--db", default="jlf_reminders_bench")
     p.add_argument("--db-host", default="postgres://postgres@127.0.0.1:5432")
     return p.parse_args()
-
-
-def recreate_database(host: str, name: str):
-    import psycopg
-
-    with psycopg.connect(f"{host}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 # share of registrations per kind (the rest: settled states the scan must skip)
@@ -187,7 +181,7 @@ def main():
     )
     print("      " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
     print(
-        f"machine: {os.cpu_count()} cores, {_cpu()}, PostgreSQL {connection.pg_version // 10000}, "
+        f"machine: {os.cpu_count()} cores, {cpu_model()}, PostgreSQL {connection.pg_version // 10000}, "
         f"Python {sys.version.split()[0]}"
     )
 
@@ -224,16 +218,6 @@ def main():
         + ("OK" if ok else "MISSED")
     )
     return 0 if ok else 1
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":
