@@ -8,7 +8,8 @@ Deduplication is on *processed*, not on *seen* (INTEGRATIONS.md trap 10):
 * a new (provider, event id) → a ``received`` row and a queued task;
 * a redelivery of a ``processed`` or ``ignored`` Stripe event → ``deliveries + 1``, nothing else;
 * a redelivery of a ``failed`` event → back to ``received`` with a fresh attempt budget, queued;
-* a redelivery of a ``received`` event → queued again only when its task is overdue (lost);
+* a redelivery of a ``received`` event → queued again only when its task is overdue (lost), or
+  for Acuity when the row waits for the retry of a failed attempt (below);
   if that task is running right now, the count it read when it claimed the row no longer matches
   and the task, not the intake, decides: it queues the row again rather than finish it as
   ``processed`` (Acuity) or ``failed`` (both) — ``tasks._finish_unless_delivered_again``;
@@ -17,8 +18,12 @@ Deduplication is on *processed*, not on *seen* (INTEGRATIONS.md trap 10):
   re-opens it: processing re-fetches the appointment, which is harmless when nothing changed and
   the only way not to miss it when something did. One that arrives while the row is being
   processed gets a second run after the current one (the current one may have fetched before the
-  change). Identical deliveries that arrive before processing starts still collapse into one row
-  and one processing run.
+  change). One that arrives while the row waits for the retry of a failed attempt (say Acuity
+  answered 500; ``next_attempt_at`` is in the future, no lease) queues it now instead of at the
+  next backoff slot, which can be hours away: the change it announces is picked up promptly. The
+  attempts already spent stay spent (only a ``failed`` row gets a fresh budget). A Stripe row in
+  that state keeps its retry schedule. Identical deliveries that arrive before the first attempt
+  starts still collapse into one row and one processing run.
 
 The counting UPDATE runs under the row's lock, and the task finishes with a conditional UPDATE on
 the count, so a delivery is either seen by the running attempt's finish or finds the row finished:
@@ -234,9 +239,11 @@ def _redelivery(delivery: Delivery, now) -> Recorded:
             updates.update(_reopen_fields(now))
             requeue = True
         elif row.status == Status.RECEIVED:
-            # Queued already; queue again only if that task looks lost (its own run re-checks).
+            # Queued already; queue again only if that task looks lost (its own run re-checks), or
+            # if an Acuity row waits for the retry of a failed attempt: the delivery announces a
+            # change, so it runs now, on the attempts left (not at the next backoff slot).
             # A task running now sees ``deliveries`` move when it finishes, and runs the row again.
-            requeue = row.next_attempt_at is None or row.next_attempt_at <= now
+            requeue = row.next_attempt_at is None or row.next_attempt_at <= now or _waiting_for_retry(row, now)
             if requeue:
                 updates["next_attempt_at"] = now + lost_after()
         WebhookEvent.objects.filter(pk=row.pk).update(**updates)
@@ -244,6 +251,19 @@ def _redelivery(delivery: Delivery, now) -> Recorded:
             enqueue(row.pk)
         row.refresh_from_db()
     return Recorded(row, created=False, enqueued=requeue)
+
+
+def _waiting_for_retry(row: WebhookEvent, now) -> bool:
+    """An Acuity row between attempts: one has run (and not finished it), none is running now.
+
+    A row not yet attempted has its first task queued: identical deliveries collapse into it.
+    Stripe rows never qualify: an ``evt_…`` redelivered carries nothing new, its schedule stands.
+    """
+    return (
+        row.provider == WebhookEvent.Provider.ACUITY
+        and row.attempts > 0
+        and not (row.locked_until and row.locked_until > now)
+    )
 
 
 def _reopen_fields(now) -> dict:
