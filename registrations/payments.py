@@ -59,7 +59,85 @@ def _payment_lookup(ids: dict) -> list[Payment]:
     return list(Payment.objects.select_for_update().filter(q).order_by("pk"))
 
 
-def _merge_payment_rows(rows: list[Payment]) -> Payment:
+def _seat_number(seat_payment: Payment) -> int | None:
+    try:
+        return int(seat_payment.manual_key.rsplit(":", 1)[1])
+    except (AttributeError, IndexError, ValueError):
+        return None
+
+
+def _merge_seats(keep: Payment, extra: Payment, actor: Actor) -> None:
+    """Seats handed out from ``extra`` become seats of ``keep``: its booking links, its seat
+    payments (keyed ``seat:<extra pk>:<n>``, re-keyed to ``seat:<keep pk>:<n>`` so they follow
+    ``keep``'s state and refunds, one audit row each) and its seat summary.
+
+    A seat can only be given once, so each seat number is decided as a whole (its link, its seat
+    payment and its summary line go together and never end up on different people). A row
+    *gave* seat n when it has a seat payment for n or a used booking link for n:
+
+    * only ``extra`` gave it: ``extra``'s seat moves to ``keep`` (an unused link ``keep`` issued
+      for that seat is dropped for ``extra``'s, or, if ``extra`` has none, marked used by the
+      holder, as ``resolutions.assign_group_seats`` does);
+    * both gave it: ``keep``'s stands. ``extra``'s link goes with ``extra``; its seat payment
+      keeps its old key, so its holder keeps what they have but no longer follows the group,
+      and gets an audit row saying so for an operator to settle (rows from two Stripe events of
+      one payment very rarely both hand out seats);
+    * neither gave it: ``keep``'s unused link stands, or ``extra``'s moves if ``keep`` has none
+      (links already sent keep working)."""
+    seat_rows = {}
+    for row in Payment.objects.select_for_update().filter(manual_key__startswith=f"seat:{extra.pk}:").order_by("pk"):
+        seat_rows.setdefault(_seat_number(row), row)
+    seat_rows.pop(None, None)
+    extra_refs = {r.seat: r for r in SeatReference.objects.select_for_update().filter(payment=extra)}
+    if not seat_rows and not extra_refs and not extra.seat_assignments:
+        return
+    keep_refs = {r.seat: r for r in SeatReference.objects.select_for_update().filter(payment=keep)}
+    keep_given = {_seat_number(p) for p in Payment.objects.filter(manual_key__startswith=f"seat:{keep.pk}:")}
+    keep_given = (keep_given - {None}) | {n for n, r in keep_refs.items() if r.registration_id}
+    moving = (set(seat_rows) | {n for n, r in extra_refs.items() if r.registration_id}) - keep_given
+    stays = keep_given | (set(keep_refs) - moving)  # seat numbers where keep's link or seat stands
+    now = timezone.now()
+    for n in moving & set(keep_refs):  # keep's unused link for a seat only extra gave makes way
+        ref = keep_refs[n]
+        if n in extra_refs:
+            ref.delete()
+        else:
+            ref.registration, ref.claimed_at = seat_rows[n].registration, now
+            ref.save(update_fields=["registration", "claimed_at"])
+    SeatReference.objects.filter(payment=extra).exclude(seat__in=stays).update(payment=keep)
+    because = f"payments {extra} and {keep} are one payment (merged into {keep})"
+    for n, seat_payment in sorted(seat_rows.items()):
+        if n not in moving:  # keep gave seat n too: keep's stands
+            audit(
+                "payment.updated",
+                actor=actor,
+                registration=seat_payment.registration,
+                obj=seat_payment,
+                after={
+                    "seat": n,
+                    "because": f"{because}; seat {n} of it was also given to someone else, so this seat "
+                    "was left as it is and no longer follows the group payment: an operator decides",
+                },
+            )
+            continue
+        before = {"manual_key": seat_payment.manual_key}
+        seat_payment.manual_key = seats.seat_key(keep, n)
+        seat_payment.save(update_fields=["manual_key", "updated_at"])
+        audit(
+            "payment.updated",
+            actor=actor,
+            registration=seat_payment.registration,
+            obj=seat_payment,
+            before=before,
+            after={"manual_key": seat_payment.manual_key, "because": because},
+        )
+    summary = {s.get("seat"): s for s in extra.seat_assignments or [] if isinstance(s, dict)}
+    summary = {n: s for n, s in summary.items() if isinstance(n, int) and n not in stays}
+    summary.update({s.get("seat"): s for s in keep.seat_assignments or [] if isinstance(s, dict)})
+    keep.seat_assignments = [summary[n] for n in sorted(n for n in summary if isinstance(n, int))]
+
+
+def _merge_payment_rows(rows: list[Payment], actor: Actor = SYSTEM) -> Payment:
     """Two rows turned out to be one payment (each knew different ids): fold into the oldest."""
     keep, extras = rows[0], rows[1:]
     for extra in extras:
@@ -70,9 +148,7 @@ def _merge_payment_rows(rows: list[Payment]) -> Payment:
         Refund.objects.filter(payment=extra).update(payment=keep)
         Dispute.objects.filter(payment=extra).update(payment=keep)
         ReviewItem.objects.filter(payment=extra).update(payment=keep)
-        # Seat links already sent keep working (only one of two rows can have issued them).
-        taken = set(SeatReference.objects.filter(payment=keep).values_list("seat", flat=True))
-        SeatReference.objects.filter(payment=extra).exclude(seat__in=taken).update(payment=keep)
+        _merge_seats(keep, extra, actor)
         for f in ("event_id", "registration_id"):
             if getattr(extra, f) and not getattr(keep, f):
                 setattr(keep, f, getattr(extra, f))
@@ -80,7 +156,15 @@ def _merge_payment_rows(rows: list[Payment]) -> Payment:
         extra.delete()
         for f, v in moved.items():
             setattr(keep, f, v)
-    keep.save()
+    if Payment.objects.filter(manual_key__startswith=f"seat:{keep.pk}:").exists():
+        # Its seats (now all keep's) mirror the merged payment's state and full refund at once,
+        # whatever the caller does next: re-total the refunds both rows brought, then re-sync.
+        _refresh_adjustments(keep)
+        keep.save()
+        for holder in seats.after_payment(keep, actor):
+            recompute(holder, actor)
+    else:
+        keep.save()
     return keep
 
 
