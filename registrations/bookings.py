@@ -110,10 +110,12 @@ def apply_booking(signal: BookingSignal, actor: Actor = SYSTEM, source: str = So
             changed.append("mapping_keys")
         if signal.raw_ref and signal.raw_ref not in booking.raw_refs:
             booking.raw_refs = sorted(set(booking.raw_refs) | {signal.raw_ref})
-        booking.save()
         if created:
-            changed = []
+            changed = []  # inserted once it is attached (``_finish_booking``), in one statement
+        else:
+            booking.save()
         result = ApplyResult(fact=booking, created=created, changed=changed)
+        recorded = None
         if created or changed:
             action = (
                 "booking.recorded"
@@ -126,7 +128,7 @@ def apply_booking(signal: BookingSignal, actor: Actor = SYSTEM, source: str = So
                     else "booking.updated"
                 )
             )
-            audit(
+            recorded = audit(
                 action,
                 actor=actor,
                 registration=booking.registration,
@@ -143,7 +145,7 @@ def apply_booking(signal: BookingSignal, actor: Actor = SYSTEM, source: str = So
             result.registration = booking.registration
             result.status_before = result.status_after = result.registration.status
             return result
-        _finish_booking(booking, actor, result, source)
+        _finish_booking(booking, actor, result, source, recorded if created else None)
         return result
 
     return _retrying(lambda: _batched(run))
@@ -168,7 +170,9 @@ def _attach_booking(booking: Booking, actor: Actor, source: str) -> tuple[Regist
         if reg is not None:
             booking.registration = reg
             fields.append("registration")
-    if fields:
+    if booking._state.adding:
+        booking.save()  # a new booking: one INSERT with its event and registration
+    elif fields:
         booking.save(update_fields=[*fields, "updated_at"])
     if "registration" in fields:
         audit(
@@ -184,14 +188,23 @@ def _attach_booking(booking: Booking, actor: Actor, source: str) -> tuple[Regist
     return reg, False
 
 
-def _finish_booking(booking: Booking, actor: Actor, result: ApplyResult, source: str):
+def _finish_booking(booking: Booking, actor: Actor, result: ApplyResult, source: str, recorded=None):
+    """Event and registration, seats, derived status. A new booking is inserted here, at the
+    latest after it is attached; ``recorded`` (its audit row, still unsent) gets its id then."""
     reg, unmatched = _attach_booking(booking, actor, source)
+    if booking._state.adding:  # no event for it (yet): insert it as it is
+        booking.save()
+    if recorded is not None:
+        recorded.object_id = str(booking.pk)
     result.unmatched_event = unmatched
     result.registration = reg
     if reg is not None:
         # A booking made with a group seat's link takes that seat (see registrations.seats).
         others = seats.after_booking(booking, reg, actor)
         result.status_before = reg.status
-        result.status_after = recompute(reg, actor)
+        # A registration created just now for this booking has no other facts, unless the
+        # booking carried a reference (a seat link gives it the seat's payment).
+        new = getattr(reg, "new_in_transaction", False) and not booking.intake_reference
+        result.status_after = recompute(reg, actor, new_with=([], [booking]) if new else None)
         for other in others:
             recompute(other, actor)

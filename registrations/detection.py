@@ -86,13 +86,20 @@ def sides(reg: Registration, payments=None, bookings=None) -> tuple[bool, bool]:
     return paid, booked
 
 
-def detect_review_items(reg: Registration, actor: Actor, all_payments: list, bookings: list) -> tuple[set[int], int]:
+def detect_review_items(
+    reg: Registration, actor: Actor, all_payments: list, bookings: list, items: dict | None = None
+) -> tuple[set[int], int]:
     """Create/refresh the review items for ``reg`` from its facts (``all_payments`` with their
-    disputes prefetched, ``bookings``). Returns (pks of other registrations touched, the number
-    of open items naming ``reg`` afterwards — what ``open_review_count`` would count)."""
+    disputes prefetched, ``bookings``). ``items``: the review items naming ``reg`` by key, when
+    the caller knows them (a registration created in this transaction has none); else read here.
+    Returns (pks of other registrations touched, the number of open items naming ``reg``
+    afterwards — what ``open_review_count`` would count)."""
     event = reg.event
     payments = [p for p in all_payments if p.is_paid]
-    known = {i.key: i for i in ReviewItem.objects.filter(Q(registration=reg) | Q(counterpart=reg))}
+    if items is None:
+        known = {i.key: i for i in ReviewItem.objects.filter(Q(registration=reg) | Q(counterpart=reg))}
+    else:
+        known = dict(items)
 
     # Group payment: several seats in one payment.
     for p in payments:

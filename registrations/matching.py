@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from .audit import Actor, audit
+from .engine import retried_on_conflict
 from .identity import find_attendee, known_emails, normalise_email
 from .models import (
     Attendee,
@@ -94,11 +95,19 @@ def _get_or_create_attendee(
     if attendee is None and not looked_up:
         attendee = find_attendee(email)
     if attendee is None:
-        try:
-            with transaction.atomic():
-                attendee = Attendee.objects.create(email=normalise_email(email), name=name or "", phone=phone or "")
-        except IntegrityError:  # created concurrently since the lookup: use theirs
-            attendee = Attendee.objects.get(email=normalise_email(email))
+        fields = dict(email=normalise_email(email), name=name or "", phone=phone or "")
+        if retried_on_conflict():
+            # Created concurrently since the lookup: the IntegrityError makes ``_retrying`` run
+            # the transaction again, and that run finds theirs.
+            attendee = Attendee.objects.create(**fields)
+        else:
+            try:
+                with transaction.atomic():
+                    attendee = Attendee.objects.create(**fields)
+            except IntegrityError:  # created concurrently since the lookup: use theirs
+                attendee = None
+        if attendee is None:
+            attendee = Attendee.objects.get(email=fields["email"])
         else:
             audit("attendee.created", actor=actor, obj=attendee, after={"email": attendee.email})
             return attendee, True
@@ -156,9 +165,24 @@ def _registration_for(
     attendee, new_attendee = _get_or_create_attendee(emails[0], name, phone, actor, attendee=attendee, looked_up=True)
     if new_attendee:  # nobody can have registered an attendee created in this transaction
         reg, created = Registration.objects.create(attendee=attendee, event=event, source=source), True
+    elif retried_on_conflict():
+        # Locked here, with what ``recompute`` reads, so that it need not read it again; two
+        # transactions creating it at once: the loser's INSERT fails and ``_retrying`` reruns it.
+        reg = (
+            Registration.objects.select_for_update(of=("self",))
+            .select_related("event", "attendee")
+            .filter(attendee=attendee, event=event)
+            .first()
+        )
+        created = reg is None
+        if created:
+            reg = Registration.objects.create(attendee=attendee, event=event, source=source)
+        else:
+            reg.locked_in_transaction = True  # see ``engine.recompute``
     else:
         reg, created = Registration.objects.get_or_create(attendee=attendee, event=event, defaults={"source": source})
     if created:
+        reg.new_in_transaction = True  # see ``engine.recompute(new_with=…)``
         audit(
             "registration.created",
             actor=actor,

@@ -203,12 +203,23 @@ def _merge_payment_fields(payment: Payment, other) -> list[str]:
 
 
 def _refresh_adjustments(payment: Payment) -> list[str]:
-    """Link refunds/disputes that arrived before (or after) the payment, and re-total them."""
+    """Link refunds/disputes that arrived before (or after) the payment, and re-total them.
+
+    A payment not inserted yet (``_state.adding``) can only have refunds and disputes that
+    arrived before it: one query asks whether there are any (there rarely are); if so, the
+    payment is inserted so they can point at it."""
     ids = Q()
     if payment.payment_intent_id:
         ids |= Q(payment_intent_id=payment.payment_intent_id)
     if payment.charge_id:
         ids |= Q(charge_id=payment.charge_id)
+    if payment._state.adding:
+        if not ids:
+            return []
+        waiting = Refund.objects.filter(ids, payment__isnull=True).values_list("pk")
+        if not waiting.union(Dispute.objects.filter(ids, payment__isnull=True).values_list("pk"))[:1]:
+            return []
+        payment.save()
     mine = Q(payment=payment)
     if ids:
         mine |= ids & Q(payment__isnull=True)
@@ -253,7 +264,7 @@ def _attach_payment(payment: Payment, actor: Actor, source: str) -> tuple[Regist
             return None, not ignored
         payment.event = event
         if payment.registration_id or payment.state == Payment.State.EXPIRED:
-            payment.save(update_fields=["event", "updated_at"])
+            _save(payment, ["event"])
     if payment.registration_id:
         return payment.registration, False
     if payment.state == Payment.State.EXPIRED:
@@ -263,10 +274,10 @@ def _attach_payment(payment: Payment, actor: Actor, source: str) -> tuple[Regist
         payment.event, emails, payment.client_reference_id, payment.name, payment.phone, source, actor
     )
     if reg is None:
-        payment.save(update_fields=["event", "updated_at"])
+        _save(payment, ["event"])
     else:
         payment.registration = reg
-        payment.save(update_fields=["event", "registration", "updated_at"])
+        _save(payment, ["event", "registration"])
         audit(
             "payment.matched",
             actor=actor,
@@ -278,6 +289,15 @@ def _attach_payment(payment: Payment, actor: Actor, source: str) -> tuple[Regist
             },
         )
     return reg, False
+
+
+def _save(payment: Payment, fields: list[str]):
+    """Insert a new payment with everything known so far (one statement where an INSERT and an
+    UPDATE were), or save ``fields`` of a stored one."""
+    if payment._state.adding:
+        payment.save()
+    else:
+        payment.save(update_fields=[*fields, "updated_at"])
 
 
 def _signal_time(signal) -> datetime:
@@ -392,17 +412,25 @@ def _payment_for_adjustment(signal: PaymentSignal) -> Payment | None:
     return payment
 
 
-def _finish_payment(payment: Payment, actor: Actor, result: ApplyResult, source: str):
+def _finish_payment(payment: Payment, actor: Actor, result: ApplyResult, source: str, recorded=None):
+    """Adjustments, event and registration, derived status. A new payment is inserted here, at
+    the latest after it is attached; ``recorded`` (its audit row, still unsent) gets its id then."""
     adj = _refresh_adjustments(payment)
     if adj:
         payment.save()
         result.changed.extend(f for f in adj if f not in result.changed)
     reg, unmatched = _attach_payment(payment, actor, source)
+    if payment._state.adding:  # nothing matched it to a registration: insert it as it is
+        payment.save()
+    if recorded is not None:
+        recorded.object_id = str(payment.pk)
     result.unmatched_event = unmatched
     result.registration = reg
     if reg is not None:
         result.status_before = reg.status
-        result.status_after = recompute(reg, actor)
+        # A registration created just now for this payment has no other facts.
+        new_with = ([payment], []) if getattr(reg, "new_in_transaction", False) else None
+        result.status_after = recompute(reg, actor, new_with=new_with)
     # Seats handed out from a group payment follow its state (a bank debit clearing or failing).
     for other in seats.after_payment(payment, actor):
         recompute(other, actor)
@@ -431,8 +459,9 @@ def apply_payment(signal: PaymentSignal, actor: Actor = SYSTEM, source: str = So
             payment = _merge_payment_rows(rows) if len(rows) > 1 else rows[0]
         refs_before = list(payment.raw_refs)
         changed = _merge_payment_fields(payment, signal)
-        if created or changed or payment.raw_refs != refs_before:
+        if not created and (changed or payment.raw_refs != refs_before):
             payment.save()
+        # A new payment is inserted once it is attached (``_finish_payment``), in one statement.
         result = ApplyResult(fact=payment, created=created, changed=[] if created else changed)
         if not created and not changed and payment.registration_id:
             # A redelivery of something already applied: facts are unchanged, so the derived
@@ -440,15 +469,16 @@ def apply_payment(signal: PaymentSignal, actor: Actor = SYSTEM, source: str = So
             result.registration = payment.registration
             result.status_before = result.status_after = result.registration.status
             return result
+        recorded = None
         if created or changed:
-            audit(
+            recorded = audit(
                 "payment.recorded" if created else "payment.updated",
                 actor=actor,
                 registration=payment.registration,
                 obj=payment,
                 after={"payment": str(payment), "state": payment.state, "amount": payment.amount, "changed": changed},
             )
-        _finish_payment(payment, actor, result, source)
+        _finish_payment(payment, actor, result, source, recorded if created else None)
         return result
 
     return _retrying(lambda: _batched(run))

@@ -212,9 +212,11 @@ def after_booking(booking: Booking, reg: Registration, actor: Actor) -> list[Reg
                 others[seat.payment.registration_id] = seat.payment.registration
         if seat is not None:
             _maybe_resolve_group_item(seat.payment, actor)
-    # The payer's own booking can be the last seat to be booked.
-    for group in Payment.objects.filter(registration=reg, seat_references__isnull=False).distinct():
-        _maybe_resolve_group_item(group, actor)
+    # The payer's own booking can be the last seat to be booked (a registration created just now
+    # for this booking has paid for nothing).
+    if not getattr(reg, "new_in_transaction", False):
+        for group in Payment.objects.filter(registration=reg, seat_references__isnull=False).distinct():
+            _maybe_resolve_group_item(group, actor)
     return list(others.values())
 
 
