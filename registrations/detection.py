@@ -15,7 +15,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from .audit import Actor, audit
-from .identity import names_similar
+from .identity import similar_to
 from .models import Booking, Payment, Registration, ReviewItem
 
 DUPLICATE_WINDOW = timedelta(hours=24)
@@ -231,11 +231,12 @@ def _detect_suggested_matches(reg: Registration, actor: Actor, own_sides: tuple[
         .values_list("pk", "attendee__name", "attendee__phone")
     )
     matches = {}
+    similar = similar_to(attendee.name)
     for pk, name, phone in people:
         reasons = []
         if attendee.phone and attendee.phone == phone:
             reasons.append(f"the same phone number ({attendee.phone})")
-        if names_similar(attendee.name, name):
+        if similar(name):
             reasons.append(f"very similar names (“{attendee.name}” and “{name}”)")
         if reasons:
             matches[pk] = reasons

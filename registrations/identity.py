@@ -49,14 +49,39 @@ def normalise_name(value: str) -> str:
     return " ".join(sorted(re.findall(r"[a-z0-9]+", text)))
 
 
-def names_similar(a: str, b: str, threshold: float = 0.88) -> bool:
+NAME_SIMILARITY = 0.88
+
+
+def names_similar(a: str, b: str, threshold: float = NAME_SIMILARITY) -> bool:
     """'River Stone' ~ 'stone, river' ~ 'River Stonee'; empty names are never similar."""
-    na, nb = normalise_name(a), normalise_name(b)
-    if not na or not nb:
-        return False
-    if na == nb:
-        return True
-    return difflib.SequenceMatcher(None, na, nb).ratio() >= threshold
+    return similar_to(a, threshold)(b)
+
+
+def similar_to(name: str, threshold: float = NAME_SIMILARITY):
+    """``names_similar(name, other)`` as a function of ``other``, for comparing one name with
+    many: ``name`` is normalised and indexed once, and the cheap upper bounds of the similarity
+    (lengths, then letters; both symmetric) rule most names out before the full comparison.
+
+    The full comparison takes the two names in a fixed order: difflib's ratio can differ in the
+    last digit with the order of its arguments, and a pair must get one answer whichever of the
+    two registrations is being looked at (detection runs from both sides)."""
+    mine = normalise_name(name)
+    matcher = difflib.SequenceMatcher(None)
+    matcher.set_seq2(mine)
+
+    def similar(other: str) -> bool:
+        theirs = normalise_name(other)
+        if not mine or not theirs:
+            return False
+        if mine == theirs:
+            return True
+        matcher.set_seq1(theirs)
+        if matcher.real_quick_ratio() < threshold or matcher.quick_ratio() < threshold:
+            return False
+        first, second = sorted((mine, theirs))
+        return difflib.SequenceMatcher(None, first, second).ratio() >= threshold
+
+    return similar
 
 
 def find_attendee(email: str) -> Attendee | None:
