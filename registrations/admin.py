@@ -50,6 +50,18 @@ class EventAdmin(admin.ModelAdmin):
     inlines = [EventMappingInline]
     readonly_fields = ("handoff_setup",)
 
+    def save_model(self, request, obj, form, change):
+        from .services import rederive_if_needed
+
+        super().save_model(request, obj, form, change)
+        changed = rederive_if_needed(obj, form.changed_data) if change else []
+        if changed:
+            self.message_user(
+                request,
+                f"The {' and '.join(changed)} of {obj} changed: the status of its "
+                f"{obj.registrations.count()} registration(s) is being re-derived in the background.",
+            )
+
     def save_formset(self, request, form, formset, change):
         if formset.model is not EventMapping:
             return super().save_formset(request, form, formset, change)

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from .audit import Actor, audit
 from .identity import similar_to
-from .models import Booking, Payment, Registration, ReviewItem
+from .models import Booking, Payment, Registration, ReviewItem, Status
 
 DUPLICATE_WINDOW = timedelta(hours=24)
 
@@ -223,8 +223,19 @@ def _detect_suggested_matches(reg: Registration, actor: Actor, own_sides: tuple[
     other_side = (
         Q(~Exists(live_payment), Exists(live_booking)) if paid else Q(Exists(live_payment), ~Exists(live_booking))
     )
+    # The stored status narrows the search first (index on event and status), so the two
+    # EXISTS run for a few registrations instead of every one of a big event: a status is only
+    # ever ``derive_status`` of the facts (written in the transaction that changes them, and
+    # again for the whole event when its kind or price changes), and these are all the statuses
+    # ``derive_status`` gives a registration one-sided that way. The facts still decide.
+    if paid:  # looking for people who booked and have no live payment
+        could_be = [Status.BOOKED_ONLY, Status.NEEDS_REVIEW, Status.REFUNDED]
+        if reg.event.is_donation:
+            could_be.append(Status.COMPLETE)
+    else:  # looking for people who paid and have no live booking
+        could_be = [Status.PAID_ONLY, Status.NEEDS_REVIEW]
     people = (
-        Registration.objects.filter(event=reg.event)
+        Registration.objects.filter(event=reg.event, status__in=could_be)
         .filter(other_side)
         .exclude(pk=reg.pk)
         .exclude(attendee=attendee)

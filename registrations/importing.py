@@ -44,7 +44,7 @@ from django.utils.text import slugify
 
 from .audit import Actor, audit
 from .models import Event, EventMapping
-from .services import add_mapping
+from .services import add_mapping, rederive_if_needed
 
 EVENT_FIELDS = {
     "name",
@@ -223,6 +223,7 @@ def import_events(entries: list[dict], actor: Actor, dry_run: bool = False) -> I
                     for k, v in changed.items():
                         setattr(event, k, v)
                     event.save()
+                    rederive_if_needed(event, changed)
                     report.updated.append(slug)
                     audit(
                         "event.updated",

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from .audit import SYSTEM, Actor, audit
 from .bookings import BOOKING_STATUS_RANK, _attach_booking, apply_booking
-from .engine import ApplyResult, _retrying, recompute
+from .engine import ApplyResult, _batched, _retrying, recompute
 from .identity import normalise_email, normalise_phone
 from .matching import (
     REFERENCE_RE,
@@ -119,6 +119,48 @@ def add_mapping(kind: str, value: str, event: Event | None, actor: Actor = SYSTE
         )
     replayed = replay_unmatched(kind, value, actor)
     return mapping, replayed
+
+
+# --- Event settings that statuses depend on -------------------------------------------------------
+def recompute_event(event_id: int, actor_source: str = "event settings changed") -> int:
+    """Re-derive the status and review items of every registration of an event, after a change
+    to what they depend on besides facts (the event's kind — a donation event has no "booked,
+    not paid" — or its price, which says when one payment is several seats). One transaction per
+    registration, so webhooks are never held up for long. Returns how many changed status."""
+    actor = Actor.system(source=actor_source[:200])
+    changed = 0
+    for pk in Registration.objects.filter(event_id=event_id).order_by("pk").values_list("pk", flat=True):
+        reg = Registration(pk=pk)
+
+        def run(reg=reg):
+            before = Registration.objects.filter(pk=reg.pk).values_list("status", flat=True).first()
+            if before is None:
+                return False  # merged away since the list was read
+            return recompute(reg, actor) != before
+
+        changed += bool(_retrying(lambda run=run: _batched(run)))
+    log.info("recomputed the registrations of event %s: %s changed status", event_id, changed)
+    return changed
+
+
+STATUS_INPUTS = ("kind", "price")  # the event fields that statuses and review items depend on
+
+
+def rederive_if_needed(event: Event, changed_fields) -> list[str]:
+    """After an event was saved with ``changed_fields``: if any of them is an input of its
+    registrations' statuses (``STATUS_INPUTS``), queue ``recompute_event`` for the worker, to run
+    once this change is committed. Returns the inputs that changed (empty: nothing queued)."""
+    changed = [f for f in STATUS_INPUTS if f in set(changed_fields)]
+    if changed:
+        from django_q.tasks import async_task
+
+        source = f"event {event.slug}: {', '.join(changed)} changed"
+        transaction.on_commit(
+            lambda: async_task(
+                "registrations.services.recompute_event", event.pk, source, task_name=f"recompute {event.slug}"
+            )
+        )
+    return changed
 
 
 # --- Walk-ins -----------------------------------------------------------------------------------
