@@ -137,6 +137,30 @@ def _merge_seats(keep: Payment, extra: Payment, actor: Actor) -> None:
     keep.seat_assignments = [summary[n] for n in sorted(n for n in summary if isinstance(n, int))]
 
 
+def _merge_review_keys(keep: Payment, extra: Payment, actor: Actor) -> None:
+    """Review items keyed by a payment's pk (``group:<pk>``, ``duplicate:<pk>``) follow the row
+    that is kept, with their state: otherwise detection would open a second card for ``keep``
+    next to the one an operator may already have settled. If ``keep`` has its own, that one
+    stands and ``extra``'s, if still open, is closed as merged."""
+    for prefix in ("group", "duplicate"):
+        item = ReviewItem.objects.select_for_update().filter(key=f"{prefix}:{extra.pk}").first()
+        if item is None:
+            continue
+        if not ReviewItem.objects.filter(key=f"{prefix}:{keep.pk}").exists():
+            item.key = f"{prefix}:{keep.pk}"
+            item.save(update_fields=["key"])
+        elif item.state == ReviewItem.State.OPEN:
+            item.state, item.resolution, item.resolved_at = ReviewItem.State.RESOLVED, "auto:merged", timezone.now()
+            item.save(update_fields=["state", "resolution", "resolved_at"])
+            audit(
+                "review.auto_closed",
+                actor=actor,
+                registration=item.registration,
+                obj=item,
+                after={"key": item.key, "why": f"payments {extra} and {keep} are one payment"},
+            )
+
+
 def _merge_payment_rows(rows: list[Payment], actor: Actor = SYSTEM) -> Payment:
     """Two rows turned out to be one payment (each knew different ids): fold into the oldest."""
     keep, extras = rows[0], rows[1:]
@@ -148,6 +172,7 @@ def _merge_payment_rows(rows: list[Payment], actor: Actor = SYSTEM) -> Payment:
         Refund.objects.filter(payment=extra).update(payment=keep)
         Dispute.objects.filter(payment=extra).update(payment=keep)
         ReviewItem.objects.filter(payment=extra).update(payment=keep)
+        _merge_review_keys(keep, extra, actor)
         _merge_seats(keep, extra, actor)
         for f in ("event_id", "registration_id"):
             if getattr(extra, f) and not getattr(keep, f):

@@ -162,13 +162,14 @@ def test_merging_rekeys_every_seat_to_the_kept_payment_and_audits_each(event):
 
 def test_an_operator_cannot_give_a_seat_again_after_the_merge(event, admin_user):
     pay_as_two_rows()
-    operator_assigns(admin_user, FRAN)  # seat 2, on the session's row
+    (card,) = ReviewItem.objects.filter(kind=ReviewItem.Kind.GROUP_PAYMENT)
+    issue_seat_references(card.payment, Actor.system("handoff"))
+    link = SeatReference.objects.get(payment=card.payment, seat=2).reference
+    apply_booking(booked(202, FRAN, first="Fran", last="Booker", intake={"ref": link}))  # seat 2, by its link
     kept = merge()
-    # The payer's booking changes, so the group payment (now the kept row) is looked at again.
-    apply_booking(booked(100, PAYER, first="Pat", last="Payer", start_day=11))
-    assert ReviewItem.objects.filter(
-        kind=ReviewItem.Kind.GROUP_PAYMENT, state=ReviewItem.State.OPEN, payment=kept
-    ).exists()
+    # One card, still open (seat 3 is free), now the kept row's.
+    (card,) = ReviewItem.objects.filter(kind=ReviewItem.Kind.GROUP_PAYMENT)
+    assert (card.key, card.state, card.payment_id) == (f"group:{kept.pk}", ReviewItem.State.OPEN, kept.pk)
 
     with pytest.raises(ResolutionError, match="Only 3 seats were paid for"):
         operator_assigns(admin_user, NIA, OLU)  # the payer and Fran already hold two of the three
@@ -259,3 +260,17 @@ def test_a_seat_given_on_the_merged_row_takes_the_kept_rows_unused_link_for_it(e
 
 def seat_payment_exists(email) -> bool:
     return Payment.objects.filter(method=Payment.Method.GROUP_SEAT, registration__attendee__email=email).exists()
+
+
+def test_a_group_payment_card_settled_before_the_merge_does_not_come_back_as_a_second_card(event):
+    pay_as_two_rows()
+    (item,) = ReviewItem.objects.filter(kind=ReviewItem.Kind.GROUP_PAYMENT)
+    book_with_seat_links(item.payment)
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.RESOLVED  # every seat booked with its own link
+
+    kept = merge()
+
+    cards = ReviewItem.objects.filter(kind=ReviewItem.Kind.GROUP_PAYMENT)
+    assert [(c.key, c.state) for c in cards] == [(f"group:{kept.pk}", ReviewItem.State.RESOLVED)]
+    assert status_of(PAYER) == Status.COMPLETE
