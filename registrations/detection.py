@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
@@ -191,6 +192,25 @@ def detect_review_items(
     return touched, sum(1 for item in known.values() if item.state == ReviewItem.State.OPEN)
 
 
+# Namespace of the (int, int) advisory locks below (the reconciliation's run lock uses the
+# separate one-bigint key space).
+_SUGGESTION_LOCK = 0x4A4C46
+
+
+def _one_search_at_a_time(event_id: int) -> None:
+    """Serialise the suggested-match search per event until this transaction ends (PostgreSQL).
+
+    Two workers making two similar people one-sided at once (a payment under one address, the
+    booking under another) would each search before the other commits and neither would see the
+    other. Under this lock the second waits for the first to commit, and its search (a new
+    snapshot) sees it. Taken only when there is something to search for or close, after this
+    transaction's facts are written, so registrations that are simply complete never wait.
+    SQLite lets one transaction write at a time, which orders them already."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_SUGGESTION_LOCK, event_id])
+
+
 def _detect_suggested_matches(reg: Registration, actor: Actor, own_sides: tuple[bool, bool], known: dict) -> set[int]:
     touched: set[int] = set()
     paid, booked = own_sides
@@ -199,6 +219,8 @@ def _detect_suggested_matches(reg: Registration, actor: Actor, own_sides: tuple[
     open_suggestions = [
         i for i in known.values() if i.kind == ReviewItem.Kind.SUGGESTED_MATCH and i.state == ReviewItem.State.OPEN
     ]
+    if one_sided or open_suggestions:
+        _one_search_at_a_time(reg.event_id)
     for item in open_suggestions:
         other_pk = item.counterpart_id if item.registration_id == reg.pk else item.registration_id
         other = Registration.objects.filter(pk=other_pk).first() if other_pk else None
@@ -251,7 +273,8 @@ def _detect_suggested_matches(reg: Registration, actor: Actor, own_sides: tuple[
             reasons.append(f"very similar names (“{attendee.name}” and “{name}”)")
         if reasons:
             matches[pk] = reasons
-    for other in Registration.objects.filter(pk__in=matches).select_related("attendee"):
+    others = Registration.objects.filter(pk__in=matches).select_related("attendee") if matches else []
+    for other in others:
         reasons = matches[other.pk]
         if sides(other) != (booked, paid):
             continue

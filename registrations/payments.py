@@ -373,7 +373,7 @@ def _apply_refund(signal: PaymentSignal, actor: Actor, source: str) -> ApplyResu
     if changed:
         refund.save()
     result = ApplyResult(fact=refund, created=created, changed=changed)
-    payment = _payment_for_adjustment(signal)
+    payment = _payment_for_adjustment(signal, actor)
     if payment is not None:
         _finish_payment(payment, actor, result, source)
     if created or changed:
@@ -412,7 +412,7 @@ def _apply_dispute(signal: PaymentSignal, actor: Actor, source: str) -> ApplyRes
         dispute.status, dispute.status_at = signal.dispute_status, occurred
         dispute.save()
     result = ApplyResult(fact=dispute, created=created, changed=changed)
-    payment = _payment_for_adjustment(signal)
+    payment = _payment_for_adjustment(signal, actor)
     if payment is not None:
         _finish_payment(payment, actor, result, source)
     if created or changed:
@@ -426,11 +426,11 @@ def _apply_dispute(signal: PaymentSignal, actor: Actor, source: str) -> ApplyRes
     return result
 
 
-def _payment_for_adjustment(signal: PaymentSignal) -> Payment | None:
+def _payment_for_adjustment(signal: PaymentSignal, actor: Actor) -> Payment | None:
     rows = _payment_lookup({"payment_intent_id": signal.payment_intent_id, "charge_id": signal.charge_id})
     if not rows:
         return None
-    payment = _merge_payment_rows(rows) if len(rows) > 1 else rows[0]
+    payment = _merge_payment_rows(rows, actor) if len(rows) > 1 else rows[0]
     if signal.charge_id and not payment.charge_id:
         payment.charge_id = signal.charge_id
         payment.save(update_fields=["charge_id", "updated_at"])
@@ -481,7 +481,7 @@ def apply_payment(signal: PaymentSignal, actor: Actor = SYSTEM, source: str = So
         if created:
             payment = Payment(source=source, state=signal.status)
         else:
-            payment = _merge_payment_rows(rows) if len(rows) > 1 else rows[0]
+            payment = _merge_payment_rows(rows, actor) if len(rows) > 1 else rows[0]
         refs_before = list(payment.raw_refs)
         changed = _merge_payment_fields(payment, signal)
         if not created and (changed or payment.raw_refs != refs_before):

@@ -2,14 +2,122 @@
 ab9821b) and merged payment rows (e53d9bc, 5b10b01). Each test names the behaviour a user would notice."""
 
 import random
+import threading
 
 import pytest
+from django.db import connection
 
+from registrations import detection
 from registrations.identity import names_similar, normalise_name, similar_to
-from registrations.models import AuditLog, Booking, Payment, Registration, Status
+from registrations.models import AuditLog, Booking, Payment, Registration, ReviewItem, Status
 from registrations.services import apply_booking, apply_payment
 
 from .builders import booked, paid
+
+PG_ONLY = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks and concurrent writers only exist on PostgreSQL"
+)
+
+
+def open_suggestions():
+    return ReviewItem.objects.filter(kind=ReviewItem.Kind.SUGGESTED_MATCH, state=ReviewItem.State.OPEN)
+
+
+# --- concurrency: a payment and a booking of one person, applied at the same moment ------------------
+def _in_detection_together(monkeypatch, parties=2, wait=3.0):
+    """Both transactions meet at the start of the suggested-match search (after their facts are
+    written, before either commits) when nothing serialises them; if one is held on a lock, the
+    other goes on alone after ``wait`` seconds."""
+    barrier = threading.Barrier(parties)
+    real = detection._detect_suggested_matches
+
+    def meeting(*args, **kwargs):
+        try:
+            barrier.wait(timeout=wait)
+        except threading.BrokenBarrierError:
+            pass
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(detection, "_detect_suggested_matches", meeting)
+
+
+def _run_at_once(*calls):
+    errors = []
+
+    def worker(fn, signal):
+        try:
+            fn(signal)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    pool = [threading.Thread(target=worker, args=call) for call in calls]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return errors
+
+
+@PG_ONLY
+@pytest.mark.django_db(transaction=True)
+def test_payment_and_booking_applied_at_the_same_moment_still_suggest_the_match(event, monkeypatch):
+    """River pays with her work address while her booking (home address, same name) is applied by
+    another worker. Each transaction looks for the other one-sided registration before the other
+    has committed; before fd4e548 recompute locked the event's row, so the second waited for the
+    first and then saw it. Now nothing serialises them and neither sees the other: no suggestion,
+    both stay one-sided for good."""
+    _in_detection_together(monkeypatch)
+    errors = _run_at_once(
+        (apply_payment, paid(1, "river.work@example.org", name="River Stone")),
+        (apply_booking, booked(1, "river.home@example.org", first="River", last="Stone")),
+    )
+    assert errors == []
+    assert open_suggestions().count() == 1
+    assert set(Registration.objects.values_list("status", flat=True)) == {Status.NEEDS_REVIEW}
+
+
+@PG_ONLY
+@pytest.mark.django_db(transaction=True)
+def test_existing_registrations_becoming_one_sided_at_the_same_moment_still_suggest_the_match(event, monkeypatch):
+    """The same race for registrations that already existed (FOR UPDATE OF self locks only each
+    registration's own row): River's bank debit clears while her booking under another address
+    is rebooked after a cancellation."""
+    apply_payment(paid(1, "river.work@example.org", name="River Stone", status="unpaid"))
+    apply_booking(booked(1, "river.home@example.org", status="cancelled", first="River", last="Stone"))
+    assert set(Registration.objects.values_list("status", flat=True)) == {Status.PENDING, Status.CANCELLED}
+    _in_detection_together(monkeypatch)
+    errors = _run_at_once(
+        (apply_payment, paid(1, "river.work@example.org", name="River Stone")),
+        (apply_booking, booked(2, "river.home@example.org", first="River", last="Stone", hours=3)),
+    )
+    assert errors == []
+    assert open_suggestions().count() == 1
+
+
+# --- merged payment rows: who did it ------------------------------------------------------------------
+@pytest.mark.django_db
+def test_a_merge_applied_for_a_stripe_event_is_audited_as_that_event_not_as_anonymous_system(event):
+    """Every other audit row of an apply carries its actor (the Stripe event id it came from); the
+    rows written while two payment rows are merged (seats re-keyed and re-synced) say only
+    ``system``: ``apply_payment`` and ``_payment_for_adjustment`` call ``_merge_payment_rows``
+    without the actor, so an operator cannot tell which event moved the seats."""
+    from registrations.audit import Actor
+
+    from .test_merged_group_payment_seats import FRIENDS, book_with_seat_links, pay_as_two_rows, session
+
+    _, session_row = pay_as_two_rows()
+    book_with_seat_links(session_row)
+    actor = Actor.system("evt_session_async_payment_succeeded")
+    apply_payment(session(with_payment_intent=True, raw_ref="evt_session_async_payment_succeeded"), actor=actor)
+
+    seat_pks = Payment.objects.filter(method=Payment.Method.GROUP_SEAT).values_list("pk", flat=True)
+    rekeyed = AuditLog.objects.filter(
+        action="payment.updated", object_id__in=[str(pk) for pk in seat_pks], after__manual_key__isnull=False
+    )
+    assert rekeyed.count() == len(FRIENDS)
+    assert set(rekeyed.values_list("actor_source", flat=True)) == {"evt_session_async_payment_succeeded"}
 
 
 # --- the deferred INSERT: every new fact is stored, and its audit row names it --------------------------
