@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .audit import SYSTEM, Actor, audit
-from .bookings import BOOKING_STATUS_RANK, _attach_booking, apply_booking
+from .bookings import BOOKING_STATUS_RANK, _finish_booking, apply_booking
 from .engine import ApplyResult, _batched, _retrying, recompute
 from .identity import normalise_email, normalise_phone
 from .matching import (
@@ -42,7 +42,7 @@ from .models import (
     ReviewItem,
     Source,
 )
-from .payments import PAYMENT_STATE_RANK, REFUND_STATUS_RANK, _attach_payment, _refresh_adjustments, apply_payment
+from .payments import PAYMENT_STATE_RANK, REFUND_STATUS_RANK, _finish_payment, apply_payment
 
 log = logging.getLogger(__name__)
 
@@ -71,22 +71,23 @@ def replay_unmatched(kind: str, value: str, actor: Actor = SYSTEM) -> int:
     """Re-run matching for every stored fact waiting on this mapping key. Returns how many."""
     key = [kind, str(value)]
     count = 0
-    for model, attach in ((Payment, _attach_payment), (Booking, _attach_booking)):
+    for model in (Payment, Booking):
         # The database narrows to facts whose keys mention the value (a text match, on SQLite
         # and PostgreSQL alike); the exact [kind, value] pair is checked here.
         waiting = model.objects.filter(event__isnull=True, mapping_keys__icontains=str(value)).order_by("pk")
         for fact in waiting:
             if key not in fact.mapping_keys:
                 continue
-            with transaction.atomic():
-                fact = model.objects.select_for_update().get(pk=fact.pk)
-                if isinstance(fact, Payment):
-                    _refresh_adjustments(fact)
-                    fact.save()
-                reg, _ = attach(fact, actor, fact.source)
-                if reg is not None:
-                    recompute(reg, actor)
-                count += 1
+
+            def run(model=model, pk=fact.pk):
+                # The apply path's own finishing step: adjustments, event and registration, the
+                # seat a booking's reference claims or a group payment's seats, derived statuses.
+                fact = model.objects.select_for_update().get(pk=pk)
+                finish = _finish_payment if model is Payment else _finish_booking
+                finish(fact, actor, ApplyResult(fact=fact), fact.source)
+
+            _retrying(lambda run=run: _batched(run))
+            count += 1
     mapping = EventMapping.objects.filter(kind=kind, value=str(value)).first()
     for item in ReviewItem.objects.filter(key=f"unmatched:{kind}:{value}", state=ReviewItem.State.OPEN):
         item.state = ReviewItem.State.RESOLVED
