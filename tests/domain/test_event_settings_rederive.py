@@ -142,3 +142,27 @@ def test_an_events_file_that_makes_an_event_a_donation_event_rederives_its_regis
         import_events([entry], SYSTEM)
     run_queued_tasks()
     assert status_of("booked@example.org") == Status.COMPLETE
+
+
+def test_the_rederive_command_repairs_statuses_left_stale_by_a_direct_database_edit(event):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    apply_booking(booked(1, "booked@example.org"))
+    Event.objects.filter(pk=event.pk).update(kind=Event.Kind.DONATION)  # behind the app's back
+    assert status_of("booked@example.org") == Status.BOOKED_ONLY
+
+    out = StringIO()
+    call_command("rederive_statuses", "--event", event.slug, stdout=out)
+    assert status_of("booked@example.org") == Status.COMPLETE
+    assert f"{event.slug}: 1 registration(s), 1 changed status" in out.getvalue()
+
+    out = StringIO()
+    call_command("rederive_statuses", "--all", stdout=out)  # nothing left to do
+    assert "Done: 0 registration(s) changed status." in out.getvalue()
+
+    with pytest.raises(CommandError, match="No event with slug nope"):
+        call_command("rederive_statuses", "--event", "nope")
+    with pytest.raises(CommandError, match="--all"):
+        call_command("rederive_statuses")
