@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from . import seats
 from .audit import SYSTEM, Actor, audit
+from .detection import _auto_close
 from .engine import _EPOCH, ApplyResult, _batched, _retrying, recompute
 from .identity import normalise_email
 from .matching import (
@@ -149,16 +150,8 @@ def _merge_review_keys(keep: Payment, extra: Payment, actor: Actor) -> None:
         if not ReviewItem.objects.filter(key=f"{prefix}:{keep.pk}").exists():
             item.key = f"{prefix}:{keep.pk}"
             item.save(update_fields=["key"])
-        elif item.state == ReviewItem.State.OPEN:
-            item.state, item.resolution, item.resolved_at = ReviewItem.State.RESOLVED, "auto:merged", timezone.now()
-            item.save(update_fields=["state", "resolution", "resolved_at"])
-            audit(
-                "review.auto_closed",
-                actor=actor,
-                registration=item.registration,
-                obj=item,
-                after={"key": item.key, "why": f"payments {extra} and {keep} are one payment"},
-            )
+        else:
+            _auto_close(item, "merged", actor)  # resolution "auto:merged"; no-op unless open
 
 
 def _merge_payment_rows(rows: list[Payment], actor: Actor = SYSTEM) -> Payment:
