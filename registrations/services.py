@@ -18,6 +18,7 @@ here as a signal. Each function:
 from __future__ import annotations
 
 import logging
+import time
 
 from django.db import transaction
 from django.utils import timezone
@@ -123,14 +124,23 @@ def add_mapping(kind: str, value: str, event: Event | None, actor: Actor = SYSTE
 
 
 # --- Event settings that statuses depend on -------------------------------------------------------
-def recompute_event(event_id: int, actor_source: str = "event settings changed") -> int:
+def recompute_event(
+    event_id: int, actor_source: str = "event settings changed", after_pk: int = 0, seconds: float | None = None
+) -> int:
     """Re-derive the status and review items of every registration of an event, after a change
     to what they depend on besides facts (the event's kind — a donation event has no "booked,
     not paid" — or its price, which says when one payment is several seats). One transaction per
-    registration, so webhooks are never held up for long. Returns how many changed status."""
+    registration, so webhooks are never held up for long. Returns how many changed status.
+
+    ``seconds`` (the worker's task): stop after that long and queue the rest (registrations after
+    the last one done) as a new task, so a big event never runs into the worker's timeout."""
     actor = Actor.system(source=actor_source[:200])
-    changed = 0
-    for pk in Registration.objects.filter(event_id=event_id).order_by("pk").values_list("pk", flat=True):
+    started, changed = time.monotonic(), 0
+    pks = Registration.objects.filter(event_id=event_id, pk__gt=after_pk).order_by("pk").values_list("pk", flat=True)
+    for pk in pks:
+        if seconds is not None and time.monotonic() - started > seconds:
+            _queue_recompute(event_id, actor_source, after_pk=pk - 1)
+            break
         reg = Registration(pk=pk)
 
         def run(reg=reg):
@@ -140,8 +150,24 @@ def recompute_event(event_id: int, actor_source: str = "event settings changed")
             return recompute(reg, actor) != before
 
         changed += bool(_retrying(lambda run=run: _batched(run)))
-    log.info("recomputed the registrations of event %s: %s changed status", event_id, changed)
+    log.info("recomputed registrations of event %s after #%s: %s changed status", event_id, after_pk, changed)
     return changed
+
+
+RECOMPUTE_TASK_SECONDS = 30  # well inside Q_CLUSTER["timeout"]
+
+
+def _queue_recompute(event_id: int, actor_source: str, after_pk: int = 0) -> None:
+    from django_q.tasks import async_task
+
+    async_task(
+        "registrations.services.recompute_event",
+        event_id,
+        actor_source,
+        after_pk,
+        RECOMPUTE_TASK_SECONDS,
+        task_name=f"recompute event {event_id} after {after_pk}",
+    )
 
 
 STATUS_INPUTS = ("kind", "price")  # the event fields that statuses and review items depend on
@@ -153,14 +179,8 @@ def rederive_if_needed(event: Event, changed_fields) -> list[str]:
     once this change is committed. Returns the inputs that changed (empty: nothing queued)."""
     changed = [f for f in STATUS_INPUTS if f in set(changed_fields)]
     if changed:
-        from django_q.tasks import async_task
-
         source = f"event {event.slug}: {', '.join(changed)} changed"
-        transaction.on_commit(
-            lambda: async_task(
-                "registrations.services.recompute_event", event.pk, source, task_name=f"recompute {event.slug}"
-            )
-        )
+        transaction.on_commit(lambda: _queue_recompute(event.pk, source))
     return changed
 
 

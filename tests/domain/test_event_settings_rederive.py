@@ -166,3 +166,22 @@ def test_the_rederive_command_repairs_statuses_left_stale_by_a_direct_database_e
         call_command("rederive_statuses", "--event", "nope")
     with pytest.raises(CommandError, match="--all"):
         call_command("rederive_statuses")
+
+
+def test_a_big_event_is_rederived_in_chunks_that_each_fit_the_workers_timeout(event, monkeypatch):
+    from types import SimpleNamespace
+
+    import registrations.services as services
+
+    for n in range(5):
+        apply_booking(booked(n, f"b{n}@example.org"))
+    Event.objects.filter(pk=event.pk).update(kind=Event.Kind.DONATION)
+    clock = iter(range(0, 1000, 10))  # every registration takes "10 s"
+    monkeypatch.setattr(services, "time", SimpleNamespace(monotonic=lambda: next(clock)))
+
+    assert recompute_event(event.pk, "test", seconds=25) == 2  # 2 done in "25 s", the rest queued
+    (task,) = [SignedPackage.loads(row.payload) for row in OrmQ.objects.all()]
+    assert task["func"] == "registrations.services.recompute_event"
+    monkeypatch.undo()
+    run_queued_tasks()
+    assert set(Registration.objects.values_list("status", flat=True)) == {Status.COMPLETE}
