@@ -155,8 +155,12 @@ def _merge_review_keys(keep: Payment, extra: Payment, actor: Actor) -> None:
 
 
 def _merge_payment_rows(rows: list[Payment], actor: Actor = SYSTEM) -> Payment:
-    """Two rows turned out to be one payment (each knew different ids): fold into the oldest."""
+    """Two rows turned out to be one payment (each knew different ids): fold into the oldest.
+
+    The caller re-derives the kept row's registration (a merge counts as a change); a registration
+    that only the folded row was attached to has lost that payment and is re-derived here."""
     keep, extras = rows[0], rows[1:]
+    lost: set[int] = set()
     for extra in extras:
         moved = {}
         for f in ("checkout_session_id", "payment_intent_id", "charge_id"):
@@ -170,7 +174,16 @@ def _merge_payment_rows(rows: list[Payment], actor: Actor = SYSTEM) -> Payment:
         for f in ("event_id", "registration_id"):
             if getattr(extra, f) and not getattr(keep, f):
                 setattr(keep, f, getattr(extra, f))
+        if extra.registration_id and extra.registration_id != keep.registration_id:
+            lost.add(extra.registration_id)
         _merge_payment_fields(keep, extra)
+        audit(
+            "payment.merged",
+            actor=actor,
+            registration=keep.registration if keep.registration_id else None,
+            obj=keep,
+            after={"kept": str(keep), "folded": str(extra), "folded_registration": extra.registration_id},
+        )
         extra.delete()
         for f, v in moved.items():
             setattr(keep, f, v)
@@ -183,6 +196,8 @@ def _merge_payment_rows(rows: list[Payment], actor: Actor = SYSTEM) -> Payment:
             recompute(holder, actor)
     else:
         keep.save()
+    for other in Registration.objects.filter(pk__in=lost).order_by("pk"):
+        recompute(other, actor)
     return keep
 
 
@@ -471,17 +486,18 @@ def apply_payment(signal: PaymentSignal, actor: Actor = SYSTEM, source: str = So
         }
         rows = _payment_lookup(ids)
         created = not rows
+        merged = len(rows) > 1
         if created:
             payment = Payment(source=source, state=signal.status)
         else:
-            payment = _merge_payment_rows(rows, actor) if len(rows) > 1 else rows[0]
+            payment = _merge_payment_rows(rows, actor) if merged else rows[0]
         refs_before = list(payment.raw_refs)
         changed = _merge_payment_fields(payment, signal)
         if not created and (changed or payment.raw_refs != refs_before):
             payment.save()
         # A new payment is inserted once it is attached (``_finish_payment``), in one statement.
         result = ApplyResult(fact=payment, created=created, changed=[] if created else changed)
-        if not created and not changed and payment.registration_id:
+        if not created and not changed and not merged and payment.registration_id:
             # A redelivery of something already applied: facts are unchanged, so the derived
             # status and review items are too — nothing to recompute.
             result.registration = payment.registration
