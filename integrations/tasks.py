@@ -24,6 +24,8 @@
 The task always returns normally (it is acked); retries are ours, with backoff, driven by
 ``sweep_webhooks`` (every minute, integrations/schedules.py), which queues every ``received`` row
 whose ``next_attempt_at`` has passed: the next attempt after a failure, or a task that got lost.
+An Acuity redelivery of a row waiting for its next attempt queues it at once instead
+(``integrations.inbox``): it announces a change, which should not wait for the backoff.
 
 An Acuity 404 for the appointment is *processed* with the result "appointment not found": the
 signature proved the delivery came from our account, no retry can bring the appointment back, and
