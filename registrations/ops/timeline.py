@@ -29,6 +29,8 @@ ACTION_LABELS = {
     "payment.matched": "Payment matched",
     "payment.refund_recorded": "Refund recorded",
     "payment.dispute_recorded": "Dispute recorded",
+    "payment.merged": "Two records of one payment joined",
+    "payment.seat_references_issued": "Seat booking links issued",
     "booking.recorded": "Booking recorded",
     "booking.updated": "Booking updated",
     "booking.matched": "Booking matched",
