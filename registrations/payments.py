@@ -177,13 +177,15 @@ def _merge_payment_rows(rows: list[Payment], actor: Actor = SYSTEM) -> Payment:
         if extra.registration_id and extra.registration_id != keep.registration_id:
             lost.add(extra.registration_id)
         _merge_payment_fields(keep, extra)
-        audit(
-            "payment.merged",
-            actor=actor,
-            registration=keep.registration if keep.registration_id else None,
-            obj=keep,
-            after={"kept": str(keep), "folded": str(extra), "folded_registration": extra.registration_id},
-        )
+        # On each registration involved: the one that lost the payment sees why its status moved.
+        keep_reg = Registration.objects.filter(pk=keep.registration_id).first() if keep.registration_id else None
+        lost_reg = None
+        if extra.registration_id and extra.registration_id != keep.registration_id:
+            lost_reg = Registration.objects.filter(pk=extra.registration_id).first()
+        owner = keep_reg.reference if keep_reg else "nobody yet"
+        after = {"kept": str(keep), "folded": str(extra), "belongs to": owner}
+        for registration in [r for r in (keep_reg, lost_reg) if r is not None] or [None]:
+            audit("payment.merged", actor=actor, registration=registration, obj=keep, after=after)
         extra.delete()
         for f, v in moved.items():
             setattr(keep, f, v)

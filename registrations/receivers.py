@@ -9,9 +9,10 @@ from .models import EventMapping
 
 @receiver(post_save, sender=EventMapping)
 def replay_on_mapping(sender, instance: EventMapping, raw=False, **kwargs):
-    if raw:
-        return
-    from .services import replay_unmatched
+    from .services import replay_unmatched, replays_itself
+
+    if raw or replays_itself():
+        return  # ``services.add_mapping`` replays right after, as the operator, and counts it
 
     kind, value = instance.kind, instance.value
     transaction.on_commit(lambda: replay_unmatched(kind, value))

@@ -1,18 +1,36 @@
 """Operator resolutions of review items. Each is a domain function: one transaction, row locks,
-an audit row with the operator as actor, then the affected registrations are recomputed."""
+an audit row with the operator as actor, then the affected registrations are recomputed.
+
+Each runs in ``engine._retrying`` (``@retried``): a deadlock lost to a webhook (one holding the
+event's suggested-match search lock and wanting this registration's row, while this action holds
+the row and wants the search lock) or a lost unique-key race runs the action again instead of
+failing the operator's request."""
 
 from __future__ import annotations
+
+import functools
 
 from django.db import transaction
 from django.utils import timezone
 
 from .audit import Actor, audit
+from .engine import _retrying
 from .models import AuditLog, Booking, Payment, Registration, ReviewItem, SeatReference, Source
 from .services import learn_alias, recompute
 
 
 class ResolutionError(Exception):
     """The resolution cannot be applied (already resolved, wrong kind, bad input)."""
+
+
+def retried(fn):
+    """Run the action in a transaction that runs again after a deadlock or a unique-key race."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return _retrying(lambda: fn(*args, **kwargs))
+
+    return wrapper
 
 
 def _lock_open_item(item_id: int, kind: str | None = None) -> ReviewItem:
@@ -80,6 +98,7 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     return keep
 
 
+@retried
 def accept_suggested_match(item_id: int, actor: Actor) -> Registration:
     with transaction.atomic():
         item = _lock_open_item(item_id, ReviewItem.Kind.SUGGESTED_MATCH)
@@ -90,6 +109,7 @@ def accept_suggested_match(item_id: int, actor: Actor) -> Registration:
         return merge_registrations(keep, other, actor, reason=f"merged by operator (review #{item.pk})")
 
 
+@retried
 def dismiss(item_id: int, actor: Actor, note: str = "") -> ReviewItem:
     """Not the same person: remembered, never suggested again. Only suggestions can be
     dismissed; every other kind has its own resolution (a dispute needs a note, money a decision)."""
@@ -101,6 +121,7 @@ def dismiss(item_id: int, actor: Actor, note: str = "") -> ReviewItem:
         return item
 
 
+@retried
 def acknowledge(
     item_id: int, actor: Actor, note: str, kind: str | None = None, resolution: str = "acknowledged"
 ) -> ReviewItem:
@@ -203,6 +224,7 @@ def refund_idempotency_key(item_id: int, payment_id: int) -> str:
     return f"jlf-review-{item_id}-payment-{payment_id}-refund"
 
 
+@retried
 def resolve_refunded(item_id: int, actor: Actor, *, refund_id: str, amount: int, payment: Payment) -> ReviewItem:
     """Close the item after the refund is recorded in the facts.
 
@@ -221,6 +243,7 @@ def resolve_refunded(item_id: int, actor: Actor, *, refund_id: str, amount: int,
         return item
 
 
+@retried
 def map_unmatched_event(item_id: int, actor: Actor, *, event=None, ignored: bool = False):
     """Map the unknown payment link / appointment type to ``event`` (or mark it not ours) and
     replay every stored signal waiting for it. Returns (mapping, number of facts replayed)."""
@@ -236,6 +259,7 @@ def map_unmatched_event(item_id: int, actor: Actor, *, event=None, ignored: bool
         return add_mapping(kind, value, None if ignored else event, actor, ignored=ignored)
 
 
+@retried
 def assign_group_seats(
     item_id: int, assignments: list[dict], actor: Actor, *, payer_takes_seat: bool = True
 ) -> list[Registration]:
@@ -357,6 +381,7 @@ def _manual_key(prefix: str, registration: Registration, key: str | None) -> str
     return f"{prefix}:{key}" if key else f"{prefix}:{registration.pk}:{timezone.now().timestamp():.6f}"
 
 
+@retried
 def mark_paid_manually(
     registration: Registration, amount: int, method: str, reason: str, actor: Actor, key: str | None = None
 ) -> Registration:
@@ -406,6 +431,7 @@ def mark_paid_manually(
         return reg
 
 
+@retried
 def mark_booked_manually(registration: Registration, reason: str, actor: Actor, key: str | None = None) -> Registration:
     """Record a place given outside Acuity, with the operator's reason."""
     reason = (reason or "").strip()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextvars import ContextVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -83,12 +84,14 @@ def replay_unmatched(kind: str, value: str, actor: Actor = SYSTEM) -> int:
             def run(model=model, pk=fact.pk):
                 # The apply path's own finishing step: adjustments, event and registration, the
                 # seat a booking's reference claims or a group payment's seats, derived statuses.
-                fact = model.objects.select_for_update().get(pk=pk)
+                fact = model.objects.select_for_update().filter(pk=pk).first()
+                if fact is None:
+                    return False  # joined into another row since the list was read
                 finish = _finish_payment if model is Payment else _finish_booking
                 finish(fact, actor, ApplyResult(fact=fact), fact.source)
+                return True
 
-            _retrying(lambda run=run: _batched(run))
-            count += 1
+            count += bool(_retrying(lambda run=run: _batched(run)))
     mapping = EventMapping.objects.filter(kind=kind, value=str(value)).first()
     for item in ReviewItem.objects.filter(key=f"unmatched:{kind}:{value}", state=ReviewItem.State.OPEN):
         item.state = ReviewItem.State.RESOLVED
@@ -106,12 +109,26 @@ def replay_unmatched(kind: str, value: str, actor: Actor = SYSTEM) -> int:
     return count
 
 
+_replaying_itself: ContextVar[bool] = ContextVar("replaying_itself", default=False)
+
+
+def replays_itself() -> bool:
+    """True while ``add_mapping`` saves a mapping: the post_save receiver (the safety net for a
+    mapping saved any other way) leaves the replay to it, so the operator's replay is the one
+    that runs, counts, and closes the unmatched card in their name."""
+    return _replaying_itself.get()
+
+
 def add_mapping(kind: str, value: str, event: Event | None, actor: Actor = SYSTEM, ignored: bool = False):
     """Map a provider key to an event (or mark it not ours) and replay what was waiting for it."""
     with transaction.atomic():
-        mapping, created = EventMapping.objects.update_or_create(
-            kind=kind, value=str(value), defaults={"event": event, "ignored": ignored}
-        )
+        token = _replaying_itself.set(True)
+        try:
+            mapping, created = EventMapping.objects.update_or_create(
+                kind=kind, value=str(value), defaults={"event": event, "ignored": ignored}
+            )
+        finally:
+            _replaying_itself.reset(token)
         audit(
             "mapping.added" if created else "mapping.changed",
             actor=actor,
@@ -144,7 +161,8 @@ def recompute_event(
         reg = Registration(pk=pk)
 
         def run(reg=reg):
-            before = Registration.objects.filter(pk=reg.pk).values_list("status", flat=True).first()
+            # Locked from here, so it cannot be merged away between this read and recompute's.
+            before = Registration.objects.select_for_update().filter(pk=reg.pk).values_list("status", flat=True).first()
             if before is None:
                 return False  # merged away since the list was read
             return recompute(reg, actor) != before
