@@ -398,7 +398,11 @@ def mark_paid_manually(
         raise ResolutionError("The amount cannot be negative.")
     manual_key = _manual_key("manual-paid", registration, key)
     with transaction.atomic():
-        reg = Registration.objects.select_for_update().select_related("event", "attendee").get(pk=registration.pk)
+        reg = (
+            Registration.objects.select_for_update(of=("self",))
+            .select_related("event", "attendee")
+            .get(pk=registration.pk)
+        )
         if Payment.objects.filter(manual_key=manual_key).exists():
             return reg
         before = {"status": reg.status, "manual_paid_reason": reg.manual_paid_reason}
@@ -439,7 +443,11 @@ def mark_booked_manually(registration: Registration, reason: str, actor: Actor, 
         raise ResolutionError("Say why this registration is marked booked by hand.")
     manual_key = _manual_key("manual-booked", registration, key)
     with transaction.atomic():
-        reg = Registration.objects.select_for_update().select_related("event", "attendee").get(pk=registration.pk)
+        reg = (
+            Registration.objects.select_for_update(of=("self",))
+            .select_related("event", "attendee")
+            .get(pk=registration.pk)
+        )
         if Booking.objects.filter(manual_key=manual_key).exists():
             return reg
         before = {"status": reg.status, "manual_booked_reason": reg.manual_booked_reason}
