@@ -109,28 +109,17 @@ def _merge_seats(keep: Payment, extra: Payment, actor: Actor) -> None:
     because = f"payments {extra} and {keep} are one payment (merged into {keep})"
     for n, seat_payment in sorted(seat_rows.items()):
         if n not in moving:  # keep gave seat n too: keep's stands
-            audit(
-                "payment.updated",
-                actor=actor,
-                registration=seat_payment.registration,
-                obj=seat_payment,
-                after={
-                    "seat": n,
-                    "because": f"{because}; seat {n} of it was also given to someone else, so this seat "
-                    "was left as it is and no longer follows the group payment: an operator decides",
-                },
+            why = (
+                f"{because}; seat {n} of it was also given to someone else, so this seat was left as it "
+                "is and no longer follows the group payment: an operator decides"
             )
+            seats.audit_seat_change(seat_payment, actor, None, {"seat": n, "because": why})
             continue
         before = {"manual_key": seat_payment.manual_key}
         seat_payment.manual_key = seats.seat_key(keep, n)
         seat_payment.save(update_fields=["manual_key", "updated_at"])
-        audit(
-            "payment.updated",
-            actor=actor,
-            registration=seat_payment.registration,
-            obj=seat_payment,
-            before=before,
-            after={"manual_key": seat_payment.manual_key, "because": because},
+        seats.audit_seat_change(
+            seat_payment, actor, before, {"manual_key": seat_payment.manual_key, "because": because}
         )
     summary = {s.get("seat"): s for s in extra.seat_assignments or [] if isinstance(s, dict)}
     summary = {n: s for n, s in summary.items() if isinstance(n, int) and n not in stays}
@@ -178,10 +167,8 @@ def _merge_payment_rows(rows: list[Payment], actor: Actor = SYSTEM) -> Payment:
             lost.add(extra.registration_id)
         _merge_payment_fields(keep, extra)
         # On each registration involved: the one that lost the payment sees why its status moved.
-        keep_reg = Registration.objects.filter(pk=keep.registration_id).first() if keep.registration_id else None
-        lost_reg = None
-        if extra.registration_id and extra.registration_id != keep.registration_id:
-            lost_reg = Registration.objects.filter(pk=extra.registration_id).first()
+        keep_reg = keep.registration if keep.registration_id else None
+        lost_reg = extra.registration if extra.registration_id not in (None, keep.registration_id) else None
         owner = keep_reg.reference if keep_reg else "nobody yet"
         after = {"kept": str(keep), "folded": str(extra), "belongs to": owner}
         for registration in [r for r in (keep_reg, lost_reg) if r is not None] or [None]:

@@ -220,6 +220,18 @@ def after_booking(booking: Booking, reg: Registration, actor: Actor) -> list[Reg
     return list(others.values())
 
 
+def audit_seat_change(seat_payment: Payment, actor: Actor, before: dict | None, after: dict) -> None:
+    """The audit row of a change to a seat payment, on its holder's timeline."""
+    audit(
+        "payment.updated",
+        actor=actor,
+        registration=seat_payment.registration,
+        obj=seat_payment,
+        before=before,
+        after=after,
+    )
+
+
 def after_payment(payment: Payment, actor: Actor) -> list[Registration]:
     """The group payment changed (a bank debit cleared or failed, a refund counted in full or
     stopped counting): its seat payments follow. Returns the seat holders' registrations to
@@ -249,14 +261,7 @@ def after_payment(payment: Payment, actor: Actor) -> list[Registration]:
         after["because"] = (
             refund_reason(payment) if "refunded_with_group" in after else f"group payment {payment} is {payment.state}"
         )
-        audit(
-            "payment.updated",
-            actor=actor,
-            registration=seat_payment.registration,
-            obj=seat_payment,
-            before=before,
-            after=after,
-        )
+        audit_seat_change(seat_payment, actor, before, after)
         if seat_payment.registration is not None:
             changed.append(seat_payment.registration)
     return changed

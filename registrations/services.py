@@ -158,13 +158,15 @@ def recompute_event(
         if seconds is not None and time.monotonic() - started > seconds:
             _queue_recompute(event_id, actor_source, after_pk=pk - 1)
             break
-        reg = Registration(pk=pk)
 
-        def run(reg=reg):
-            # Locked from here, so it cannot be merged away between this read and recompute's.
-            before = Registration.objects.select_for_update().filter(pk=reg.pk).values_list("status", flat=True).first()
-            if before is None:
+        def run(pk=pk):
+            # Locked and read once, with what recompute needs (it does not read it again), so it
+            # cannot be merged away between this read and recompute.
+            locked = Registration.objects.select_for_update(of=("self",)).select_related("event", "attendee")
+            reg = locked.filter(pk=pk).first()
+            if reg is None:
                 return False  # merged away since the list was read
+            before, reg.locked_in_transaction = reg.status, True
             return recompute(reg, actor) != before
 
         changed += bool(_retrying(lambda run=run: _batched(run)))
