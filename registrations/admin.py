@@ -1,4 +1,5 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
 
 from .cohost.admin import CoHostAdminTools
 from .models import (
@@ -27,16 +28,28 @@ class EventMappingInline(admin.TabularInline):
 
 
 def _save_mapping(request, obj: EventMapping, event, changed_fields=()) -> EventMapping:
-    """Save a mapping typed in the admin through ``services.add_mapping``, so the payments and
-    bookings that were waiting for it are replayed at once (and the change is audited with the
-    operator as actor), exactly as when it is mapped from the exception queue."""
+    """Save a mapping typed in the admin through ``services.save_mapping`` (audited with the
+    operator as actor, its unmatched card settled), exactly as when it is mapped from the
+    exception queue. The payments and bookings that were waiting for it are replayed once the
+    admin's transaction has committed: a replay inside it would hold every row it touched until
+    the whole form is saved, and a request that ran out of time would lose the mapping too."""
     from .audit import Actor
-    from .services import add_mapping
+    from .services import REPLAY_INLINE_SECONDS, replay_unmatched, save_mapping
 
     if obj.pk and {"kind", "value"} & set(changed_fields):
         EventMapping.objects.filter(pk=obj.pk).delete()  # the key itself changed: replace the row
-    mapping, _ = add_mapping(obj.kind, obj.value, event, Actor.operator(request.user), ignored=obj.ignored)
+    actor = Actor.operator(request.user)
+    mapping = save_mapping(obj.kind, obj.value, event, actor, ignored=obj.ignored)
     obj.pk = mapping.pk
+
+    kind, value, label = mapping.kind, mapping.value, mapping.get_kind_display()
+
+    def replay():
+        done = replay_unmatched(kind, value, actor, seconds=REPLAY_INLINE_SECONDS)
+        if done.done or done.left or done.failed:
+            messages.info(request, f"{label} {value}: {done.summary()}.")
+
+    transaction.on_commit(replay)
     return mapping
 
 

@@ -84,6 +84,7 @@ class ImportReport:
     mappings_added: int = 0
     mappings_moved: list[str] = field(default_factory=list)
     replayed: int = 0
+    replay_failed: int = 0
 
 
 def load_file(path: str | Path) -> list[dict]:
@@ -244,7 +245,9 @@ def import_events(entries: list[dict], actor: Actor, dry_run: bool = False) -> I
             continue
         if existing and existing.event_id and existing.event_id != event.pk:
             report.mappings_moved.append(f"{kind} {value}: {existing.event.slug} → {event.slug}")
-        _, replayed = add_mapping(kind, value, event, actor)
+        # A command has no request timeout to keep inside: everything waiting is replayed now.
+        _, replay = add_mapping(kind, value, event, actor, seconds=None)
         report.mappings_added += 1
-        report.replayed += replayed
+        report.replayed += replay.done
+        report.replay_failed += replay.failed
     return report

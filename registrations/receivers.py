@@ -9,10 +9,10 @@ from .models import EventMapping
 
 @receiver(post_save, sender=EventMapping)
 def replay_on_mapping(sender, instance: EventMapping, raw=False, **kwargs):
-    from .services import replay_unmatched, replays_itself
+    from .services import replay_saved_mapping, replays_itself
 
     if raw or replays_itself():
         return  # ``services.add_mapping`` replays right after, as the operator, and counts it
 
     kind, value = instance.kind, instance.value
-    transaction.on_commit(lambda: replay_unmatched(kind, value))
+    transaction.on_commit(lambda: replay_saved_mapping(kind, value))

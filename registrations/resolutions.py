@@ -243,20 +243,31 @@ def resolve_refunded(item_id: int, actor: Actor, *, refund_id: str, amount: int,
         return item
 
 
-@retried
 def map_unmatched_event(item_id: int, actor: Actor, *, event=None, ignored: bool = False):
-    """Map the unknown payment link / appointment type to ``event`` (or mark it not ours) and
-    replay every stored signal waiting for it. Returns (mapping, number of facts replayed)."""
-    from .services import add_mapping
+    """Map the unknown payment link / appointment type to ``event`` (or mark it not ours), then
+    replay the stored signals waiting for it. Returns (mapping, ``services.Replay``).
+
+    The mapping and the card are settled and committed first; the replay runs after, one fact per
+    transaction, for ``REPLAY_INLINE_SECONDS`` in this request and the rest in the worker. So a
+    backlog of thousands neither holds the card's lock nor runs the request out of time (which
+    would have rolled the mapping back)."""
+    from .services import REPLAY_INLINE_SECONDS, replay_unmatched
 
     if event is None and not ignored:
         raise ResolutionError("Choose an event, or mark the link as not ours.")
-    with transaction.atomic():
-        item = _lock_open_item(item_id, ReviewItem.Kind.UNMATCHED_EVENT)
-        kind, value = item.data.get("mapping_kind"), item.data.get("mapping_value")
-        if not kind or value in (None, ""):
-            raise ResolutionError("This item does not say which link or appointment type it is about.")
-        return add_mapping(kind, value, None if ignored else event, actor, ignored=ignored)
+    mapping = _map_item(item_id, actor, event, ignored)
+    return mapping, replay_unmatched(mapping.kind, mapping.value, actor, seconds=REPLAY_INLINE_SECONDS)
+
+
+@retried
+def _map_item(item_id: int, actor: Actor, event, ignored: bool):
+    from .services import save_mapping
+
+    item = _lock_open_item(item_id, ReviewItem.Kind.UNMATCHED_EVENT)
+    kind, value = item.data.get("mapping_kind"), item.data.get("mapping_value")
+    if not kind or value in (None, ""):
+        raise ResolutionError("This item does not say which link or appointment type it is about.")
+    return save_mapping(kind, value, None if ignored else event, actor, ignored=ignored)
 
 
 @retried

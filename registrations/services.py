@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -62,40 +63,130 @@ __all__ = [
     "is_reference",
     "learn_alias",
     "recompute",
+    "Replay",
+    "replay_saved_mapping",
     "replay_unmatched",
+    "save_mapping",
     "resolve_event",
     "_registration_for",
 ]
 
 
 # --- Mappings ------------------------------------------------------------------------------------
-def replay_unmatched(kind: str, value: str, actor: Actor = SYSTEM) -> int:
-    """Re-run matching for every stored fact waiting on this mapping key. Returns how many."""
+# A click in the exception queue or the admin replays what it can before answering; a backlog
+# bigger than that (an event mapped days after sales began) goes on in the worker, in chunks
+# that stay well inside Q_CLUSTER["timeout"]. A request never runs into gunicorn's timeout, and
+# the mapping, saved and committed first, is never lost with it.
+REPLAY_INLINE_SECONDS = 5.0
+REPLAY_TASK_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What a replay of the facts waiting for a mapping did: ``done`` replayed here, ``left``
+    handed on to the worker (queued when this one ran out of time), ``failed`` could not be
+    replayed (logged with the error; they keep waiting, and the daily reconciliation retries them)."""
+
+    done: int = 0
+    left: int = 0
+    failed: int = 0
+
+    def summary(self) -> str:
+        plural = "s" if self.done != 1 else ""
+        text = f"{self.done} stored signal{plural} replayed"
+        if self.left:
+            text += f"; {self.left} more are being replayed in the background and appear as they are matched"
+        if self.failed:
+            text += f"; {self.failed} could not be replayed (see the logs; the daily reconciliation tries again)"
+        return text
+
+
+def _waiting_for(kind: str, value: str, after: tuple[int, int] = (0, 0)) -> list[tuple[int, type, int]]:
+    """(position, model, pk) of every stored fact that waits for the mapping ``kind``/``value``,
+    payments first, in pk order, from just after ``after`` = (position, pk) on."""
     key = [kind, str(value)]
-    count = 0
-    for model in (Payment, Booking):
+    found = []
+    for position, model in enumerate((Payment, Booking)):
+        if position < after[0]:
+            continue
         # The database narrows to facts whose keys mention the value (a text match, on SQLite
         # and PostgreSQL alike); the exact [kind, value] pair is checked here.
-        waiting = model.objects.filter(event__isnull=True, mapping_keys__icontains=str(value)).order_by("pk")
-        for fact in waiting:
-            if key not in fact.mapping_keys:
-                continue
+        rows = model.objects.filter(event__isnull=True, mapping_keys__icontains=str(value))
+        if position == after[0]:
+            rows = rows.filter(pk__gt=after[1])
+        for pk, keys in rows.order_by("pk").values_list("pk", "mapping_keys"):
+            if key in (keys or []):
+                found.append((position, model, pk))
+    return found
 
-            def run(model=model, pk=fact.pk):
-                # The apply path's own finishing step: adjustments, event and registration, the
-                # seat a booking's reference claims or a group payment's seats, derived statuses.
-                fact = model.objects.select_for_update().filter(pk=pk).first()
-                if fact is None:
-                    return False  # joined into another row since the list was read
-                finish = _finish_payment if model is Payment else _finish_booking
-                finish(fact, actor, ApplyResult(fact=fact), fact.source)
-                return True
 
-            count += bool(_retrying(lambda run=run: _batched(run)))
-    mapping = EventMapping.objects.filter(kind=kind, value=str(value)).first()
-    for item in ReviewItem.objects.filter(key=f"unmatched:{kind}:{value}", state=ReviewItem.State.OPEN):
+def replay_unmatched(
+    kind: str, value: str, actor: Actor = SYSTEM, seconds: float | None = None, after: tuple[int, int] = (0, 0)
+) -> Replay:
+    """Re-run matching for every stored fact waiting on this mapping key, each in a transaction of
+    its own. ``seconds``: stop after that long and queue the rest for the worker (after this
+    transaction, if any, commits)."""
+    started, done, failed = time.monotonic(), 0, 0
+    waiting = _waiting_for(kind, value, after)
+    for n, (position, model, pk) in enumerate(waiting):
+        if n and seconds is not None and time.monotonic() - started >= seconds:  # at least one each time
+            _queue_replay(kind, value, actor, after=(position, pk - 1))
+            return Replay(done, len(waiting) - n, failed)
+
+        def run(model=model, pk=pk):
+            # The apply path's own finishing step: adjustments, event and registration, the
+            # seat a booking's reference claims or a group payment's seats, derived statuses.
+            fact = model.objects.select_for_update().filter(pk=pk).first()
+            if fact is None or fact.event_id is not None:
+                return False  # joined into another row, or matched by another replay, since the list was read
+            finish = _finish_payment if model is Payment else _finish_booking
+            finish(fact, actor, ApplyResult(fact=fact), fact.source)
+            return True
+
+        try:
+            done += bool(_retrying(lambda run=run: _batched(run)))
+        except Exception:  # one fact that cannot be replayed must not hold up the others
+            log.exception("replaying %s %s for mapping %s %s failed", model.__name__, pk, kind, value)
+            failed += 1
+    return Replay(done, 0, failed)
+
+
+def _queue_replay(kind: str, value: str, actor: Actor, after: tuple[int, int]) -> None:
+    from django_q.tasks import async_task
+
+    user_id = getattr(actor.user, "pk", None)
+    transaction.on_commit(
+        lambda: async_task(
+            "registrations.services.replay_unmatched_task",
+            kind,
+            str(value),
+            list(after),
+            user_id,
+            actor.source,
+            task_name=f"replay {kind} {value} after {after[0]}:{after[1]}",
+        )
+    )
+
+
+def replay_unmatched_task(kind: str, value: str, after, user_id: int | None = None, source: str = "") -> int:
+    """The worker's part of a replay (queued by ``replay_unmatched``): in the name of whoever
+    mapped it, ``REPLAY_TASK_SECONDS`` at a time, queuing the rest again."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    actor = Actor.operator(user, source) if user is not None else Actor.system(source or "mapping replay")
+    replay = replay_unmatched(kind, value, actor, seconds=REPLAY_TASK_SECONDS, after=tuple(after))
+    log.info("replayed %s for mapping %s %s (%s left, %s failed)", replay.done, kind, value, replay.left, replay.failed)
+    return replay.done
+
+
+def _close_unmatched_cards(mapping: EventMapping, actor: Actor) -> None:
+    """The exception-queue card of an unknown key is settled by mapping the key (or marking it
+    not ours), in the same transaction as the mapping."""
+    key = f"unmatched:{mapping.kind}:{mapping.value}"
+    for item in ReviewItem.objects.select_for_update().filter(key=key, state=ReviewItem.State.OPEN):
         item.state = ReviewItem.State.RESOLVED
-        item.resolution = "ignored" if mapping and mapping.ignored else "mapped"
+        item.resolution = "ignored" if mapping.ignored else "mapped"
         item.resolved_at = timezone.now()
         item.resolved_by = actor.user if getattr(actor.user, "pk", None) else None
         item.save()
@@ -103,10 +194,9 @@ def replay_unmatched(kind: str, value: str, actor: Actor = SYSTEM) -> int:
             "review.resolved." + item.resolution,
             actor=actor,
             obj=item,
-            event=mapping.event if mapping else None,
-            after={"replayed": count},
+            event=mapping.event,
+            after={"mapping": f"{mapping.kind} {mapping.value}", "event": getattr(mapping.event, "slug", None)},
         )
-    return count
 
 
 _replaying_itself: ContextVar[bool] = ContextVar("replaying_itself", default=False)
@@ -119,8 +209,10 @@ def replays_itself() -> bool:
     return _replaying_itself.get()
 
 
-def add_mapping(kind: str, value: str, event: Event | None, actor: Actor = SYSTEM, ignored: bool = False):
-    """Map a provider key to an event (or mark it not ours) and replay what was waiting for it."""
+def save_mapping(kind: str, value: str, event: Event | None, actor: Actor = SYSTEM, ignored: bool = False):
+    """Map a provider key to an event (or mark it not ours), audited, and settle its unmatched
+    card; the facts waiting for it are replayed by the caller (``replay_unmatched``) once this
+    is committed."""
     with transaction.atomic():
         token = _replaying_itself.set(True)
         try:
@@ -136,8 +228,33 @@ def add_mapping(kind: str, value: str, event: Event | None, actor: Actor = SYSTE
             obj=mapping,
             after={"kind": kind, "value": str(value), "event": event.slug if event else None, "ignored": ignored},
         )
-    replayed = replay_unmatched(kind, value, actor)
-    return mapping, replayed
+        _close_unmatched_cards(mapping, actor)
+    return mapping
+
+
+def replay_saved_mapping(kind: str, value: str) -> Replay:
+    """For a mapping saved some other way than ``save_mapping`` (the post_save receiver's safety
+    net, after the commit): settle its card, replay what waits for it."""
+    with transaction.atomic():
+        mapping = EventMapping.objects.filter(kind=kind, value=str(value)).first()
+        if mapping is None:
+            return Replay()
+        _close_unmatched_cards(mapping, SYSTEM)
+    return replay_unmatched(kind, value, seconds=REPLAY_INLINE_SECONDS)
+
+
+def add_mapping(
+    kind: str,
+    value: str,
+    event: Event | None,
+    actor: Actor = SYSTEM,
+    ignored: bool = False,
+    seconds: float | None = REPLAY_INLINE_SECONDS,
+) -> tuple[EventMapping, Replay]:
+    """``save_mapping``, then replay what was waiting for it: for ``seconds`` here (None: all of
+    it), the rest in the worker."""
+    mapping = save_mapping(kind, value, event, actor, ignored)
+    return mapping, replay_unmatched(kind, value, actor, seconds=seconds)
 
 
 # --- Event settings that statuses depend on -------------------------------------------------------

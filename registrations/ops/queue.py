@@ -303,13 +303,12 @@ def do_map(request, item, actor):
     event = form.cleaned_data.get("event") if form.is_valid() else None
     if event is None:
         return _card_error(request, item, "Choose the event this belongs to (or mark it as not ours).")
-    _, replayed = map_unmatched_event(item.pk, actor, event=event)
-    plural = "s" if replayed != 1 else ""
-    return _resolved(request, item, f"Mapped to {event}; {replayed} stored signal{plural} replayed.")
+    _, replay = map_unmatched_event(item.pk, actor, event=event)
+    return _resolved(request, item, f"Mapped to {event}; {replay.summary()}.")
 
 
 def do_ignore(request, item, actor):
-    _, replayed = map_unmatched_event(item.pk, actor, ignored=True)
+    map_unmatched_event(item.pk, actor, ignored=True)
     return _resolved(request, item, "Marked as not ours: its signals are kept but never matched to an event.")
 
 

@@ -377,7 +377,7 @@ def test_mapping_an_unknown_link_later_replays_its_stored_signals(event, admin_u
     apply_booking(booked(7, "a@example.org", atype="777"))
     new_event = EventFactory(slug="autumn")
     _, replayed = add_mapping("stripe_payment_link", "plink_new", new_event, Actor.operator(admin_user))
-    assert replayed == 2
+    assert replayed.done == 2
     assert Registration.objects.filter(event=new_event).count() == 2
     assert open_items(ReviewItem.Kind.UNMATCHED_EVENT).count() == 1  # the appointment type is still unknown
     add_mapping("acuity_appointment_type", "777", new_event, Actor.operator(admin_user))

@@ -40,7 +40,7 @@ def test_mapping_a_link_outside_a_request_says_how_many_waiting_payments_it_repl
     _, replayed = add_mapping(EventMapping.Kind.STRIPE_PAYMENT_LINK, NEW_LINK, event, Actor.operator(admin_user))
 
     assert Registration.objects.get(attendee__email="pat@example.org").status == Status.PAID_ONLY
-    assert replayed == 1
+    assert replayed.done == 1
     card = ReviewItem.objects.get(kind=ReviewItem.Kind.UNMATCHED_EVENT)
     assert (card.state, card.resolved_by) == (ReviewItem.State.RESOLVED, admin_user)
 
@@ -80,15 +80,15 @@ def test_a_waiting_payment_merged_away_during_the_replay_does_not_stop_the_other
         return real(payment, *args, **kwargs)
 
     monkeypatch.setattr(services, "_finish_payment", finish)
-    # The operator maps the link (its receiver's on-commit replay never runs in this test's
-    # transaction), then the replay runs.
+    # The operator maps the link; its receiver's on-commit replay (which never runs by itself in
+    # this test's transaction) runs.
     EventMapping.objects.create(kind=EventMapping.Kind.STRIPE_PAYMENT_LINK, value=NEW_LINK, event=event)
-    replayed = services.replay_unmatched(EventMapping.Kind.STRIPE_PAYMENT_LINK, NEW_LINK)
+    replayed = services.replay_saved_mapping(EventMapping.Kind.STRIPE_PAYMENT_LINK, NEW_LINK)
 
     assert Payment.objects.get(pk=third.pk).event_id == event.pk
     assert Registration.objects.get(attendee__email="sam@example.org").status == Status.PAID_ONLY
     assert not ReviewItem.objects.filter(kind=ReviewItem.Kind.UNMATCHED_EVENT, state=ReviewItem.State.OPEN).exists()
-    assert replayed == 2
+    assert replayed.done == 2
 
 
 # --- merged payment rows (57f9f83) ---------------------------------------------------------------------

@@ -21,7 +21,10 @@ def admin_client(client):
     return client
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_payment_link_mapped_in_the_event_admin_replays_the_waiting_payment(admin_client, event):
+    """Transactional, as in production: the admin's own transaction commits the mapping, then the
+    waiting payment is replayed and the operator is told so on the next page."""
     pay("una@example.org", "Una", plink="plink_new_link")
     assert ReviewItem.objects.filter(kind="unmatched_event", state="open").exists()
     url = reverse("admin:registrations_event_change", args=[event.pk])
@@ -52,6 +55,8 @@ def test_a_payment_link_mapped_in_the_event_admin_replays_the_waiting_payment(ad
     assert reg.event == event and reg.status == Status.PAID_ONLY
     assert ReviewItem.objects.get(kind="unmatched_event").resolution == "mapped"
     assert AuditLog.objects.filter(action="mapping.added", actor_type="operator").exists()
+    page = admin_client.get(response.url).content.decode()
+    assert "Stripe Payment Link id plink_new_link: 1 stored signal replayed." in page
 
 
 def test_history_is_read_only_in_the_admin(admin_client, world):

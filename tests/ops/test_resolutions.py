@@ -135,6 +135,6 @@ def test_mapping_an_unmatched_item_requires_an_event_or_not_ours(event, actor):
     with pytest.raises(ResolutionError, match="Choose an event"):
         map_unmatched_event(item.pk, actor)
     mapping, replayed = map_unmatched_event(item.pk, actor, event=event)
-    assert replayed == 1 and mapping.event == event
+    assert replayed.done == 1 and mapping.event == event
     with pytest.raises(ResolutionError, match="already resolved"):
         map_unmatched_event(item.pk, actor, event=event)

@@ -32,5 +32,12 @@ class Command(BaseCommand):
         if not dry_run:
             self.stdout.write(f"unchanged {len(report.unchanged)}: {', '.join(report.unchanged) or '-'}")
             self.stdout.write(f"mappings added {report.mappings_added}, stored signals replayed {report.replayed}")
+            if report.replay_failed:
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"{report.replay_failed} stored signal(s) could not be replayed: see the log; "
+                        "the daily reconciliation tries them again"
+                    )
+                )
             for moved in report.mappings_moved:
                 self.stdout.write(self.style.WARNING(f"mapping moved: {moved}"))
