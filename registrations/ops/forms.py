@@ -45,12 +45,12 @@ class MoneyField(forms.CharField):
             raise forms.ValidationError("Type an amount like 120 or 120.50.")
         if amount < 0:
             raise forms.ValidationError("The amount cannot be negative.")
+        # Before quantize: an exponent like 1e309 is finite but has no two-decimal form.
+        if amount * 100 > MAX_AMOUNT_CENTS:
+            raise forms.ValidationError("That amount is too large; check the number.")
         if amount != amount.quantize(Decimal("0.01")):
             raise forms.ValidationError("Use at most two decimal places.")
-        cents = int((amount * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
-        if cents > MAX_AMOUNT_CENTS:
-            raise forms.ValidationError("That amount is too large; check the number.")
-        return cents
+        return int((amount * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
 
 
 STALE_FORM = "This form is out of date; reload the page and try again."

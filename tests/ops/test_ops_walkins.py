@@ -63,6 +63,7 @@ def test_complimentary_is_always_zero(ops_client, event):
         ({"amount": "-3"}, "The amount cannot be negative."),
         ({"amount": "1.005"}, "Use at most two decimal places."),
         ({"amount": "9999999"}, "That amount is too large"),
+        ({"amount": "1e309"}, "That amount is too large"),
         ({"phone": "12"}, "This does not look like a phone number"),
         ({"method": "bitcoin"}, "Select a valid choice."),
         ({"token": ""}, "This form is out of date"),
