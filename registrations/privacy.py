@@ -9,8 +9,10 @@ What changes, for attendees whose registrations are *all* on the events being pu
   learned aliases deleted;
 * their Payments and Bookings on those events, and unmatched ones (no registration) on those
   events: payer/client email, name, phone, other emails and intake answers blanked;
-* review items on those events: the attendee's addresses, name and phone in the explanation
-  and resolution note are replaced;
+* review items on those events: the attendee's addresses, name and phone in the explanation,
+  resolution note and data (a match's reasons) are replaced; so are they in the registrations'
+  manual paid/booked reasons, in payment notes (a seat's "… by <payer>") and in group payments'
+  seat assignments (a blanked payment's seat list keeps only seat → registration);
 * other apps scrub their own copies through the ``personal_data_purged`` signal (sent inside the
   same transaction; a receiver returns ``{label: count}`` for the summary).
 
@@ -156,6 +158,33 @@ def scrub_text(text: str, replacements: dict[int, dict]) -> str:
     return text
 
 
+def scrub_data(value, replacements: dict[int, dict]):
+    """``scrub_text`` on every string inside a JSON value (dicts, lists)."""
+    if isinstance(value, str):
+        return scrub_text(value, replacements)
+    if isinstance(value, list):
+        return [scrub_data(v, replacements) for v in value]
+    if isinstance(value, dict):
+        return {k: scrub_data(v, replacements) for k, v in value.items()}
+    return value
+
+
+def _scrub_payment_copies(plan: PurgePlan, replacements: dict[int, dict], now) -> None:
+    """Group payments keep each seat holder's address in ``seat_assignments`` and seat payments
+    the payer's address in ``note``, also on a seat whose holder is not purged: scrub both on
+    every payment of the purged events. The seat → registration link stays (it is not personal)."""
+    payments = Payment.objects.select_for_update().filter(Q(pk__in=plan.payment_ids) | Q(event_id__in=plan.event_ids))
+    for pk, note, seats in payments.values_list("pk", "note", "seat_assignments"):
+        new_note = scrub_text(note or "", replacements)
+        new_seats = seats
+        if pk in plan.payment_ids and isinstance(seats, list):
+            # This payment's own contact details are blanked: so are its seat holders' addresses.
+            new_seats = [{k: v for k, v in s.items() if k != "email"} if isinstance(s, dict) else s for s in seats]
+        new_seats = scrub_data(new_seats, replacements)
+        if (new_note, new_seats) != (note, seats):
+            Payment.objects.filter(pk=pk).update(note=new_note, seat_assignments=new_seats, updated_at=now)
+
+
 def purge(plan: PurgePlan, *, actor: Actor, dry_run: bool = False) -> dict:
     """Carry out ``plan``. Returns the counts (what would change, for a dry run)."""
     counts = {
@@ -176,8 +205,16 @@ def purge(plan: PurgePlan, *, actor: Actor, dry_run: bool = False) -> dict:
         for item in ReviewItem.objects.select_for_update().filter(pk__in=plan.review_item_ids):
             explanation = scrub_text(item.explanation, replacements)
             note = scrub_text(item.resolution_note, replacements)
-            if (explanation, note) != (item.explanation, item.resolution_note):
-                ReviewItem.objects.filter(pk=item.pk).update(explanation=explanation, resolution_note=note)
+            data = scrub_data(item.data, replacements)  # e.g. a match's reasons: the phone, both names
+            if (explanation, note, data) != (item.explanation, item.resolution_note, item.data):
+                ReviewItem.objects.filter(pk=item.pk).update(explanation=explanation, resolution_note=note, data=data)
+        for reg_pk, paid_reason, booked_reason in Registration.objects.filter(pk__in=plan.registration_ids).values_list(
+            "pk", "manual_paid_reason", "manual_booked_reason"
+        ):
+            new = (scrub_text(paid_reason, replacements), scrub_text(booked_reason, replacements))
+            if new != (paid_reason, booked_reason):
+                Registration.objects.filter(pk=reg_pk).update(manual_paid_reason=new[0], manual_booked_reason=new[1])
+        _scrub_payment_copies(plan, replacements, now)
         AttendeeAlias.objects.filter(attendee_id__in=plan.attendee_ids).delete()
         for attendee_id in plan.attendee_ids:
             Attendee.objects.filter(pk=attendee_id).update(
