@@ -230,6 +230,7 @@ def export_csv(request, slug):
     stamp = timezone.localtime().strftime("%Y%m%d")
     response["Content-Disposition"] = f'attachment; filename="{event.slug}-attendees-{stamp}.csv"'
     _no_store(response)
+    response.write("\ufeff")  # BOM: Excel opens UTF-8 names (é, ñ) correctly
     writer = csv.writer(response)
     header = ["Name", "Email", "Phone", "Status", "Missing", "Booked for", "Booking note", "Registered", "Seats"]
     if money:

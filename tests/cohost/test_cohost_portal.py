@@ -35,7 +35,7 @@ def export_rows(client, side, **query):
     url = reverse("cohost:export", args=[side.event.slug])
     response = client.get(url, query)
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
-    return list(csv.reader(io.StringIO(response.content.decode())))
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
 def feed(client, side):
@@ -169,6 +169,14 @@ def test_csv_cells_cannot_run_as_spreadsheet_formulas(client, world, alice):
     pay(alice.event, "formula@example.org", '=HYPERLINK("http://x","y")')
     names = [r[0] for r in export_rows(client, alice)]
     assert '\'=HYPERLINK("http://x","y")' in names
+
+
+def test_csv_opens_in_excel_with_accented_names_intact(client, world, alice):
+    # Excel reads a CSV without a UTF-8 byte order mark as the local code page: "José" → "JosÃ©".
+    pay(alice.event, "jose@example.org", "José Núñez")
+    content = client.get(reverse("cohost:export", args=[alice.event.slug])).content
+    assert content.startswith(b"\xef\xbb\xbf")
+    assert "José Núñez" in [r[0] for r in export_rows(client, alice)]
 
 
 def test_attendee_table_is_paginated_by_100(client, world, alice):
