@@ -225,14 +225,19 @@ def _rows_for(regs: list[Registration], labels: list[str]) -> Iterator[list]:
 # --- Writers --------------------------------------------------------------------------------------
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?[0-9][0-9 .]*$")
+# Control characters other than tab and line breaks: XLSX cannot hold them (openpyxl raises) and a
+# CSV shows them as junk. Word's line break (vertical tab) arrives in pasted intake answers.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def cell_safe(value):
     """Spreadsheet formula injection guard: a text cell an attendee typed (name, intake answer)
     that starts like a formula is prefixed with ' so Excel/LibreOffice show it as text.
-    Phone numbers and plain numbers are left alone."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
-        return "'" + value
+    Phone numbers and plain numbers are left alone. Control characters are dropped."""
+    if isinstance(value, str):
+        value = _CONTROL.sub("", value)
+        if value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
+            return "'" + value
     return value
 
 
