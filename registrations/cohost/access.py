@@ -113,6 +113,8 @@ def get_registration_for_cohost(request, slug: str, reference: str) -> Registrat
     registration's ``event`` carries ``can_see_money``.
     """
     event = get_event_for_cohost(request, slug)
+    if "\x00" in reference:  # a mangled link: PostgreSQL cannot even compare it
+        raise Http404("No such registration")
     registration = Registration.objects.filter(event=event, reference=reference).select_related("attendee").first()
     if registration is None:
         raise Http404("No such registration")

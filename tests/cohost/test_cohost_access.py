@@ -192,3 +192,9 @@ def test_no_cohost_page_accepts_a_write_method(client, world, url, method):
     response = getattr(client, method)(URLS[url](world))
     assert response.status_code == 405
     assert snapshot() == before
+
+
+def test_a_mangled_person_link_with_a_nul_byte_is_not_found_not_a_server_error(client, world):
+    sign_in(client, world.alice.cohost)
+    url = reverse("cohost:event", args=[world.alice.event.slug]) + "people/R%00X/"
+    assert client.get(url).status_code == 404
