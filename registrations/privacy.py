@@ -11,8 +11,9 @@ What changes, for attendees whose registrations are *all* on the events being pu
   events: payer/client email, name, phone, other emails and intake answers blanked;
 * review items on those events: the attendee's addresses, name and phone in the explanation,
   resolution note and data (a match's reasons) are replaced; so are they in the registrations'
-  manual paid/booked reasons, in payment notes (a seat's "… by <payer>") and in group payments'
-  seat assignments (a blanked payment's seat list keeps only seat → registration);
+  manual paid/booked reasons, in payment and booking notes (a seat's "… by <payer>", a reason
+  typed by an operator) and in group payments' seat assignments (a blanked payment's seat list
+  keeps only seat → registration);
 * other apps scrub their own copies through the ``personal_data_purged`` signal (sent inside the
   same transaction; a receiver returns ``{label: count}`` for the summary).
 
@@ -169,7 +170,7 @@ def scrub_data(value, replacements: dict[int, dict]):
     return value
 
 
-def _scrub_payment_copies(plan: PurgePlan, replacements: dict[int, dict], now) -> None:
+def _scrub_fact_copies(plan: PurgePlan, replacements: dict[int, dict], now) -> None:
     """Group payments keep each seat holder's address in ``seat_assignments`` and seat payments
     the payer's address in ``note``, also on a seat whose holder is not purged: scrub both on
     every payment of the purged events. The seat → registration link stays (it is not personal)."""
@@ -183,6 +184,12 @@ def _scrub_payment_copies(plan: PurgePlan, replacements: dict[int, dict], now) -
         new_seats = scrub_data(new_seats, replacements)
         if (new_note, new_seats) != (note, seats):
             Payment.objects.filter(pk=pk).update(note=new_note, seat_assignments=new_seats, updated_at=now)
+    # A booking marked by hand keeps the operator's reason as its note.
+    bookings = Booking.objects.select_for_update().filter(Q(pk__in=plan.booking_ids) | Q(event_id__in=plan.event_ids))
+    for pk, note in bookings.exclude(note="").values_list("pk", "note"):
+        new_note = scrub_text(note, replacements)
+        if new_note != note:
+            Booking.objects.filter(pk=pk).update(note=new_note, updated_at=now)
 
 
 def purge(plan: PurgePlan, *, actor: Actor, dry_run: bool = False) -> dict:
@@ -214,7 +221,7 @@ def purge(plan: PurgePlan, *, actor: Actor, dry_run: bool = False) -> dict:
             new = (scrub_text(paid_reason, replacements), scrub_text(booked_reason, replacements))
             if new != (paid_reason, booked_reason):
                 Registration.objects.filter(pk=reg_pk).update(manual_paid_reason=new[0], manual_booked_reason=new[1])
-        _scrub_payment_copies(plan, replacements, now)
+        _scrub_fact_copies(plan, replacements, now)
         AttendeeAlias.objects.filter(attendee_id__in=plan.attendee_ids).delete()
         for attendee_id in plan.attendee_ids:
             Attendee.objects.filter(pk=attendee_id).update(

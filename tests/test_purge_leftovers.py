@@ -4,7 +4,7 @@ places a group payment, a match suggestion or an operator's manual reason keep t
 import pytest
 from django.core.management import call_command
 
-from registrations.models import Payment, Registration, ReviewItem, Status
+from registrations.models import Booking, Payment, Registration, ReviewItem, Status
 from tests.factories import AttendeeFactory, RegistrationFactory
 from tests.test_purge import world  # noqa: F401  (the fixture)
 
@@ -99,10 +99,28 @@ def test_a_manual_reason_typed_by_an_operator_no_longer_names_the_attendee(world
         manual_paid_reason="River Stone paid cash at the door (river@example.org)",
         manual_booked_reason="Booked by phone, +15551230001",
     )
+    # Marking paid / booked by hand keeps the reason on the payment and the booking too.
+    paid = Payment.objects.create(
+        manual_key="manual-paid:river",
+        event=world["past"],
+        registration=reg,
+        state=Payment.State.PAID,
+        method=Payment.Method.CASH,
+        amount=12000,
+        currency="usd",
+        note="River Stone paid cash at the door (river@example.org)",
+    )
+    booked = Booking.objects.create(
+        manual_key="manual-booked:river",
+        event=world["past"],
+        registration=reg,
+        starts_at=world["past"].starts_at,
+        note="Booked by phone, +15551230001",
+    )
 
     purge()
 
-    stored = everything_stored(reg)
+    stored = everything_stored(reg, paid, booked)
     for personal in ("river stone", "river@example.org", "+15551230001"):
         assert personal not in stored
     reg.refresh_from_db()
