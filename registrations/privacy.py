@@ -174,7 +174,11 @@ def _scrub_fact_copies(plan: PurgePlan, replacements: dict[int, dict], now) -> N
     """Group payments keep each seat holder's address in ``seat_assignments`` and seat payments
     the payer's address in ``note``, also on a seat whose holder is not purged: scrub both on
     every payment of the purged events. The seat → registration link stays (it is not personal)."""
-    payments = Payment.objects.select_for_update().filter(Q(pk__in=plan.payment_ids) | Q(event_id__in=plan.event_ids))
+    payments = (
+        Payment.objects.select_for_update()
+        .filter(Q(pk__in=plan.payment_ids) | Q(event_id__in=plan.event_ids))
+        .exclude(note="", seat_assignments=[])
+    )
     for pk, note, seats in payments.values_list("pk", "note", "seat_assignments"):
         new_note = scrub_text(note or "", replacements)
         new_seats = seats
@@ -215,7 +219,10 @@ def purge(plan: PurgePlan, *, actor: Actor, dry_run: bool = False) -> dict:
             data = scrub_data(item.data, replacements)  # e.g. a match's reasons: the phone, both names
             if (explanation, note, data) != (item.explanation, item.resolution_note, item.data):
                 ReviewItem.objects.filter(pk=item.pk).update(explanation=explanation, resolution_note=note, data=data)
-        for reg_pk, paid_reason, booked_reason in Registration.objects.filter(pk__in=plan.registration_ids).values_list(
+        manual = Registration.objects.filter(pk__in=plan.registration_ids).exclude(
+            manual_paid_reason="", manual_booked_reason=""
+        )
+        for reg_pk, paid_reason, booked_reason in manual.values_list(
             "pk", "manual_paid_reason", "manual_booked_reason"
         ):
             new = (scrub_text(paid_reason, replacements), scrub_text(booked_reason, replacements))
