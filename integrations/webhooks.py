@@ -136,7 +136,9 @@ def _stripe_reason(exc: Exception) -> str:
 def verify_stripe_signature(body: bytes, header: str | None) -> None:
     """Raise Rejected unless ``header`` is a valid Stripe-Signature for ``body`` under one of the
     configured secrets (several during a secret roll), within the tolerance (5 min)."""
-    secrets = [s for s in settings.STRIPE_WEBHOOK_SECRETS if s and s.strip()]
+    # Stripped: django-environ keeps the space in "whsec_old, whsec_new", and a secret with a
+    # space in it matches nothing.
+    secrets = [s.strip() for s in settings.STRIPE_WEBHOOK_SECRETS if s and s.strip()]
     if not secrets:
         raise Rejected(400, "no STRIPE_WEBHOOK_SECRETS configured")
     try:

@@ -127,6 +127,23 @@ def test_with_two_configured_secrets_deliveries_signed_with_either_are_accepted(
     assert WebhookEvent.objects.count() == 2
 
 
+def test_secrets_listed_with_a_space_after_the_comma_still_verify(post_stripe, fake_stripe, settings, monkeypatch):
+    """``STRIPE_WEBHOOK_SECRETS=whsec_old, whsec_new`` (as people write lists while rolling a
+    secret): django-environ keeps the spaces, and the new secret must still verify."""
+    import environ
+
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRETS", "whsec_old_secret, whsec_new_secret ")
+    settings.STRIPE_WEBHOOK_SECRETS = environ.Env().list("STRIPE_WEBHOOK_SECRETS")
+
+    assert (
+        post_stripe(fake_stripe.session_event(fake_stripe.add_session()), secret="whsec_new_secret").status_code == 200
+    )
+    assert (
+        post_stripe(fake_stripe.session_event(fake_stripe.add_session()), secret="whsec_old_secret").status_code == 200
+    )
+    assert WebhookEvent.objects.count() == 2
+
+
 def test_no_configured_secret_refuses_everything(post_stripe, fake_stripe, settings, caplog):
     settings.STRIPE_WEBHOOK_SECRETS = []
     assert post_stripe(fake_stripe.session_event(fake_stripe.add_session())).status_code == 400
