@@ -576,11 +576,14 @@ def payment_needs_apply(payment: Payment, signal) -> bool:
         return True
     if signal.status != payment.state:
         return True
+    purged = payment.personal_data_removed_at is not None  # its contact details stay removed
     for attr in FILLED_FIELDS:
         value = getattr(signal, attr)
+        if purged and attr in Payment.PERSONAL_FIELDS:
+            continue
         if value not in (None, "") and value != getattr(payment, attr):
             return True
-    if signal.email and normalise_email(signal.email) != payment.email:
+    if not purged and signal.email and normalise_email(signal.email) != payment.email:
         return True
     if signal.livemode and not payment.livemode:
         return True
@@ -593,7 +596,8 @@ def payment_needs_apply(payment: Payment, signal) -> bool:
 def booking_needs_apply(booking: Booking, signal) -> bool:
     if booking.event_id is None or booking.registration_id is None:
         return True
-    if any(getattr(booking, attr) != value for attr, value in observed_values(signal).items()):
+    skip = Booking.PERSONAL_FIELDS if booking.personal_data_removed_at else ()  # purged: stays removed
+    if any(getattr(booking, a) != v for a, v in observed_values(signal).items() if a not in skip):
         return True
     if (signal.status == "cancelled") != booking.cancelled:
         return True

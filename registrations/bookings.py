@@ -92,6 +92,8 @@ def apply_booking(signal: BookingSignal, actor: Actor = SYSTEM, source: str = So
             ref = reference_in(signal)
             if ref:
                 values["intake_reference"] = ref
+            if booking.personal_data_removed_at:  # purged: its contact details and answers stay removed
+                values = {k: v for k, v in values.items() if k not in Booking.PERSONAL_FIELDS}
             for attr, value in values.items():
                 if getattr(booking, attr) != value:
                     setattr(booking, attr, value)

@@ -233,8 +233,13 @@ class Payment(models.Model):
     occurred_at = models.DateTimeField(null=True, blank=True)
     raw_refs = models.JSONField(default=list, blank=True, help_text="Provider event ids that told us this")
     note = models.CharField(max_length=300, blank=True)
+    personal_data_removed_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Purged: a later observation never fills PERSONAL_FIELDS again"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    PERSONAL_FIELDS = ("email", "name", "phone")
 
     class Meta:
         indexes = [models.Index(fields=["registration", "state"])]
@@ -326,8 +331,13 @@ class Booking(models.Model):
     state_tiebreak = models.CharField(max_length=64, blank=True, editable=False)
     raw_refs = models.JSONField(default=list, blank=True)
     note = models.CharField(max_length=300, blank=True)
+    personal_data_removed_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Purged: a later observation never fills PERSONAL_FIELDS again"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    PERSONAL_FIELDS = ("email", "other_emails", "first_name", "last_name", "phone", "intake")
 
     def __str__(self):
         return f"Booking {self.acuity_appointment_id or self.manual_key}"

@@ -203,9 +203,16 @@ def _merge_payment_fields(payment: Payment, other) -> list[str]:
     if PAYMENT_STATE_RANK.get(state, -1) > PAYMENT_STATE_RANK.get(payment.state, -1):
         payment.state = state
         changed.append("state")
+    purged = getattr(other, "personal_data_removed_at", None)
+    if purged and not payment.personal_data_removed_at:  # a row folded in was purged: so is the whole payment
+        payment.personal_data_removed_at = purged
+        for attr in Payment.PERSONAL_FIELDS:
+            setattr(payment, attr, "")
     for attr in FILLED_FIELDS:
-        fill(attr, getattr(other, attr, None))
-    fill("email", normalise_email(getattr(other, "email", "")))
+        if not (payment.personal_data_removed_at and attr in Payment.PERSONAL_FIELDS):
+            fill(attr, getattr(other, attr, None))
+    if not payment.personal_data_removed_at:  # a purged payment's contact details stay removed
+        fill("email", normalise_email(getattr(other, "email", "")))
     if getattr(other, "livemode", False) and not payment.livemode:
         payment.livemode = True
         changed.append("livemode")

@@ -8,7 +8,9 @@ What changes, for attendees whose registrations are *all* on the events being pu
 * Attendee: email → ``anon-<id>@invalid``, name and phone blanked, ``anonymised_at`` set,
   learned aliases deleted;
 * their Payments and Bookings on those events, and unmatched ones (no registration) on those
-  events: payer/client email, name, phone, other emails and intake answers blanked;
+  events: payer/client email, name, phone, other emails and intake answers blanked, and the rows
+  marked (``personal_data_removed_at``) so that no later observation of them (a provider's
+  redelivery, a replay, a reconciliation or backfill) fills them in again;
 * review items on those events: the attendee's addresses, name and phone in the explanation,
   resolution note and data (a match's reasons) are replaced; so are they in the registrations'
   manual paid/booked reasons, in payment and booking notes (a seat's "… by <payer>", a reason
@@ -234,9 +236,19 @@ def purge(plan: PurgePlan, *, actor: Actor, dry_run: bool = False) -> dict:
             Attendee.objects.filter(pk=attendee_id).update(
                 email=anonymous_email(attendee_id), name="", phone="", anonymised_at=now
             )
-        Payment.objects.filter(pk__in=plan.payment_ids).update(email="", name="", phone="", updated_at=now)
+        # Marked, so that a redelivery, a replay or a reconciliation never fills them in again.
+        Payment.objects.filter(pk__in=plan.payment_ids).update(
+            email="", name="", phone="", personal_data_removed_at=now, updated_at=now
+        )
         Booking.objects.filter(pk__in=plan.booking_ids).update(
-            email="", other_emails=[], first_name="", last_name="", phone="", intake={}, updated_at=now
+            email="",
+            other_emails=[],
+            first_name="",
+            last_name="",
+            phone="",
+            intake={},
+            personal_data_removed_at=now,
+            updated_at=now,
         )
         responses = personal_data_purged.send(
             sender=Attendee,
