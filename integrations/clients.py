@@ -288,6 +288,14 @@ def stripe_call(endpoint: str, fn: Callable[..., Any], *args, attempts: int = 5,
 
 # --- Acuity --------------------------------------------------------------------------------------
 _acuity_limiter: RateLimiter | None = None
+# Worth another try: no answer, or an answer cut off mid-body (the connection dropped while the
+# list was being sent: ChunkedEncodingError, which is not a ConnectionError).
+_ACUITY_TRANSIENT = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 
 class AcuityClient:
@@ -321,11 +329,13 @@ class AcuityClient:
             last = attempt == self.attempts - 1
             try:
                 resp = self.session.get(url, params=params, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except _ACUITY_TRANSIENT as exc:
                 if last:
                     raise ProviderError(self.provider, f"unreachable: {type(exc).__name__}") from exc
                 time.sleep(min(2**attempt * 0.5, 8))
                 continue
+            except requests.RequestException as exc:  # say, ACUITY_API_BASE is not a URL
+                raise ProviderError(self.provider, f"request failed: {type(exc).__name__}: {exc}") from exc
             if resp.status_code == 404:
                 raise NotFound(self.provider, f"{path} not found")
             if resp.status_code in (401, 403):

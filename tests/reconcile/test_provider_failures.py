@@ -108,3 +108,44 @@ def test_an_unconfigured_provider_is_reported_not_called(data, settings):
     assert result.run.status == ReconcileRun.Status.PARTIAL
     assert "STRIPE_SECRET_KEY" in result.run.errors[0]["message"]
     assert Booking.objects.count() == 3
+
+
+def _cut_acuity_answers(monkeypatch, acuity, times: int | None):
+    """Acuity's answers end mid-body (the connection drops while the list is sent): requests
+    raises ChunkedEncodingError, which is not a ConnectionError."""
+    import requests
+
+    real_get = requests.Session.get
+    cut = {"n": 0}
+
+    def get(self, url, *args, **kwargs):
+        if url.startswith(acuity.url) and (times is None or cut["n"] < times):
+            cut["n"] += 1
+            raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead(512 bytes read)")
+        return real_get(self, url, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "get", get)
+    return cut
+
+
+def test_an_acuity_answer_cut_off_mid_body_is_retried(data, monkeypatch):
+    _, acuity = data
+    cut = _cut_acuity_answers(monkeypatch, acuity, times=1)
+
+    result = run_command("--provider", "acuity")
+
+    assert cut["n"] == 1
+    assert result.run.status == ReconcileRun.Status.OK
+    assert Booking.objects.count() == 3
+
+
+def test_acuity_answers_that_keep_being_cut_off_keep_the_stripe_results_and_end_partial(data, monkeypatch):
+    _, acuity = data
+    _cut_acuity_answers(monkeypatch, acuity, times=None)
+
+    result = run_command(expect_ok=False)
+
+    assert result.run.status == ReconcileRun.Status.PARTIAL
+    assert Payment.objects.count() == 3 and Booking.objects.count() == 0
+    [error] = result.run.errors
+    assert error["provider"] == "acuity" and "Acuity failed" in error["message"]
