@@ -277,8 +277,9 @@ def _reopen_fields(now) -> dict:
     }
 
 
-def requeue(queryset) -> int:
-    """Put failed (or stuck received) rows back in the queue with a fresh attempt budget.
+def requeue(queryset, *, any_status: bool = False) -> int:
+    """Put failed (or stuck received) rows back in the queue with a fresh attempt budget;
+    ``any_status``: processed and ignored rows too (rows an operator named one by one).
 
     Rows being processed right now (lease not expired) are skipped. Returns how many were queued.
     """
@@ -286,11 +287,10 @@ def requeue(queryset) -> int:
     count = 0
     for pk in queryset.values_list("pk", flat=True):
         with transaction.atomic():
-            claimed = (
-                WebhookEvent.objects.filter(pk=pk, status__in=[Status.FAILED, Status.RECEIVED])
-                .exclude(locked_until__gt=now)
-                .update(**_reopen_fields(now))
-            )
+            rows = WebhookEvent.objects.filter(pk=pk)
+            if not any_status:
+                rows = rows.filter(status__in=[Status.FAILED, Status.RECEIVED])
+            claimed = rows.exclude(locked_until__gt=now).update(**_reopen_fields(now))
             if claimed:
                 enqueue(pk)
                 count += 1

@@ -215,3 +215,17 @@ def test_replay_refuses_to_run_while_processing_is_paused(post_stripe, fake_stri
     with pytest.raises(CommandError, match="Read-only maintenance mode"):
         replay("--failed")
     assert inbox(evt["id"]).status == "failed"  # untouched
+
+
+def test_replay_of_a_named_event_can_be_handed_to_the_worker_whatever_its_status(
+    post_stripe, fake_stripe, event, settings
+):
+    """``--id`` picks a row in any status: ``--enqueue`` queues it as a run here would run it."""
+    evt = fake_stripe.session_event(fake_stripe.add_session(livemode=True))
+    post_stripe(evt)
+    assert inbox(evt["id"]).status == "ignored"
+    settings.STRIPE_ACCEPT_OTHER_MODE = True
+
+    assert "Queued 1 of 1" in replay("--id", evt["id"], "--enqueue")
+    assert run_queue() == ["processed"]
+    assert Payment.objects.count() == 1

@@ -72,7 +72,8 @@ class Command(BaseCommand):
                 "Replay after the mode is lifted (use --dry-run to list what would run)."
             )
         if opts["enqueue"]:
-            queued = requeue(WebhookEvent.objects.filter(pk__in=[r.pk for r in rows]))
+            # Rows named with --id run in any status, queued as they would run here.
+            queued = requeue(WebhookEvent.objects.filter(pk__in=[r.pk for r in rows]), any_status=bool(opts["ids"]))
             self.stdout.write(f"Queued {queued} of {total} delivery(ies) for the worker.")
             return
         outcomes = Counter()
