@@ -22,6 +22,7 @@ import re
 import time
 import uuid
 
+from django.http import HttpResponseBadRequest
 from django.utils.functional import empty
 
 from .context import request_id_var
@@ -104,6 +105,25 @@ class RequestIdMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+class NulByteMiddleware:
+    """A NUL character in the path or the query string (``%00`` in a mangled or probing link)
+    gets a 400 at once: PostgreSQL refuses to compare text holding one, so any view that looks
+    it up would answer 500. Posted forms are checked by Django's form fields; bodies are left
+    to their views (webhooks read theirs raw)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path or any(
+            "\x00" in k or any("\x00" in v for v in values) for k, values in request.GET.lists()
+        ):
+            return HttpResponseBadRequest(
+                "This address contains a NUL character (%00) and cannot be right.", content_type="text/plain"
+            )
+        return self.get_response(request)
 
 
 def loggable_path(request) -> str:

@@ -133,6 +133,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every response (redirects, errors, health checks) gets a request id and a log line.
     "jlf.middleware.RequestIdMiddleware",
+    # A NUL byte in the path or query string: 400 before anything looks it up (PostgreSQL refuses it).
+    "jlf.middleware.NulByteMiddleware",
     # /healthz answers before the host check and the HTTPS redirect (probes reach the container
     # directly, over plain HTTP, with hosts such as healthcheck.railway.app or 127.0.0.1).
     "jlf.health.HealthCheckMiddleware",

@@ -12,7 +12,7 @@ from registrations.models import Registration, ReviewItem
 
 pytestmark = pytest.mark.django_db
 
-ODD = ["", "0", "-1", "999999999999999999999", "abc", "%00", "<script>", "1e9", "[]", "ü", "../../etc"]
+ODD = ["", "0", "-1", "999999999999999999999", "abc", "%00", "a\x00b", "<script>", "1e9", "[]", "ü", "../../etc"]
 
 
 def urls(world):
