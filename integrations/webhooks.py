@@ -145,6 +145,9 @@ def verify_stripe_signature(body: bytes, header: str | None) -> None:
         payload = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Rejected(400, "body is not UTF-8")
+    if header and not header.isascii():
+        # The SDK's compare_digest raises TypeError on a non-ASCII str (a 500, not a refusal).
+        raise Rejected(400, "bad signature", f"Stripe signature rejected: {_STRIPE_REASONS[1][1]}")
     reasons = []
     for secret in secrets:
         try:

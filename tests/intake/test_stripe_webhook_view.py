@@ -68,6 +68,17 @@ def test_a_garbled_signature_header_is_refused(post_stripe, fake_stripe, caplog)
     assert "unparsable Stripe-Signature header" in rejections(caplog)[0].getMessage()
 
 
+def test_a_signature_header_with_a_non_ascii_byte_is_refused_not_a_server_error(post_stripe, fake_stripe, caplog):
+    # WSGI hands header bytes over as latin-1: a stray byte is a non-ASCII character.
+    response = post_stripe(
+        fake_stripe.session_event(fake_stripe.add_session()),
+        headers={"HTTP_STRIPE_SIGNATURE": f"t={int(time.time())},v1=caf\u00e9"},
+    )
+    assert response.status_code == 400
+    assert WebhookEvent.objects.count() == 0
+    assert "unparsable Stripe-Signature header" in rejections(caplog)[0].getMessage()
+
+
 def test_a_wrong_secret_is_obvious_from_the_log_without_logging_secret_or_signature(post_stripe, fake_stripe, caplog):
     body = fake_stripe.body(fake_stripe.session_event(fake_stripe.add_session()))
     headers = stripe_headers(body, secret="whsec_someone_elses_endpoint")
