@@ -25,6 +25,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from registrations import ratelimit
 from registrations.audit import Actor
 from registrations.detection import sides
 from registrations.models import Event, Payment, Registration, Source
@@ -293,11 +294,24 @@ def _after_booking(request, reg: Registration):
 
 @require_GET
 def booked(request):
-    """``/r/booked/?appointment=<id>&event=<slug>`` — linked from Acuity's confirmation page."""
+    """``/r/booked/?appointment=<id>&event=<slug>`` — linked from Acuity's confirmation page.
+
+    Appointment ids are sequential: past ``HANDOFF_BOOKED_PER_IP_PER_HOUR`` look-ups from one
+    client address, the page looks nothing up and offers the event's plain payment link (an
+    attendee still gets on; someone walking the ids learns no addresses)."""
+    raw = request.GET.get("appointment") or request.GET.get("id") or ""
+    if isinstance(raw, str) and valid_appointment_id(raw):
+        decision = ratelimit.take(
+            ratelimit.hashed("handoff-booked-ip", ratelimit.client_ip(request)),
+            settings.HANDOFF_BOOKED_PER_IP_PER_HOUR,
+        )
+        if not decision.allowed:
+            log.warning("handoff /r/booked/: too many look-ups from one client address; nothing looked up")
+            return _outage(request, "booked", _safe_hint(request))
     return _handoff(
         request,
         "booked",
-        request.GET.get("appointment") or request.GET.get("id") or "",
+        raw,
         valid_appointment_id,
         _fetch_appointment,
         lambda appt: appointment_to_signal(appt, raw_ref="handoff"),

@@ -73,6 +73,10 @@ DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="US")
 HANDOFF_PROVIDER_TIMEOUT = env.float("HANDOFF_PROVIDER_TIMEOUT", default=8.0)
 # /r/booked/ hands on only bookings made this many days ago or less (appointment ids are guessable).
 HANDOFF_BOOKED_MAX_AGE_DAYS = env.int("HANDOFF_BOOKED_MAX_AGE_DAYS", default=2)
+# Acuity's appointment ids are sequential, so /r/booked/ could be walked to collect bookers'
+# addresses (prefilled on the payment page): past this many look-ups an hour from one client
+# address, it answers with the event's plain payment link and looks nothing up.
+HANDOFF_BOOKED_PER_IP_PER_HOUR = env.int("HANDOFF_BOOKED_PER_IP_PER_HOUR", default=30)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
 # Webhook processing (integrations/tasks.py): attempts per delivery, with a growing delay
 # between them (base × 4^(n-1), capped), before the inbox row is marked failed for an operator.

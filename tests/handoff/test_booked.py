@@ -116,3 +116,24 @@ def test_payment_through_the_redirect_with_another_email_completes_one_registrat
     assert Payment.objects.get().client_reference_id == ref
     assert not ReviewItem.objects.exists()
     assert f"field:{REF_FIELD}" not in resp.content.decode()
+
+
+def test_walking_appointment_ids_from_one_address_stops_revealing_emails(client, fake_stripe, fake_acuity, event, settings):
+    """Acuity's ids are sequential. Past the hourly allowance per client address, /r/booked/ looks
+    nothing up and offers the plain payment link: a real booker still gets on, a walker of ids
+    learns no addresses (and spends none of our Acuity quota)."""
+    settings.HANDOFF_BOOKED_PER_IP_PER_HOUR = 2
+    appts = [fake_acuity.add_appointment(email=f"booker{n}@example.org", appointment_type_id=ATYPE) for n in range(3)]
+    assert _booked(client, appts[0]["id"], event="spring-retreat").status_code == 302
+    assert _booked(client, appts[1]["id"], event="spring-retreat").status_code == 302
+    asked = fake_acuity.count("GET", r"/appointments/")
+
+    third = _booked(client, appts[2]["id"], event="spring-retreat")
+
+    assert third.status_code == 200 and "Location" not in third
+    page = third.content.decode()
+    assert "booker2@example.org" not in page and "prefilled_email" not in page
+    assert 'href="https://buy.stripe.com/test_spring"' in page  # the plain link: the booker goes on
+    assert fake_acuity.count("GET", r"/appointments/") == asked
+    other = client.get("/r/booked/", {"appointment": appts[2]["id"]}, REMOTE_ADDR="203.0.113.9")
+    assert other.status_code == 302  # another address has its own allowance
