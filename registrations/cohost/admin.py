@@ -86,7 +86,7 @@ class CoHostAdminTools:
         }
         return TemplateResponse(request, "admin/registrations/cohost/invite.html", context)
 
-    @admin.action(description="Email a new sign-in link")
+    @admin.action(description="Email a new sign-in link", permissions=["change"])
     def send_new_link(self, request, queryset):
         sent, skipped = 0, []
         for cohost in queryset.select_related("user"):
@@ -103,7 +103,7 @@ class CoHostAdminTools:
         if skipped:
             self.message_user(request, f"Not sent (switched off or no email): {', '.join(skipped)}.", messages.WARNING)
 
-    @admin.action(description="Revoke and regenerate calendar link")
+    @admin.action(description="Revoke and regenerate calendar link", permissions=["change"])
     def regenerate_calendar_link(self, request, queryset):
         """Irreversible (the old link stops working at once), so it asks for confirmation first."""
         if request.POST.get("confirm") == "yes":

@@ -104,6 +104,21 @@ def test_admin_regenerate_calendar_link_asks_first_then_revokes(client, operator
     assert entry.actor_user == operator and new not in str(entry.after) and old not in str(entry.after)
 
 
+def test_staff_who_may_only_view_cohosts_cannot_send_links_or_revoke_calendars(client, world):
+    from django.contrib.auth.models import Permission
+
+    viewer = User.objects.create_user("viewer", "viewer@example.net", "pw-viewer-12345", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_cohost"))
+    client.force_login(viewer)
+    cohost = world.alice.cohost
+    old = cohost.calendar_token
+    changelist = reverse("admin:registrations_cohost_changelist")
+    assert "send_new_link" not in client.get(changelist).content.decode()
+    client.post(changelist, {"action": "send_new_link", "_selected_action": [cohost.pk]})
+    client.post(changelist, {"action": "regenerate_calendar_link", "_selected_action": [cohost.pk], "confirm": "yes"})
+    assert mail.outbox == [] and CoHost.objects.get(pk=cohost.pk).calendar_token == old
+
+
 def test_admin_invite_with_mail_down_keeps_the_cohost_and_says_how_to_resend(client, operator, settings):
     settings.EMAIL_BACKEND = "tests.cohost.test_cohost_digest.FailingBackend"
     client.force_login(operator)
