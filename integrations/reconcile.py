@@ -7,7 +7,9 @@ Steps of one run (``manage.py reconcile``, ``manage.py backfill``, the daily sch
 2. Per provider, in a background thread, list what the provider holds for each mapped event
    (``integrations.reconcile_sources``):
    - Stripe: completed Checkout Sessions per mapped payment link created in the window (line items
-     expanded in the list answer), sessions of events mapped by price or metadata, then every
+     expanded in the list answer), sessions of events mapped by price or metadata, then each
+     session stored as unpaid that is older than the window (a bank debit that may have cleared
+     or failed since; at most AWAITING_FUNDS_DAYS old), one call each, then every
      refund created in the window (one call per 100 refunds, so refunds made directly in the
      dashboard are found without one payment-intent call per session), then every dispute created
      in the window (one call per 100 disputes: a dispute whose webhook was missed, or one that was
@@ -47,7 +49,7 @@ from registrations.models import Booking, Dispute, Event, EventMapping, Payment,
 from registrations.payments import FILLED_FIELDS
 from registrations.services import REFUND_STATUS_RANK, apply_booking, apply_payment
 
-from .clients import AcuityClient, ProviderError, stripe_client
+from .clients import AcuityClient, NotFound, ProviderError, stripe_call, stripe_client
 from .models import ReconcileRun
 from .parsing import (
     _ref,
@@ -73,6 +75,8 @@ log = logging.getLogger(__name__)
 
 PROVIDERS = ("stripe", "acuity")
 MAX_STORED_ERRORS = 200
+# A bank debit clears (or fails) within days; an unpaid session older than this is not asked about.
+AWAITING_FUNDS_DAYS = 30
 _LOCK_KEY = 0x4A4C465245434F  # pg advisory lock id ("JLFRECO")
 _STRIPE_KINDS = {
     EventMapping.Kind.STRIPE_PAYMENT_LINK,
@@ -235,6 +239,7 @@ class Reconciler:
         self._started = time.monotonic()
         self._slugs = set(plan.slugs)
         self._failures_in_a_row = 0
+        self._awaiting: list[tuple[str, str]] = []  # (session id, slug): unpaid, older than the window
         self.run: ReconcileRun | None = None
 
     # counting ----------------------------------------------------------------------------------
@@ -310,10 +315,42 @@ class Reconciler:
             # in the window is read and kept when its keys map to a selected event.
             for page in stripe_session_pages(client, payment_link=None, created_gte=self.plan.stripe_created_gte):
                 yield "sessions", None, page
+        for sid, slug in self._awaiting:
+            try:
+                session = stripe_call(
+                    "checkout.sessions.retrieve",
+                    client.v1.checkout.sessions.retrieve,
+                    sid,
+                    params={"expand": ["line_items"]},
+                )
+            except NotFound:
+                continue
+            yield "sessions", slug, [session.to_dict()]
         for page in stripe_refund_pages(client, created_gte=self.plan.stripe_created_gte):
             yield "refunds", None, page
         for page in stripe_dispute_pages(client, created_gte=self.plan.stripe_created_gte):
             yield "disputes", None, (timezone.now(), page)
+
+    def _awaiting_funds(self) -> list[tuple[str, str]]:
+        """Sessions of the selected events stored as unpaid (a bank debit waiting to clear) and
+        created before the window: the listing by creation date no longer shows them, so a missed
+        ``async_payment_succeeded`` / ``_failed`` would never be found. Each is asked about by id.
+        Not in a backfill, which lists every session anyway. Read here, in the run's thread (the
+        Stripe listing runs in a thread that must not touch the database)."""
+        if self.plan.since is None or "stripe" not in self.plan.providers:
+            return []
+        now = timezone.now()
+        return list(
+            Payment.objects.filter(
+                state=Payment.State.UNPAID,
+                checkout_session_id__isnull=False,
+                event__slug__in=self.plan.mapped["stripe"],
+                occurred_at__lt=now - self.plan.since,
+                occurred_at__gte=now - timedelta(days=AWAITING_FUNDS_DAYS),
+            )
+            .order_by("occurred_at")
+            .values_list("checkout_session_id", "event__slug")
+        )
 
     def _slug_for_keys(self, keys) -> str | None:
         """The first mapped key decides, as in ``registrations.services.resolve_event``."""
@@ -510,6 +547,7 @@ class Reconciler:
                         self._c(event.slug, provider)
             streams: dict[str, Prefetch] = {}
             try:
+                self._awaiting = self._awaiting_funds()
                 for provider in self.plan.providers:
                     problem = _not_configured(provider)
                     if problem:

@@ -110,3 +110,28 @@ def test_sessions_older_than_the_window_are_left_to_backfill(event, providers):
 
     assert result.counts(provider="stripe")["seen"] == 0
     assert not Payment.objects.exists()
+
+
+def test_a_bank_debit_that_cleared_after_the_window_began_is_found_though_its_session_is_older(event, providers):
+    """A bank debit completes unpaid on the day of the checkout and clears days later (ACH: up to
+    4 business days). Its session is older than the nightly window, so the session listing never
+    shows it again: when the ``async_payment_succeeded`` webhook was missed, the payment stays
+    "awaiting funds" for good unless the run asks about it."""
+    import time
+
+    stripe, _ = providers
+    session = stripe.add_session(
+        email="bank@example.org", payment_status="unpaid", created=int(time.time()) - 6 * 86400
+    )
+    apply_payment(session_to_signal(session, event_type="checkout.session.completed"), source=Source.WEBHOOK)
+    assert Payment.objects.get().state == Payment.State.UNPAID
+    session["payment_status"] = "paid"  # cleared; the webhook saying so never came
+
+    result = run_command("--since", "3d", "--provider", "stripe")
+
+    assert Payment.objects.get().state == Payment.State.PAID
+    assert result.counts(provider="stripe")["changed"] == 1
+
+    again = run_command("--since", "3d", "--provider", "stripe")
+    assert again.counts(provider="stripe")["changed"] == 0
+    assert stripe.count("GET", r"^/v1/checkout/sessions/cs_") == 1  # a paid payment is not asked about again
