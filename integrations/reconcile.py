@@ -9,7 +9,7 @@ Steps of one run (``manage.py reconcile``, ``manage.py backfill``, the daily sch
    - Stripe: completed Checkout Sessions per mapped payment link created in the window (line items
      expanded in the list answer), sessions of events mapped by price or metadata, then each
      session stored as unpaid that is older than the window (a bank debit that may have cleared
-     or failed since; at most AWAITING_FUNDS_DAYS old), one call each, then every
+     since; at most AWAITING_FUNDS_DAYS old), one call each, then every
      refund created in the window (one call per 100 refunds, so refunds made directly in the
      dashboard are found without one payment-intent call per session), then every dispute created
      in the window (one call per 100 disputes: a dispute whose webhook was missed, or one that was
@@ -334,7 +334,8 @@ class Reconciler:
     def _awaiting_funds(self) -> list[tuple[str, str]]:
         """Sessions of the selected events stored as unpaid (a bank debit waiting to clear) and
         created before the window: the listing by creation date no longer shows them, so a missed
-        ``async_payment_succeeded`` / ``_failed`` would never be found. Each is asked about by id.
+        ``async_payment_succeeded`` would never be found. Each is asked about by id. (A failed
+        debit leaves the session ``unpaid``: only its webhook says "failed".)
         Not in a backfill, which lists every session anyway. Read here, in the run's thread (the
         Stripe listing runs in a thread that must not touch the database)."""
         if self.plan.since is None or "stripe" not in self.plan.providers:
