@@ -272,6 +272,8 @@ RECONCILE_TASK_TIMEOUT = env.int("RECONCILE_TASK_TIMEOUT", default=60 * 60)
 # --- Magic links (django-sesame) -----------------------------------------------------------
 SESAME_MAX_AGE = env.int("SESAME_MAX_AGE", default=15 * 60)
 SESAME_TOKEN_NAME = "t"
+# A link sent to a co-host's old address stops working when an operator changes the address.
+SESAME_INVALIDATE_ON_EMAIL_CHANGE = True
 
 # --- Co-host portal (registrations/cohost) -------------------------------------------------
 # A co-host session ends after this many seconds without a request (8 h: a working day).

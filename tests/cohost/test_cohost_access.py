@@ -194,7 +194,16 @@ def test_no_cohost_page_accepts_a_write_method(client, world, url, method):
     assert snapshot() == before
 
 
-def test_a_mangled_person_link_with_a_nul_byte_is_not_found_not_a_server_error(client, world):
+def test_a_mangled_person_link_with_a_nul_byte_is_a_bad_request_not_a_server_error(client, world):
     sign_in(client, world.alice.cohost)
     url = reverse("cohost:event", args=[world.alice.event.slug]) + "people/R%00X/"
-    assert client.get(url).status_code == 404
+    assert client.get(url).status_code == 400  # jlf.middleware.NulByteMiddleware, before the view
+
+
+def test_a_link_sent_before_the_cohosts_address_changed_no_longer_signs_in(client, world):
+    cohost = world.alice.cohost
+    token = get_token(cohost.user, scope="cohost")
+    cohost.user.email = "alice.new@example.net"
+    cohost.user.save()
+    assert sign_in(client, cohost, token).status_code == 400
+    assert sign_in(client, cohost).status_code == 302  # a link to the new address works
