@@ -261,3 +261,26 @@ def test_a_database_that_is_down_answers_503_so_stripe_retries(post_stripe, fake
     assert response["Retry-After"]
     assert WebhookEvent.objects.count() == 0
     assert "database unavailable" in caplog.text
+
+
+def test_an_endpoint_typed_without_the_trailing_slash_still_takes_deliveries(client, fake_stripe, fake_acuity):
+    """Providers count a redirect as a failed delivery: /webhooks/stripe and /webhooks/acuity
+    answer like the documented addresses instead of Django's 301 to the slashed one."""
+    from tests.fakes import acuity as acuity_fake
+
+    evt = fake_stripe.session_event(fake_stripe.add_session())
+    body = fake_stripe.body(evt)
+    response = client.post("/webhooks/stripe", data=body, content_type="application/json", **stripe_headers(body))
+    assert response.status_code == 200 and inbox(evt["id"]).status == "received"
+
+    appt = fake_acuity.add_appointment(email="river@example.org")
+    form = acuity_fake.webhook_body(appt, "scheduled")
+    signature = acuity_fake.sign(form, fake_acuity.api_key)
+    response = client.post(
+        "/webhooks/acuity",
+        data=form,
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_ACUITY_SIGNATURE=signature,
+    )
+    assert response.status_code == 200
+    assert WebhookEvent.objects.filter(provider="acuity").count() == 1
