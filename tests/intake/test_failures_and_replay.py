@@ -193,6 +193,18 @@ def test_replay_filters_by_provider_and_age_and_can_dry_run_or_enqueue(
         replay("--since", "yesterday")
 
 
+def test_replay_takes_the_same_windows_as_reconcile_and_refuses_a_limit_below_one(post_stripe, fake_stripe, event):
+    post_stripe(fake_stripe.session_event(fake_stripe.add_session()))
+    WebhookEvent.objects.update(status="failed", received_at=timezone.now() - timedelta(days=10))
+    assert "Nothing to replay." in replay("--failed", "--since", "1w", "--dry-run")
+    assert "1 delivery(ies) would be replayed" in replay("--failed", "--since", "2w", "--dry-run")
+    since = (timezone.now() - timedelta(days=11)).date().isoformat()
+    assert "1 delivery(ies) would be replayed" in replay("--failed", "--since", since, "--dry-run")
+    for limit in ("0", "-1"):
+        with pytest.raises(CommandError, match="at least 1"):
+            replay("--failed", "--limit", limit)
+
+
 def test_replay_reports_what_still_fails(post_stripe, fake_stripe, event):
     evt = fake_stripe.session_event(fake_stripe.add_session())
     post_stripe(evt)

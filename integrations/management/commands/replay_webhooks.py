@@ -4,7 +4,7 @@ Steps:
 1. select inbox rows: ``--id`` (inbox id or provider event id, repeatable) picks exact rows in any
    status; otherwise ``failed`` rows (``--failed``) or, by default, failed plus ``received`` rows
    that are stuck (due, not running) — narrowed by ``--provider`` and ``--since`` (``2d``, ``6h``,
-   ``30m``);
+   ``30m``, ``2w`` or a date, as for ``reconcile``);
 2. ``--dry-run`` lists them and stops;
 3. each row gets a fresh attempt budget and is processed now, in this process (``--enqueue``
    hands them to the worker instead);
@@ -15,7 +15,6 @@ Safe to run at any time: processing is idempotent and a row being processed else
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from datetime import timedelta
 
@@ -25,18 +24,17 @@ from django.utils import timezone
 
 from integrations.inbox import requeue
 from integrations.models import WebhookEvent
+from integrations.reconcile_sources import parse_since as parse_window
 from integrations.tasks import replay_now
 from jlf.readonly import processing_paused
 
-_DURATION = re.compile(r"^(\d+)\s*([dhm])$")
-_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
-
 
 def parse_since(value: str) -> timedelta:
-    m = _DURATION.match(value.strip().lower())
-    if not m:
-        raise CommandError(f"--since {value!r}: use a number and a unit, e.g. 2d, 6h or 30m")
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    """The same windows as ``manage.py reconcile --since``: 2d, 6h, 30m, 2w or a date."""
+    try:
+        return parse_window(value)
+    except ValueError as exc:
+        raise CommandError(f"--since: {exc}") from None
 
 
 class Command(BaseCommand):
@@ -47,13 +45,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--id", action="append", default=[], dest="ids", help="inbox id or provider event id (repeatable)"
         )
-        parser.add_argument("--since", help="only deliveries received within this long, e.g. 2d, 6h, 30m")
+        parser.add_argument(
+            "--since", help="only deliveries received within this long (2d, 6h, 30m, 2w) or since a date"
+        )
         parser.add_argument("--provider", choices=[p.value for p in WebhookEvent.Provider])
         parser.add_argument("--limit", type=int, default=1000, help="at most this many rows (default 1000)")
         parser.add_argument("--dry-run", action="store_true", help="list what would run, run nothing")
         parser.add_argument("--enqueue", action="store_true", help="queue them for the worker instead of running here")
 
     def handle(self, *args, **opts):
+        if opts["limit"] < 1:
+            raise CommandError(f"--limit {opts['limit']}: give at least 1 (the default is 1000)")
         rows = self.select(opts)
         total = len(rows)
         if not total:
@@ -83,18 +85,17 @@ class Command(BaseCommand):
             fresh = WebhookEvent.objects.get(pk=row.pk)
             detail = fresh.result if outcome == "processed" else fresh.last_error or fresh.result
             self.stdout.write(f"#{row.pk} {row.provider} {row.event_type} {row.event_id}: {outcome} {detail}".rstrip())
-        summary = ", ".join(
-            f"{outcomes[k]} {label}"
-            for k, label in (
-                ("processed", "processed"),
-                ("ignored", "ignored"),
-                ("failed", "failed"),
-                ("received", "retry scheduled"),
-                ("running elsewhere", "skipped (running elsewhere)"),
-                ("paused", "skipped (processing paused)"),
-            )
-            if outcomes[k]
-        )
+        labels = {
+            "processed": "processed",
+            "ignored": "ignored",
+            "failed": "failed",
+            "received": "retry scheduled",
+            "running elsewhere": "skipped (running elsewhere)",
+            "paused": "skipped (processing paused)",
+            "missing": "no longer in the inbox",
+        }
+        order = [*labels, *sorted(set(outcomes) - set(labels))]  # an outcome without a label keeps its own name
+        summary = ", ".join(f"{outcomes[k]} {labels.get(k, k)}" for k in order if outcomes[k])
         style = self.style.ERROR if outcomes["failed"] else self.style.SUCCESS
         self.stdout.write(style(f"Replayed {total} delivery(ies): {summary}."))
 
