@@ -105,7 +105,7 @@ def deliver(message_id: int, *, now=None) -> NotificationLog | None:
     reason = _no_longer_needed(message, now)
     if reason:
         return _finish(message, Status.SUPPRESSED, error=f"Not sent: {reason}")
-    if message.reminder_id and message.registration is not None:
+    if message.registration is not None and (message.reminder_id or message.kind in REMINDER_KINDS):
         from .policy import in_quiet_hours, quiet_hours_end
 
         if in_quiet_hours(message.registration.event, now):
@@ -163,13 +163,22 @@ def deliver(message_id: int, *, now=None) -> NotificationLog | None:
     return message
 
 
+# NotificationLog.kind of reminder messages (notifications.reminders.KINDS) → what they ask for.
+REMINDER_KINDS = {"reminder_booking": "booking", "reminder_payment": "payment"}
+
+
 def _no_longer_needed(message: NotificationLog, now) -> str:
-    if message.reminder_id is None or message.registration is None:
+    if message.kind not in REMINDER_KINDS and message.reminder_id is None:
         return ""
+    if message.registration is None:
+        # Merging two registrations deletes one (its reminders cascade, this row keeps a NULL):
+        # a queued "please pay" for it must not reach someone who is now complete.
+        return "the registration no longer exists (merged or removed)"
     from .policy import why_not_due  # here: policy imports models only, but keep delivery light
 
     registration = message.registration
-    reason = why_not_due(registration, message.reminder.missing, now)
+    missing = message.reminder.missing if message.reminder_id else REMINDER_KINDS[message.kind]
+    reason = why_not_due(registration, missing, now)
     if reason:
         return reason
     attendee = registration.attendee

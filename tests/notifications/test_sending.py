@@ -232,3 +232,25 @@ def test_a_retry_that_falls_into_quiet_hours_waits_for_the_morning(fake_resend, 
     assert fake_resend.emails == []
     row = deliver(row.pk, now=datetime(2026, 1, 11, 8, 1, tzinfo=UTC))
     assert row.status == Msg.SENT and row.attempts == 2 and len(fake_resend.emails) == 1
+
+
+def test_a_retry_of_please_pay_is_dropped_when_that_registration_was_merged_away(fake_resend, one_sided):
+    from registrations.audit import Actor
+    from registrations.resolutions import merge_registrations
+
+    booked = one_sided(Status.BOOKED_ONLY, email="river.work@example.org")
+    fake_resend.fail_next(1, status=503)
+    run_scan(process="inline")
+    row = NotificationLog.objects.get()
+    assert row.status == Msg.QUEUED and row.kind == "reminder_payment"
+
+    # An operator confirms it is the same person as a paid registration under another address.
+    paid = one_sided(Status.PAID_ONLY, email="river@example.org")
+    merge_registrations(paid, booked, Actor.system("test"), reason="same person")
+    assert not Registration.objects.filter(pk=booked.pk).exists()
+
+    run_scan(process="inline", now=timezone.now() + timedelta(minutes=6))  # the retry sweep
+
+    row.refresh_from_db()
+    assert fake_resend.emails == []  # no "please pay" to someone whose registration is gone
+    assert row.status == Msg.SUPPRESSED and "no longer exists" in row.error
