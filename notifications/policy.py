@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from registrations.models import Status
+from registrations.models import Payment, Status
 
 from .models import Reminder
 
@@ -90,6 +90,13 @@ def channels_for(registration) -> list[str]:
     return channels
 
 
+def payment_clearing(registration) -> bool:
+    """A checkout completed with a bank debit whose funds have not arrived yet ("awaiting funds").
+    The registration still counts as booked-only, but asking for the payment again invites a
+    second one; a debit that fails turns ``failed`` and the payment reminders resume."""
+    return registration.payments.filter(state=Payment.State.UNPAID).exists()
+
+
 def why_not_due(registration, missing: str, now: datetime | None = None) -> str:
     """ "" when a reminder asking for ``missing`` may still go out; otherwise the reason, in words
     an operator understands (stored on the Reminder)."""
@@ -101,6 +108,8 @@ def why_not_due(registration, missing: str, now: datetime | None = None) -> str:
         return "the event has started"
     if MISSING_FOR_STATUS.get(registration.status) != missing:
         return f"the registration is now {registration.get_status_display().lower()}"
+    if missing == Reminder.Missing.PAYMENT and payment_clearing(registration):
+        return "their bank payment is still clearing (Stripe: awaiting funds)"
     if missing == Reminder.Missing.BOOKING and registration.bookings.filter(cancelled=True).exists():
         return "they cancelled their booking (an operator decides on a refund or credit)"
     if registration.attendee.anonymised_at:

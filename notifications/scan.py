@@ -29,7 +29,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from registrations.models import Event, Registration, Status
+from registrations.models import Event, Payment, Registration, Status
 
 from .delivery import deliver, due_for_retry, free_lease
 from .models import Reminder
@@ -111,6 +111,8 @@ def due_queryset(events: list[Event], now):
         # Someone who paid, booked and then cancelled is not nudged to book again: an operator
         # decides (refund or credit) in the exception queue.
         .exclude(Q(status=Status.PAID_ONLY) & Q(bookings__cancelled=True))
+        # Nor is someone whose bank debit is still clearing asked to pay again (policy.payment_clearing).
+        .exclude(Q(status=Status.BOOKED_ONLY) & Q(payments__state=Payment.State.UNPAID))
         .annotate(
             last_number=Subquery(last.values("number")[:1]),
             last_at=Subquery(last.annotate(at=Coalesce("decided_at", "created_at")).values("at")[:1]),

@@ -28,6 +28,7 @@ from registrations.models import Attendee, Registration, Status
 from . import webhooks
 from .links import link_for
 from .optout import opt_out
+from .policy import payment_clearing
 from .render import first_name_of, format_event_date
 from .tokens import read_status_token, read_unsubscribe_token
 
@@ -216,11 +217,12 @@ def status_page(request, token: str):
     paid = _paid(registration) or registration.status == Status.COMPLETE
     booked = registration.bookings.filter(cancelled=False).exists() or registration.status == Status.COMPLETE
     needs_payment = not event.is_donation
+    clearing = not paid and payment_clearing(registration)  # a bank debit: not to be paid twice
     next_step, button = "", ""
     if registration.status in (Status.PAID_ONLY, Status.BOOKED_ONLY, Status.PENDING):
         if not booked:
             next_step, button = "booking", "Book my place"
-        elif needs_payment and not paid:
+        elif needs_payment and not paid and not clearing:
             next_step, button = "payment", "Complete my payment"
     context = {
         "first_name": first_name_of(registration.attendee.name),
@@ -230,6 +232,7 @@ def status_page(request, token: str):
         "paid": paid,
         "booked": booked,
         "needs_payment": needs_payment,
+        "clearing": clearing,
         "status": registration.status,
         "link": link_for(registration, next_step) if next_step else "",
         "button": button,

@@ -1,12 +1,15 @@
 """Just before sending, the provider is asked whether the missing half already exists."""
 
+import dataclasses
 from datetime import timedelta
 
 from django.core import mail
 from django.utils import timezone
 
 from notifications.models import NotificationLog, Reminder
+from notifications.reminders import process_reminder
 from notifications.scan import run_scan
+from notifications.tokens import status_token
 from registrations.models import AuditLog, Booking, Payment, Registration, Status
 from registrations.services import apply_booking, apply_payment
 from registrations.signals import BookingSignal, PaymentSignal
@@ -137,3 +140,54 @@ def test_when_the_provider_fails_nothing_is_sent_and_the_next_scan_tries_again(e
     result = run_scan(process="inline", now=timezone.now() + timedelta(minutes=6))
     assert result.swept == 1 and result.outcomes == {"sent": 1}
     assert len(mail.outbox) == 1 and reg.reminders.count() == 1
+
+
+def _clearing_bank_debit(email=EMAIL):
+    """Booked, then paid by bank debit: Stripe completes the checkout 'unpaid' while funds clear."""
+    return PaymentSignal(
+        status="unpaid",
+        source_id="cs_debit",
+        checkout_session_id="cs_debit",
+        event_keys=(("stripe_payment_link", PLINK),),
+        email=email,
+        name="River Stone",
+        amount=12000,
+        currency="usd",
+        quantity=1,
+        raw_ref="evt_debit",
+    )
+
+
+def test_someone_whose_bank_debit_is_clearing_is_not_asked_to_pay_again(client, event, fake_stripe):
+    reg = booked_only()
+    apply_payment(_clearing_bank_debit())
+    reg.refresh_from_db()
+    assert reg.status == Status.BOOKED_ONLY and reg.payments.get().state == Payment.State.UNPAID
+
+    run_scan(process="inline")
+
+    assert mail.outbox == []  # no "we haven't received your payment" with a second payment link
+    assert Reminder.objects.filter(registration=reg).count() == 0  # not even a reminder used up
+    page = client.get(f"/n/status/{status_token(reg.pk)}/").content.decode()
+    assert "Complete my payment" not in page and "buy.stripe.com" not in page
+    assert "Payment on its way" in page
+
+
+def test_a_debit_that_starts_clearing_after_the_reminder_was_claimed_stops_it(event, fake_stripe):
+    reg = booked_only()
+    Reminder.objects.create(registration=reg, number=1, missing="payment")
+    apply_payment(_clearing_bank_debit())
+
+    assert process_reminder(Reminder.objects.get().pk) == "skipped"
+    assert mail.outbox == []
+
+
+def test_a_failed_bank_debit_brings_the_payment_reminder_back(event, fake_stripe):
+    reg = booked_only()
+    apply_payment(_clearing_bank_debit())
+    apply_payment(dataclasses.replace(_clearing_bank_debit(), status="failed", raw_ref="evt_failed"))
+    reg.refresh_from_db()
+    assert reg.status == Status.BOOKED_ONLY and reg.payments.get().state == Payment.State.FAILED
+    _age(reg)
+
+    assert run_scan(process="inline").outcomes == {"sent": 1}
