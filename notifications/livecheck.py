@@ -8,8 +8,10 @@ paid an hour ago.
   appointment type mapped to the event and each address we know for the attendee (plus
   ``field:<id>=<reference>`` when the event has a reference field).
 * Missing payment → Stripe ``GET /v1/checkout/sessions?payment_link=…&customer_details[email]=…``
-  with ``expand[]=data.line_items``, for each Payment Link mapped to the event. Only
-  ``payment_status == "paid"`` counts (a completed bank-debit session is not money yet).
+  with ``expand[]=data.line_items``, for each Payment Link mapped to the event. A paid session
+  counts as paid; a completed bank-debit session (``payment_status == "unpaid"``) is not money
+  yet, but it is recorded as awaiting funds, which stops "please pay" (a second payment) while
+  the debit clears (``policy.payment_clearing``).
 
 Whatever is found is applied through the normal path (``apply_booking`` / ``apply_payment`` with
 ``Actor.system(source="reminder-live-check")``), so it is matched, audited and detected exactly
@@ -141,8 +143,9 @@ def check_payment(registration, *, raw_ref: str = SOURCE) -> LiveCheck:
                 for session in page.data:
                     data = session.to_dict()
                     payer = normalise_email((data.get("customer_details") or {}).get("email") or "")
-                    if data.get("payment_status") == "paid" and payer in emails:
-                        paid[data["id"]] = data
+                    clearing = data.get("status") == "complete" and data.get("payment_status") == "unpaid"
+                    if payer in emails and (data.get("payment_status") == "paid" or clearing):
+                        paid[data["id"]] = data  # a clearing bank debit is recorded as awaiting funds
     except ProviderError as exc:
         raise LiveCheckError(f"Stripe: {exc}") from exc
     actor = Actor.system(source=SOURCE)

@@ -95,6 +95,12 @@ def process_reminder(reminder_id: int, *, now=None) -> str:
         if MISSING_FOR_STATUS.get(registration.status) != reminder.missing:
             _suppress(reminder, registration, f"Not sent: the live check found {check.summary}")
             return "suppressed"
+        # The status still lacks the same half, but what was found may stop the reminder anyway
+        # (a bank debit now clearing: asking for payment would risk a second one).
+        reason = why_not_due(registration, reminder.missing, now)
+        if reason:
+            _suppress(reminder, registration, f"Not sent: the live check found {check.summary}; {reason}")
+            return "suppressed"
 
     return _send(reminder, registration, now)
 

@@ -117,9 +117,25 @@ def test_a_paid_checkout_the_webhook_missed_is_applied_and_no_reminder_is_sent(e
     assert listed["payment_link"] == PLINK and listed["customer_details[email]"] == EMAIL
 
 
-def test_an_unpaid_checkout_does_not_count_and_the_reminder_goes_out(event, fake_stripe):
+def test_a_bank_debit_found_just_before_the_reminder_is_recorded_as_clearing_and_nobody_is_asked_to_pay_twice(
+    event, fake_stripe
+):
+    """Its webhook was lost: the completed but unpaid session is not money yet (the registration
+    stays booked-only), but it is recorded as awaiting funds, so no 'please pay' goes out."""
     reg = booked_only()
     fake_stripe.add_session(email=EMAIL, payment_link=PLINK, payment_status="unpaid", status="complete")
+
+    assert run_scan(process="inline").outcomes == {"suppressed": 1}
+    reg.refresh_from_db()
+    assert reg.status == Status.BOOKED_ONLY
+    assert list(Payment.objects.values_list("state", flat=True)) == ["unpaid"]
+    assert mail.outbox == []
+    assert "the live check found Stripe payment" in Reminder.objects.get().note
+
+
+def test_an_abandoned_checkout_does_not_count_and_the_reminder_goes_out(event, fake_stripe):
+    reg = booked_only()
+    fake_stripe.add_session(email=EMAIL, payment_link=PLINK, payment_status="unpaid", status="expired")
 
     assert run_scan(process="inline").outcomes == {"sent": 1}
     reg.refresh_from_db()
