@@ -78,9 +78,20 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     ReviewItem.objects.filter(counterpart=other).update(counterpart=None)
     for email in [other.attendee.email, *other.attendee.aliases.values_list("email", flat=True)]:
         learn_alias(keep.attendee, email, reason, actor, keep)
-    if not keep.attendee.phone and other.attendee.phone:
-        keep.attendee.phone = other.attendee.phone
-        keep.attendee.save(update_fields=["phone"])
+    survivor, gone = keep.attendee, other.attendee
+    fields = []
+    if not survivor.phone and gone.phone:
+        survivor.phone = gone.phone
+        fields.append("phone")
+    # One person: a "stop" said under either address or number holds for both.
+    carried = [f for f in ("email_opt_out", "sms_opt_out") if getattr(gone, f) and not getattr(survivor, f)]
+    for f in carried:
+        setattr(survivor, f, True)
+    if carried:
+        survivor.opted_out_at = survivor.opted_out_at or gone.opted_out_at or timezone.now()
+        fields += [*carried, "opted_out_at"]
+    if fields:
+        survivor.save(update_fields=fields)
     other_attendee = other.attendee
     other.delete()
     if not other_attendee.registrations.exists():
@@ -92,7 +103,7 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
         registration=keep,
         obj=keep,
         before=before,
-        after={"registration": keep.reference, "reason": reason},
+        after={"registration": keep.reference, "reason": reason, **({"opt_outs_carried": carried} if carried else {})},
     )
     recompute(keep, actor)
     return keep

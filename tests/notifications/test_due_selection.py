@@ -124,3 +124,23 @@ def test_someone_who_paid_then_cancelled_their_booking_is_not_nudged_to_book_aga
     Booking.objects.create(acuity_appointment_id="cancelled-1", event=event, registration=reg, cancelled=True)
     due, _ = select_due(timezone.now())
     assert due == []
+
+
+def test_someone_who_said_stop_under_the_merged_address_stays_unsubscribed_under_the_other(event, one_sided):
+    """Two registrations turn out to be one person; the one merged away had unsubscribed from
+    email and texts. The surviving attendee keeps that choice for every later message."""
+    merged = one_sided(Status.BOOKED_ONLY)
+    merged.attendee.email_opt_out = merged.attendee.sms_opt_out = True
+    merged.attendee.opted_out_at = timezone.now() - timedelta(days=3)
+    merged.attendee.save()
+    survivor = one_sided(Status.PAID_ONLY)
+
+    merge_registrations(survivor, merged, Actor.system("test"), reason="same person")
+
+    survivor.attendee.refresh_from_db()
+    assert survivor.attendee.email_opt_out and survivor.attendee.sms_opt_out
+    assert survivor.attendee.opted_out_at == merged.attendee.opted_out_at
+    from registrations.models import AuditLog
+
+    entry = AuditLog.objects.get(action="registration.merged")
+    assert entry.after["opt_outs_carried"] == ["email_opt_out", "sms_opt_out"]
