@@ -118,7 +118,9 @@ def test_payment_through_the_redirect_with_another_email_completes_one_registrat
     assert f"field:{REF_FIELD}" not in resp.content.decode()
 
 
-def test_walking_appointment_ids_from_one_address_stops_revealing_emails(client, fake_stripe, fake_acuity, event, settings):
+def test_walking_appointment_ids_from_one_address_stops_revealing_emails(
+    client, fake_stripe, fake_acuity, event, settings
+):
     """Acuity's ids are sequential. Past the hourly allowance per client address, /r/booked/ looks
     nothing up and offers the plain payment link: a real booker still gets on, a walker of ids
     learns no addresses (and spends none of our Acuity quota)."""
