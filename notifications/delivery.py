@@ -163,7 +163,7 @@ def deliver(message_id: int, *, now=None) -> NotificationLog | None:
     return message
 
 
-# NotificationLog.kind of reminder messages (notifications.reminders.KINDS) → what they ask for.
+# NotificationLog.kind of reminder messages → what they ask for (``reminders.KINDS`` is its inverse).
 REMINDER_KINDS = {"reminder_booking": "booking", "reminder_payment": "payment"}
 
 

@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .delivery import create_message, deliver, free_lease
+from .delivery import REMINDER_KINDS, create_message, deliver, free_lease
 from .livecheck import LiveCheckError, live_check
 from .models import NotificationLog, Reminder
 from .policy import MISSING_FOR_STATUS, channels_for, in_quiet_hours, quiet_hours_end, why_not_due
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=10)
 LIVE_CHECK_RETRY = timedelta(minutes=5)
-KINDS = {"booking": "reminder_booking", "payment": "reminder_payment"}
+KINDS = {missing: kind for kind, missing in REMINDER_KINDS.items()}  # what is missing → message kind
 
 
 def _take(reminder_id: int, now) -> bool:

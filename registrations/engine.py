@@ -81,6 +81,13 @@ def _batched(fn):
 
 
 # --- Recompute ---------------------------------------------------------------------------------
+def locked_registrations():
+    """Registrations read to be recomputed: only the registration's own row is locked (its event's
+    and attendee's rows are shared by many registrations, and locking them would make those wait
+    for each other), with the event and attendee ``recompute`` reads."""
+    return Registration.objects.select_for_update(of=("self",)).select_related("event", "attendee")
+
+
 def recompute(
     registration: Registration, actor: Actor = SYSTEM, detect: bool = True, new_with: tuple | None = None
 ) -> str:
@@ -104,13 +111,7 @@ def recompute(
         if locked:
             reg = registration  # already locked and read in this transaction (``_registration_for``)
         else:
-            # Only the registration's row is locked: its event's row is shared by every
-            # registration of the event, and locking it would make them wait for each other.
-            reg = (
-                Registration.objects.select_for_update(of=("self",))
-                .select_related("event", "attendee")
-                .get(pk=registration.pk)
-            )
+            reg = locked_registrations().get(pk=registration.pk)
         # Disputes are rare: the payments query says which payments have any, and only those are
         # prefetched (the others get an empty prefetch instead of a second query).
         payments = list(reg.payments.annotate(has_disputes=Exists(Dispute.objects.filter(payment=OuterRef("pk")))))

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from .audit import Actor, audit
-from .engine import retried_on_conflict
+from .engine import locked_registrations, retried_on_conflict
 from .identity import find_attendee, known_emails, normalise_email
 from .models import (
     Attendee,
@@ -168,12 +168,7 @@ def _registration_for(
     elif retried_on_conflict():
         # Locked here, with what ``recompute`` reads, so that it need not read it again; two
         # transactions creating it at once: the loser's INSERT fails and ``_retrying`` reruns it.
-        reg = (
-            Registration.objects.select_for_update(of=("self",))
-            .select_related("event", "attendee")
-            .filter(attendee=attendee, event=event)
-            .first()
-        )
+        reg = locked_registrations().filter(attendee=attendee, event=event).first()
         created = reg is None
         if created:
             reg = Registration.objects.create(attendee=attendee, event=event, source=source)

@@ -198,6 +198,12 @@ def _scrub_fact_copies(plan: PurgePlan, replacements: dict[int, dict], now) -> N
             Booking.objects.filter(pk=pk).update(note=new_note, updated_at=now)
 
 
+def _blanked(model) -> dict:
+    """``model.PERSONAL_FIELDS`` (the fields a purge blanks and no later observation fills again),
+    each set to its empty default."""
+    return {f: model._meta.get_field(f).get_default() for f in model.PERSONAL_FIELDS}
+
+
 def purge(plan: PurgePlan, *, actor: Actor, dry_run: bool = False) -> dict:
     """Carry out ``plan``. Returns the counts (what would change, for a dry run)."""
     counts = {
@@ -237,19 +243,8 @@ def purge(plan: PurgePlan, *, actor: Actor, dry_run: bool = False) -> dict:
                 email=anonymous_email(attendee_id), name="", phone="", anonymised_at=now
             )
         # Marked, so that a redelivery, a replay or a reconciliation never fills them in again.
-        Payment.objects.filter(pk__in=plan.payment_ids).update(
-            email="", name="", phone="", personal_data_removed_at=now, updated_at=now
-        )
-        Booking.objects.filter(pk__in=plan.booking_ids).update(
-            email="",
-            other_emails=[],
-            first_name="",
-            last_name="",
-            phone="",
-            intake={},
-            personal_data_removed_at=now,
-            updated_at=now,
-        )
+        for model, ids in ((Payment, plan.payment_ids), (Booking, plan.booking_ids)):
+            model.objects.filter(pk__in=ids).update(**_blanked(model), personal_data_removed_at=now, updated_at=now)
         responses = personal_data_purged.send(
             sender=Attendee,
             attendee_ids=plan.attendee_ids,

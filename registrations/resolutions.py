@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .audit import Actor, audit
-from .engine import _retrying
+from .engine import _retrying, locked_registrations
 from .models import AuditLog, Booking, Payment, Registration, ReviewItem, SeatReference, Source
 from .services import learn_alias, recompute
 
@@ -420,11 +420,7 @@ def mark_paid_manually(
         raise ResolutionError("The amount cannot be negative.")
     manual_key = _manual_key("manual-paid", registration, key)
     with transaction.atomic():
-        reg = (
-            Registration.objects.select_for_update(of=("self",))
-            .select_related("event", "attendee")
-            .get(pk=registration.pk)
-        )
+        reg = locked_registrations().get(pk=registration.pk)
         if Payment.objects.filter(manual_key=manual_key).exists():
             return reg
         before = {"status": reg.status, "manual_paid_reason": reg.manual_paid_reason}
@@ -465,11 +461,7 @@ def mark_booked_manually(registration: Registration, reason: str, actor: Actor, 
         raise ResolutionError("Say why this registration is marked booked by hand.")
     manual_key = _manual_key("manual-booked", registration, key)
     with transaction.atomic():
-        reg = (
-            Registration.objects.select_for_update(of=("self",))
-            .select_related("event", "attendee")
-            .get(pk=registration.pk)
-        )
+        reg = locked_registrations().get(pk=registration.pk)
         if Booking.objects.filter(manual_key=manual_key).exists():
             return reg
         before = {"status": reg.status, "manual_booked_reason": reg.manual_booked_reason}

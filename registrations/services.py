@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from .audit import SYSTEM, Actor, audit
 from .bookings import BOOKING_STATUS_RANK, _finish_booking, apply_booking
-from .engine import ApplyResult, _batched, _retrying, recompute
+from .engine import ApplyResult, _batched, _retrying, locked_registrations, recompute
 from .identity import normalise_email, normalise_phone
 from .matching import (
     REFERENCE_RE,
@@ -70,6 +70,20 @@ __all__ = [
     "resolve_event",
     "_registration_for",
 ]
+
+
+# --- Long jobs in chunks -----------------------------------------------------------------------
+def _for_a_while(items, seconds: float | None, queue_rest):
+    """Yield ``items`` one by one until ``seconds`` have passed (None: all of them), then hand the
+    first one not done to ``queue_rest`` (which queues the rest as a worker task) and stop. At
+    least one item is done each time, so a chain of such tasks always moves on."""
+    started = time.monotonic()
+    for n, item in enumerate(items):
+        out_of_time = seconds is not None and time.monotonic() - started >= seconds
+        if out_of_time and n:
+            queue_rest(item)
+            return
+        yield item
 
 
 # --- Mappings ------------------------------------------------------------------------------------
@@ -126,12 +140,15 @@ def replay_unmatched(
     """Re-run matching for every stored fact waiting on this mapping key, each in a transaction of
     its own. ``seconds``: stop after that long and queue the rest for the worker (after this
     transaction, if any, commits)."""
-    started, done, failed = time.monotonic(), 0, 0
+    done = failed = tried = 0
     waiting = _waiting_for(kind, value, after)
-    for n, (position, model, pk) in enumerate(waiting):
-        if n and seconds is not None and time.monotonic() - started >= seconds:  # at least one each time
-            _queue_replay(kind, value, actor, after=(position, pk - 1))
-            return Replay(done, len(waiting) - n, failed)
+
+    def queue_rest(first_not_done):
+        position, _, pk = first_not_done
+        _queue_replay(kind, value, actor, after=(position, pk - 1))
+
+    for _position, model, pk in _for_a_while(waiting, seconds, queue_rest):
+        tried += 1
 
         def run(model=model, pk=pk):
             # The apply path's own finishing step: adjustments, event and registration, the
@@ -148,7 +165,7 @@ def replay_unmatched(
         except Exception:  # one fact that cannot be replayed must not hold up the others
             log.exception("replaying %s %s for mapping %s %s failed", model.__name__, pk, kind, value)
             failed += 1
-    return Replay(done, 0, failed)
+    return Replay(done, len(waiting) - tried, failed)
 
 
 def _queue_replay(kind: str, value: str, actor: Actor, after: tuple[int, int]) -> None:
@@ -269,18 +286,18 @@ def recompute_event(
     ``seconds`` (the worker's task): stop after that long and queue the rest (registrations after
     the last one done) as a new task, so a big event never runs into the worker's timeout."""
     actor = Actor.system(source=actor_source[:200])
-    started, changed = time.monotonic(), 0
+    changed = 0
     pks = Registration.objects.filter(event_id=event_id, pk__gt=after_pk).order_by("pk").values_list("pk", flat=True)
-    for pk in pks:
-        if seconds is not None and time.monotonic() - started > seconds:
-            _queue_recompute(event_id, actor_source, after_pk=pk - 1)
-            break
+
+    def queue_rest(first_not_done):
+        _queue_recompute(event_id, actor_source, after_pk=first_not_done - 1)
+
+    for pk in _for_a_while(pks, seconds, queue_rest):
 
         def run(pk=pk):
             # Locked and read once, with what recompute needs (it does not read it again), so it
             # cannot be merged away between this read and recompute.
-            locked = Registration.objects.select_for_update(of=("self",)).select_related("event", "attendee")
-            reg = locked.filter(pk=pk).first()
+            reg = locked_registrations().filter(pk=pk).first()
             if reg is None:
                 return False  # merged away since the list was read
             before, reg.locked_in_transaction = reg.status, True
