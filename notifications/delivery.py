@@ -8,7 +8,9 @@
    asked first whether it already has this message when this is not the first attempt.
 3. **Record** the provider id and ``sent`` — or the error: permanent errors (and Twilio 21610,
    which also opts the attendee out of SMS) end as ``failed``; others wait
-   ``BACKOFF[attempt]`` and are retried by the scan's sweep, up to ``MAX_ATTEMPTS``.
+   ``BACKOFF[attempt]`` and are retried by the scan's sweep, up to ``MAX_ATTEMPTS``. When the
+   provider says it already sent this message (Resend's 409 for a changed payload under our
+   key) the row is ``sent`` without an id, with a note; the status webhook adds the id.
 
 A reminder message retried later is dropped (``suppressed``) when the registration no longer
 needs it: someone who paid in the meantime must not get "please pay".
@@ -127,30 +129,37 @@ def deliver(message_id: int, *, now=None) -> NotificationLog | None:
     ):
         return _finish(message, Status.FAILED, error="Not retried: Resend's 24 h duplicate protection has expired")
 
+    note = ""
     try:
         provider_id = transport.send(message)
     except TransportError as exc:
-        return _failed_attempt(message, transport.name, exc, now)
+        if not exc.already_sent:
+            return _failed_attempt(message, transport.name, exc, now)
+        # The provider sent it on an earlier attempt we never recorded: not a failure.
+        provider_id, note = "", exc.message
     except Exception as exc:  # a bug must not leave the row leased forever without a trace
         log.exception("transport %s crashed on message %s", transport.name, message.uuid)
         return _failed_attempt(message, transport.name, TransportError(f"{type(exc).__name__}: {exc}"), now)
 
     sent_at = timezone.now()
+    # Without an id (already sent), keep one a status webhook may have recorded meanwhile.
+    recorded_id = {"provider_id": provider_id[:100]} if provider_id else {}
     NotificationLog.objects.filter(pk=message.pk, status=Status.QUEUED).update(
         status=Status.SENT,
         provider=transport.name,
-        provider_id=provider_id[:100],
         sent_at=sent_at,
         status_at=sent_at,
         locked_until=None,
         next_attempt_at=None,
-        error="",
+        error=note[:2000],
+        **recorded_id,
     )
     # A status webhook may have found the row already (Resend tags / Twilio callback carry our
     # uuid); only fill in what is still empty.
-    NotificationLog.objects.filter(pk=message.pk, provider_id="").update(
-        provider=transport.name, provider_id=provider_id[:100]
-    )
+    if provider_id:
+        NotificationLog.objects.filter(pk=message.pk, provider_id="").update(
+            provider=transport.name, provider_id=provider_id[:100]
+        )
     message.refresh_from_db()
     log.info(
         "sent %s %s via %s (%s), attempt %d",

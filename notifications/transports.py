@@ -4,12 +4,18 @@
 ``notifications.delivery``). A transport either returns the provider's id for the accepted
 message or raises ``TransportError``; ``permanent=True`` means retrying can never help (bad
 address, the recipient replied STOP), and ``opt_out=True`` means the provider told us the
-recipient opted out.
+recipient opted out. ``already_sent=True`` means the provider says it already sent this message
+but gave no id (the status webhook fills it in later, matched by our uuid).
 
 Never sending twice, even when we crash after the provider accepted a message:
 
 * Resend: every attempt sends ``Idempotency-Key: msg/<uuid>``; Resend answers a repeat within 24 h
-  with the original email instead of sending another.
+  with the original email instead of sending another. Its two 409s
+  (resend.com/docs/dashboard/emails/idempotency-keys) are not failures of the message:
+  ``concurrent_idempotent_requests`` (the first request under the key is still in progress) is
+  retried later and then gets the original answer; ``invalid_idempotent_request`` (the key was
+  already used with a different payload, e.g. the sender address changed between a crashed
+  attempt and its retry) means Resend already sent this message, so ``already_sent=True``.
 * Twilio has no idempotency key for Messages. From the second attempt on, the transport first
   lists recent messages to this number and reuses one whose body matches and that was created
   after our first attempt; only when none exists does it send.
@@ -57,11 +63,14 @@ TWILIO_PERMANENT = {
 
 
 class TransportError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False, opt_out: bool = False, code=None):
+    def __init__(
+        self, message: str, *, permanent: bool = False, opt_out: bool = False, already_sent: bool = False, code=None
+    ):
         super().__init__(message)
         self.message = message
-        self.permanent = permanent or opt_out
+        self.permanent = permanent or opt_out or already_sent
         self.opt_out = opt_out
+        self.already_sent = already_sent
         self.code = code
 
 
@@ -118,8 +127,18 @@ class ResendTransport(Transport):
         except resend.exceptions.ResendError as exc:
             code = str(exc.code)
             if code == "409" and exc.error_type == "invalid_idempotent_request":
-                # Same key, different payload: a message under this key was already sent.
-                raise TransportError(f"Resend: {exc.message}", permanent=True, code=409) from exc
+                # Same key, different payload: our key is this row's own, so the email Resend
+                # already sent under it is this message (an earlier attempt we never recorded).
+                raise TransportError(
+                    "Resend had already sent this message under its idempotency key (an earlier attempt, "
+                    f"before its content or sender changed); not sent again. Resend: {exc.message}",
+                    already_sent=True,
+                    code=409,
+                ) from exc
+            if code == "409" and exc.error_type == "concurrent_idempotent_requests":
+                # Another attempt under this key is still in flight at Resend: ask again later,
+                # when Resend answers with that attempt's email instead of sending a second one.
+                raise TransportError(f"Resend is still processing an earlier attempt: {exc.message}", code=409) from exc
             permanent = code.isdigit() and 400 <= int(code) < 500 and code not in ("408", "409", "429")
             raise TransportError(f"Resend error {code}: {exc.message}", permanent=permanent, code=code) from exc
         email_id = (response or {}).get("id") if hasattr(response, "get") else None

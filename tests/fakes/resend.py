@@ -3,7 +3,9 @@
 Behaves like Resend where our code depends on it:
 
 * ``Idempotency-Key``: a repeat with the same key and payload returns the first answer and sends
-  nothing; the same key with a different payload is 409 ``invalid_idempotent_request``.
+  nothing; the same key with a different payload is 409 ``invalid_idempotent_request``; a key
+  whose first request is still being processed (``in_progress(key)``) is 409
+  ``concurrent_idempotent_requests`` (resend.com/docs/dashboard/emails/idempotency-keys).
 * Errors come as ``{"statusCode", "name", "message"}`` JSON, which the SDK maps to its exceptions.
 * ``accept_then_fail_next()``: the next email is accepted (stored, would be delivered) but the
   answer is a 500 — our side never learns the id, like a crash or a timeout after acceptance.
@@ -66,6 +68,7 @@ class FakeResend(FakeServer):
         self.idempotency: dict[str, tuple[str, dict]] = {}
         self._accept_then_fail = 0
         self._rejections: list[tuple[int, str, str]] = []
+        self._in_progress: set[str] = set()
         self._state_lock = threading.Lock()
         self.route("POST", r"/emails", self._create_email)
 
@@ -75,6 +78,11 @@ class FakeResend(FakeServer):
 
     def reject_next(self, status: int = 422, name: str = "validation_error", message: str = "Invalid `to` field."):
         self._rejections.append((status, name, message))
+
+    def in_progress(self, key: str, done: bool = False):
+        """Another request with ``key`` is being processed (until called again with ``done=True``)."""
+        with self._state_lock:
+            (self._in_progress.discard if done else self._in_progress.add)(key)
 
     def sent_to(self, address: str) -> list[dict]:
         return [e for e in self.emails if address in e["to"]]
@@ -102,6 +110,12 @@ class FakeResend(FakeServer):
         with self._state_lock:
             if self._rejections:
                 return self._error(*self._rejections.pop(0))
+            if key and key in self._in_progress:
+                return self._error(
+                    409,
+                    "concurrent_idempotent_requests",
+                    "Same idempotency key used while original request is still in progress.",
+                )
             if key and key in self.idempotency:
                 first_fp, first_answer = self.idempotency[key]
                 if first_fp != fingerprint:

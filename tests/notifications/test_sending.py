@@ -111,6 +111,43 @@ def test_email_crash_after_resend_accepted_does_not_send_a_second_copy(fake_rese
     assert row.status == Msg.SENT and row.provider_id == fake_resend.emails[0]["id"] and row.attempts == 2
 
 
+def test_an_email_resend_already_sent_is_shown_as_sent_when_the_retry_differs(fake_resend, one_sided, settings):
+    """Resend answers 409 invalid_idempotent_request when our key comes back with another payload
+    (here the sender address changed between the crashed attempt and its retry). The key is this
+    message's own, so Resend did send it: the operator must not see "failed"."""
+    reg = one_sided(Status.PAID_ONLY)
+    message, _ = create_message(
+        channel="email", kind="test", recipient=reg.attendee.email, subject="s", body="b", registration=reg
+    )
+    _worker_dies_after_the_provider_accepted(message)
+    settings.NOTIFICATIONS_FROM_EMAIL = "JLF <hello@example.org>"  # a deploy changed the sender
+
+    row = deliver(message.pk)
+
+    assert len(fake_resend.emails) == 1  # nothing sent twice
+    assert row.status == Msg.SENT and not row.is_problem and row.next_attempt_at is None
+    assert "already sent" in row.error and row.provider == "resend" and row.provider_id == ""
+    assert deliver(message.pk).status == Msg.SENT and len(fake_resend.emails) == 1  # and never retried
+
+
+def test_a_retry_while_resend_still_processes_the_first_attempt_waits_and_sends_once(fake_resend, one_sided):
+    """409 concurrent_idempotent_requests: the first request under our key is still in flight at
+    Resend. That is temporary: retry later, then Resend answers with that first email."""
+    reg = one_sided(Status.PAID_ONLY)
+    message, _ = create_message(channel="email", kind="test", recipient=reg.attendee.email, subject="s", body="b")
+    _worker_dies_after_the_provider_accepted(message)
+    fake_resend.in_progress(message.idempotency_key)
+
+    row = deliver(message.pk)
+    assert row.status == Msg.QUEUED and row.next_attempt_at > timezone.now()
+
+    fake_resend.in_progress(message.idempotency_key, done=True)
+    row = deliver(message.pk, now=row.next_attempt_at)
+
+    assert row.status == Msg.SENT and row.provider_id == fake_resend.emails[0]["id"] and row.error == ""
+    assert len(fake_resend.emails) == 1
+
+
 def test_sms_crash_after_twilio_accepted_is_found_at_twilio_and_not_sent_again(fake_twilio, one_sided):
     reg = one_sided(Status.PAID_ONLY, phone="+14155550123")
     message, _ = create_message(channel="sms", kind="test", recipient="+14155550123", body="Hello", registration=reg)
