@@ -278,6 +278,9 @@ SESAME_INVALIDATE_ON_EMAIL_CHANGE = True
 # --- Co-host portal (registrations/cohost) -------------------------------------------------
 # A co-host session ends after this many seconds without a request (8 h: a working day).
 COHOST_IDLE_TIMEOUT = env.int("COHOST_IDLE_TIMEOUT", default=8 * 60 * 60)
+# ... and this many seconds after signing in, however active (7 days): a session cookie left on
+# a shared computer or copied from one stops working; the co-host asks for a new link.
+COHOST_SESSION_MAX_AGE = env.int("COHOST_SESSION_MAX_AGE", default=7 * 24 * 60 * 60)
 # How long an emailed sign-in link works (passed to sesame as max_age).
 COHOST_LINK_MAX_AGE = env.int("COHOST_LINK_MAX_AGE", default=15 * 60)
 # "Email me a link" requests per hour, per client IP and per (hashed) address.

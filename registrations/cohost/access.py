@@ -1,7 +1,9 @@
 """Who may see what in the co-host portal. Every co-host view fetches through these helpers.
 
 * ``cohost_required`` — the request is a signed-in, active co-host whose session has not been
-  idle for longer than ``COHOST_IDLE_TIMEOUT``; sets ``request.cohost``.
+  idle for longer than ``COHOST_IDLE_TIMEOUT`` and was opened less than ``COHOST_SESSION_MAX_AGE``
+  ago (however busy, a session ends then: a cookie copied off a shared computer stops working);
+  sets ``request.cohost``.
   - anonymous → redirect to the sign-in page;
   - staff → 403 with a pointer to /ops/ (an operator is not a co-host; operators see every
     event there, and a co-host magic link never opens an operator session);
@@ -28,6 +30,7 @@ from django.utils.http import urlencode
 from ..models import CoHost, CoHostGrant, Event, Registration
 
 SESSION_LAST_SEEN = "cohost_last_seen"
+SESSION_STARTED = "cohost_signed_in_at"
 # Refresh the idle clock at most once a minute so ordinary browsing does not rewrite the
 # session row on every request.
 _TOUCH_EVERY = 60
@@ -48,22 +51,35 @@ def forbidden(request, *, staff: bool = False, switched_off: bool = False):
 
 
 def start_session(request) -> None:
-    """Called right after ``login()``: the session lives at most one idle period."""
-    request.session[SESSION_LAST_SEEN] = int(time.time())
-    request.session.set_expiry(settings.COHOST_IDLE_TIMEOUT)
+    """Called right after ``login()``: the session's absolute clock starts now."""
+    request.session[SESSION_STARTED] = int(time.time())
+    _touch(request)
 
 
-def _idle_expired(request) -> bool:
-    last = request.session.get(SESSION_LAST_SEEN)
-    # A session without our clock was not opened by the co-host sign-in; treat it as expired.
-    if not isinstance(last, int):
-        return True
+def _touch(request) -> None:
+    """The session lives one more idle period, and never past its absolute limit."""
     now = int(time.time())
+    request.session[SESSION_LAST_SEEN] = now
+    left = request.session[SESSION_STARTED] + settings.COHOST_SESSION_MAX_AGE - now
+    request.session.set_expiry(max(1, min(settings.COHOST_IDLE_TIMEOUT, left)))
+
+
+def _expired(request) -> str:
+    """ "idle" / "expired" when the session must end, else "" (and the idle clock is refreshed)."""
+    last = request.session.get(SESSION_LAST_SEEN)
+    started = request.session.get(SESSION_STARTED)
+    # A session without our clocks was not opened by the co-host sign-in (or predates the
+    # absolute limit); treat it as expired.
+    if not isinstance(last, int) or not isinstance(started, int):
+        return "idle"
+    now = int(time.time())
+    if now - started > settings.COHOST_SESSION_MAX_AGE:
+        return "expired"
     if now - last > settings.COHOST_IDLE_TIMEOUT:
-        return True
+        return "idle"
     if now - last >= _TOUCH_EVERY:
-        start_session(request)
-    return False
+        _touch(request)
+    return ""
 
 
 def cohost_required(view):
@@ -80,9 +96,10 @@ def cohost_required(view):
         if not cohost.is_active:
             logout(request)
             return forbidden(request, switched_off=True)
-        if _idle_expired(request):
+        reason = _expired(request)
+        if reason:
             logout(request)
-            return _login_redirect(reason="idle")
+            return _login_redirect(reason=reason)
         request.cohost = cohost
         return view(request, *args, **kwargs)
 

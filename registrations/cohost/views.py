@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 100
 REASONS = {
     "idle": "You were signed out after a period without activity. Request a new link to continue.",
+    "expired": "For safety, a sign-in lasts at most a few days, however active. Request a new link to continue.",
     "signed_out": "You are signed out.",
 }
 

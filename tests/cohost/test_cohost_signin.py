@@ -10,7 +10,7 @@ from django.core import mail
 from django.urls import reverse
 from sesame.utils import get_token
 
-from registrations.cohost.access import SESSION_LAST_SEEN
+from registrations.cohost.access import SESSION_LAST_SEEN, SESSION_STARTED
 from registrations.models import AuditLog, RateLimitBucket
 
 from .conftest import sign_in
@@ -191,6 +191,28 @@ def test_activity_keeps_the_session_alive(client, world, settings):
     session.save()
     assert client.get(reverse("cohost:index")).status_code == 200
     assert client.session[SESSION_LAST_SEEN] >= int(time.time()) - 5
+
+
+def test_a_busy_session_still_ends_after_its_absolute_limit(client, world, settings):
+    sign_in(client, world.alice.cohost)
+    session = client.session
+    session[SESSION_STARTED] = int(time.time()) - settings.COHOST_SESSION_MAX_AGE - 5
+    session[SESSION_LAST_SEEN] = int(time.time()) - 30  # active half a minute ago
+    session.save()
+    response = client.get(reverse("cohost:index"))
+    assert response.status_code == 302 and response["Location"] == f"{LOGIN}?reason=expired"
+    assert "_auth_user_id" not in client.session
+    assert b"Request a new link" in client.get(response["Location"]).content
+
+
+def test_the_session_cookie_never_outlives_the_absolute_limit(client, world, settings):
+    sign_in(client, world.alice.cohost)
+    session = client.session
+    session[SESSION_STARTED] = int(time.time()) - settings.COHOST_SESSION_MAX_AGE + 600
+    session[SESSION_LAST_SEEN] = int(time.time()) - 120
+    session.save()
+    assert client.get(reverse("cohost:index")).status_code == 200
+    assert client.session.get_expiry_age() <= 600
 
 
 def test_a_session_not_opened_by_the_link_is_not_trusted(client, world):
