@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
+from registrations.identity import normalise_phone
 from registrations.models import EventMapping
 from registrations.signals import BookingSignal, PaymentSignal
 
@@ -83,7 +84,8 @@ def session_to_signal(
     """A Checkout Session (from a ``checkout.session.*`` event or the API) as a PaymentSignal.
 
     The payer is ``customer_details`` (``customer_email`` is only a prefill and is null for
-    Payment Links); money decisions use ``payment_status``, never ``status``; the quantity comes
+    Payment Links) and its phone is normalised to E.164 ("" when not a number); money decisions
+    use ``payment_status``, never ``status``; the quantity comes
     from the line items, which the webhook payload never includes — pass them in.
     """
     if session.get("object") not in (None, "checkout.session"):
@@ -99,7 +101,9 @@ def session_to_signal(
         event_keys=session_event_keys(session, items),
         email=details.get("email") or session.get("customer_email") or "",
         name=details.get("name") or "",
-        phone=details.get("phone") or "",
+        # E.164 like an Acuity phone (``bookings.observed_values``): an SMS reminder goes to the
+        # number as Twilio needs it, and matching by phone compares like with like.
+        phone=normalise_phone(details.get("phone") or ""),
         amount=session.get("amount_total"),
         currency=(session.get("currency") or "").lower(),
         quantity=quantity or None,
