@@ -97,7 +97,11 @@ def invite_cohost(email: str, name: str, events, actor: Actor, *, can_see_money:
     """Create (or extend) a co-host for ``events`` and email them their first sign-in link.
 
     Idempotent: inviting an existing co-host again adds any missing grants (existing grants keep
-    their money flag), reactivates the account, and sends a new link.
+    their money flag), reactivates the account, and sends a new link. "Reactivates" covers both
+    switches: ``CoHost.is_active`` and the Django user's ``is_active`` (the Users admin's
+    "Active"), since a link for an inactive user cannot sign anyone in. The returned co-host
+    carries ``reactivated`` (True when either was off) so the caller can say so; the audit row
+    records both before/after.
     Raises ``InviteError`` for an invalid address or an operator's address (nothing saved), and
     ``InviteMailError`` when the co-host was saved but the email could not be sent.
     """
@@ -124,10 +128,17 @@ def invite_cohost(email: str, name: str, events, actor: Actor, *, can_see_money:
             user.set_unusable_password()
             user.save()
         cohost, created = CoHost.objects.get_or_create(user=user)
-        reactivated = not created and not cohost.is_active
-        if reactivated:
+        was_active = created or cohost.is_active
+        if not was_active:
             cohost.is_active = True
             cohost.save(update_fields=["is_active"])
+        user_was_active = user.is_active
+        if not user_was_active:
+            # An explicit invitation is the operator granting access again; without this the
+            # email goes out but its link is refused (sesame never signs in an inactive user).
+            user.is_active = True
+            user.save(update_fields=["is_active"])
+        reactivated = not (was_active and user_was_active)
         added = []
         for event in events:
             _, new = CoHostGrant.objects.get_or_create(
@@ -140,14 +151,16 @@ def invite_cohost(email: str, name: str, events, actor: Actor, *, can_see_money:
             actor=actor,
             obj=cohost,
             event=events[0] if len(events) == 1 else None,
-            before=None if created else {"active": not reactivated},
+            before=None if created and user_was_active else {"active": was_active, "user_active": user_was_active},
             after={
                 "email": email,
                 "new_user": created_user,
                 "events_added": added,
                 "can_see_money": can_see_money,
+                **({"reactivated": True} if reactivated else {}),
             },
         )
+    cohost.reactivated = reactivated
     # After commit: a failed send leaves a valid co-host the operator can re-send a link to.
     try:
         cohost.invite_queued = not send_sign_in_link(cohost, invited=True, actor=actor)

@@ -61,6 +61,14 @@ class CoHostAdminTools:
                 )
                 return HttpResponseRedirect(reverse("admin:registrations_cohost_changelist"))
             else:
+                if getattr(cohost, "reactivated", False):
+                    self.message_user(
+                        request,
+                        f"{cohost.user.email} had been switched off (deactivated); this invitation switched "
+                        "their co-host access back on (recorded in the audit log). "
+                        "Untick “Is active” to switch it off again.",
+                        messages.WARNING,
+                    )
                 if getattr(cohost, "invite_queued", False):
                     self.message_user(
                         request,
@@ -90,7 +98,8 @@ class CoHostAdminTools:
     def send_new_link(self, request, queryset):
         sent, skipped = 0, []
         for cohost in queryset.select_related("user"):
-            if not cohost.is_active or not cohost.user.email:
+            if not (cohost.is_active and cohost.user.is_active) or not cohost.user.email:
+                # A link for a switched-off co-host or deactivated user could never sign them in.
                 skipped.append(str(cohost))
                 continue
             try:
@@ -101,7 +110,12 @@ class CoHostAdminTools:
         if sent:
             self.message_user(request, f"Sign-in link sent to {sent} co-host(s).", messages.SUCCESS)
         if skipped:
-            self.message_user(request, f"Not sent (switched off or no email): {', '.join(skipped)}.", messages.WARNING)
+            self.message_user(
+                request,
+                f"Not sent (switched off, deactivated or no email): {', '.join(skipped)}. "
+                "To give a switched-off co-host access again, invite them again with “Invite a co-host”.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Revoke and regenerate calendar link", permissions=["change"])
     def regenerate_calendar_link(self, request, queryset):

@@ -50,6 +50,50 @@ def test_inviting_again_adds_events_keeps_money_flags_and_reactivates(operator):
     assert User.objects.filter(email="dan@example.net").count() == 1
 
 
+def _sign_in_with_latest_link(client):
+    token = re.search(r"/cohost/auth/\?t=(\S+)", mail.outbox[-1].body).group(1)
+    return client.post(reverse("cohost:auth"), {"t": token})
+
+
+def test_reinviting_a_deactivated_cohost_user_from_the_admin_says_so_and_the_link_signs_them_in(client, operator):
+    """Deactivated in the Users admin ("Active" unticked): re-inviting used to say "Invitation sent"
+    while the emailed link could never sign them in. An explicit re-invite switches access back on,
+    tells the operator, and leaves an audit row."""
+    event = EventFactory(name="Harvest weekend")
+    cohost = invite_cohost("gus@example.net", "Gus", [event], Actor.operator(operator))
+    User.objects.filter(pk=cohost.user_id).update(is_active=False)
+    CoHost.objects.filter(pk=cohost.pk).update(is_active=False)
+    client.force_login(operator)
+
+    response = client.post(
+        reverse("admin:registrations_cohost_invite"),
+        {"email": "gus@example.net", "name": "Gus", "events": [event.pk]},
+        follow=True,
+    )
+
+    body = response.content.decode()
+    assert "had been switched off" in body and "switched their co-host access back on" in body
+    assert User.objects.get(pk=cohost.user_id).is_active and CoHost.objects.get(pk=cohost.pk).is_active
+    entry = AuditLog.objects.filter(action="cohost.invited").first()  # newest first
+    assert entry.before == {"active": False, "user_active": False} and entry.after["reactivated"] is True
+    assert entry.actor_user == operator
+    client.logout()
+    assert _sign_in_with_latest_link(client).status_code == 302
+    assert "Harvest weekend" in client.get(reverse("cohost:index")).content.decode()
+
+
+def test_a_new_sign_in_link_is_not_sent_to_a_deactivated_user_and_the_operator_is_told_why(client, operator, world):
+    User.objects.filter(pk=world.alice.cohost.user_id).update(is_active=False)
+    client.force_login(operator)
+    response = client.post(
+        reverse("admin:registrations_cohost_changelist"),
+        {"action": "send_new_link", "_selected_action": [world.alice.cohost.pk]},
+        follow=True,
+    )
+    body = response.content.decode()
+    assert mail.outbox == [] and "Not sent" in body and "deactivated" in body and "Sign-in link sent" not in body
+
+
 @pytest.mark.parametrize("email", ["boss@example.net", "not-an-email"])
 def test_invite_refuses_operator_accounts_and_bad_addresses(operator, email):
     with pytest.raises(InviteError):
