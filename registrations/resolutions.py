@@ -70,6 +70,14 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     locked = {r.pk: r for r in Registration.objects.select_for_update().filter(pk__in=[first, second])}
     keep, other = locked[keep.pk], locked[other.pk]
     before = {"kept": keep.reference, "merged": other.reference, "merged_email": other.attendee.email}
+    # Other people's open suggestions about ``other`` lose their counterpart below: re-derive
+    # their registrations after the merge, so those suggestions close instead of staying open.
+    suggested_with = set(
+        ReviewItem.objects.filter(counterpart=other, state=ReviewItem.State.OPEN)
+        .exclude(registration__in=[keep.pk, other.pk])
+        .exclude(registration__isnull=True)
+        .values_list("registration_id", flat=True)
+    )
     Payment.objects.filter(registration=other).update(registration=keep)
     SeatReference.objects.filter(registration=other).update(registration=keep)  # claimed seats stay claimed
     Booking.objects.filter(registration=other).update(registration=keep)
@@ -106,6 +114,8 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
         after={"registration": keep.reference, "reason": reason, **({"opt_outs_carried": carried} if carried else {})},
     )
     recompute(keep, actor)
+    for reg in Registration.objects.filter(pk__in=suggested_with).order_by("pk"):
+        recompute(reg, actor)
     return keep
 
 

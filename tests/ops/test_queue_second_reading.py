@@ -1,0 +1,45 @@
+"""A second reading of the exception queue: resolutions applied twice or to items that changed
+meanwhile, what they leave behind (statuses, related items, audit rows), and forged input."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from registrations.models import Registration, ReviewItem, Status
+
+from .scenario import book, pay
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "+14155550101"
+
+
+def act(client, item, name, data=None, headers=None):
+    return client.post(reverse("ops:queue_action", args=[item.pk, name]), data or {}, headers=headers or {})
+
+
+def open_suggestions():
+    return ReviewItem.objects.filter(kind=ReviewItem.Kind.SUGGESTED_MATCH, state=ReviewItem.State.OPEN)
+
+
+def two_payers_one_booking(event):
+    """Two people paid (same phone, same name) and one booked under a third address: both
+    payers are suggested as the booker."""
+    pay("river@example.org", "River Stone", phone=PHONE)
+    pay("rivers.twin@example.org", "River Stone", phone=PHONE)
+    book("r.stone@work.example", "River", "Stone", phone=PHONE, event=event)
+    items = {i.registration.attendee.email: i for i in open_suggestions()}
+    assert set(items) == {"river@example.org", "rivers.twin@example.org"}
+    return items
+
+
+def test_accepting_one_suggestion_closes_the_other_suggestion_for_the_same_booking(ops_client, event, htmx_headers):
+    items = two_payers_one_booking(event)
+    act(ops_client, items["river@example.org"], "accept", headers=htmx_headers())
+    # The booking now belongs to River: the twin's suggestion about it has nothing left to merge.
+    assert not open_suggestions().exists()
+    twin = Registration.objects.get(attendee__email="rivers.twin@example.org")
+    assert twin.status == Status.PAID_ONLY  # not stuck in "needs review"
+    page = ops_client.get(reverse("ops:queue")).content.decode()
+    assert 'id="queue-total">0<' in page
