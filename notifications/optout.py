@@ -14,8 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from registrations.audit import Actor, audit
-from registrations.identity import normalise_phone
-from registrations.models import Attendee
+from registrations.identity import find_attendee, normalise_phone
+from registrations.models import Attendee, AuditLog
 
 FIELDS = {"email": "email_opt_out", "sms": "sms_opt_out"}
 
@@ -59,3 +59,27 @@ def attendees_with_phone(phone: str) -> list[int]:
 def sms_opt_out_phone(phone: str, *, via: str, opted_out: bool = True) -> int:
     """STOP / START from a phone number applies to every attendee with that number."""
     return sum(set_opt_out(pk, "sms", opted_out, via=via) for pk in attendees_with_phone(phone))
+
+
+def unsubscribe_targets(attendee_id: int) -> list[Attendee]:
+    """Whom an unsubscribe link made for ``attendee_id`` speaks for: that attendee (if it still
+    exists) and every attendee it was merged into, the link's own attendee first.
+
+    Emails sent before a merge carry the merged-away attendee's id. One person: a stop said
+    under either address holds for the survivor, as the merge itself carries opt-outs.
+    """
+    merges = AuditLog.objects.filter(action="registration.merged", before__merged_attendee=attendee_id)
+    ids = {attendee_id, *merges.exclude(registration=None).values_list("registration__attendee_id", flat=True)}
+    attendees = sorted(Attendee.objects.filter(pk__in=ids), key=lambda a: (a.pk != attendee_id, a.pk))
+    if attendees:
+        return attendees
+    # Merged before merges recorded the attendee's id (attendees are deleted only by a merge):
+    # the address it was created with is now an alias of, or belongs to, the survivor.
+    created = (
+        AuditLog.objects.filter(action="attendee.created", object_type="Attendee", object_id=str(attendee_id))
+        .order_by("pk")
+        .first()
+    )
+    email = (created.after or {}).get("email") if created else None
+    survivor = find_attendee(email) if isinstance(email, str) and email else None
+    return [survivor] if survivor else []

@@ -23,11 +23,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from twilio.request_validator import RequestValidator
 
-from registrations.models import Attendee, Registration, Status
+from registrations.models import Registration, Status
 
 from . import webhooks
 from .links import link_for
-from .optout import opt_out
+from .optout import opt_out, unsubscribe_targets
 from .policy import payment_clearing
 from .render import first_name_of, format_event_date
 from .tokens import read_status_token, read_unsubscribe_token
@@ -179,21 +179,24 @@ def _masked(email: str) -> str:
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token: str):
     attendee_id = read_unsubscribe_token(token)
-    attendee = Attendee.objects.filter(pk=attendee_id).first() if attendee_id else None
-    if attendee is None:
+    # The link's attendee, and whoever it was merged into since the email went out.
+    attendees = unsubscribe_targets(attendee_id) if attendee_id else []
+    if not attendees:
         return _invalid(request)
+    shown = attendees[0]
     if request.method == "POST":
-        opt_out(attendee.pk, "email", via="unsubscribe-link")
-        if request.POST.get("sms") == "1":
-            opt_out(attendee.pk, "sms", via="unsubscribe-link")
-        return render(request, "notifications/pages/unsubscribed.html", {"email": _masked(attendee.email)})
+        for attendee in attendees:
+            opt_out(attendee.pk, "email", via="unsubscribe-link")
+            if request.POST.get("sms") == "1":
+                opt_out(attendee.pk, "sms", via="unsubscribe-link")
+        return render(request, "notifications/pages/unsubscribed.html", {"email": _masked(shown.email)})
     return render(
         request,
         "notifications/pages/unsubscribe.html",
         {
-            "email": _masked(attendee.email),
-            "already": attendee.email_opt_out,
-            "offer_sms": bool(attendee.phone) and not attendee.sms_opt_out,
+            "email": _masked(shown.email),
+            "already": all(a.email_opt_out for a in attendees),
+            "offer_sms": any(a.phone and not a.sms_opt_out for a in attendees),
         },
     )
 

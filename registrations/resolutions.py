@@ -69,7 +69,14 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     first, second = sorted([keep.pk, other.pk])
     locked = {r.pk: r for r in Registration.objects.select_for_update().filter(pk__in=[first, second])}
     keep, other = locked[keep.pk], locked[other.pk]
-    before = {"kept": keep.reference, "merged": other.reference, "merged_email": other.attendee.email}
+    before = {
+        "kept": keep.reference,
+        "merged": other.reference,
+        "merged_email": other.attendee.email,
+        # Links already emailed name the merged attendee by id (unsubscribe): this row, which
+        # follows ``keep`` through later merges, is how they find the surviving attendee.
+        "merged_attendee": other.attendee_id,
+    }
     # Other people's open suggestions about ``other`` lose their counterpart below: re-derive
     # their registrations after the merge, so those suggestions close instead of staying open.
     suggested_with = set(

@@ -9,7 +9,9 @@ from django.test import Client
 from notifications.models import NotificationLog
 from notifications.scan import select_due
 from notifications.tokens import STATUS_SALT, status_token, unsubscribe_token
+from registrations.audit import Actor, audit
 from registrations.models import AuditLog, Payment, Registration, Status
+from registrations.resolutions import merge_registrations
 
 
 @pytest.fixture
@@ -58,6 +60,57 @@ def test_an_unsubscribed_attendee_is_no_longer_reminded(client, one_sided):
     assert [pk for pk, _, _ in select_due()[0]] == [reg.pk]
     client.post(unsubscribe_path(reg.attendee))
     assert select_due()[0] == []
+
+
+def test_an_unsubscribe_link_from_before_a_merge_unsubscribes_the_merged_person(client, one_sided):
+    """A reminder went to the address that was later merged into another registration (same
+    person). The link in that old email carries the merged-away attendee; it must still work and
+    stop reminders to the surviving attendee."""
+    merged = one_sided(Status.BOOKED_ONLY, email="river.old@example.org")
+    old_link = unsubscribe_path(merged.attendee)  # in an email already sent
+    survivor = one_sided(Status.PAID_ONLY, email="river.stone@example.org")
+    merge_registrations(survivor, merged, Actor.system("test"), reason="same person")
+
+    page = client.get(old_link)
+    assert page.status_code == 200 and b"Stop reminder emails?" in page.content
+    response = client.post(old_link)
+
+    assert response.status_code == 200 and b"You're unsubscribed" in response.content
+    survivor.attendee.refresh_from_db()
+    assert survivor.attendee.email_opt_out
+    audit = AuditLog.objects.get(action="attendee.opted_out")
+    assert audit.object_id == str(survivor.attendee.pk) and audit.after["via"] == "unsubscribe-link"
+
+
+def test_an_old_unsubscribe_link_still_works_after_the_survivor_was_merged_again(client, one_sided):
+    first = one_sided(Status.BOOKED_ONLY, email="a@example.org")
+    old_link = unsubscribe_path(first.attendee)
+    second = one_sided(Status.PAID_ONLY, email="b@example.org")
+    third = one_sided(Status.PAID_ONLY, email="c@example.org")
+    merge_registrations(second, first, Actor.system("test"), reason="same person")
+    merge_registrations(third, second, Actor.system("test"), reason="same person")
+
+    client.post(old_link)
+
+    third.attendee.refresh_from_db()
+    assert third.attendee.email_opt_out
+
+
+def test_an_unsubscribe_link_for_someone_merged_before_merges_recorded_the_attendee_still_works(client, one_sided):
+    """Merges made before the merge's audit row named the merged attendee: the link finds the
+    survivor through the address the attendee was created with (now the survivor's alias)."""
+    merged = one_sided(Status.BOOKED_ONLY, email="river.old@example.org")
+    audit("attendee.created", actor=Actor.system("test"), obj=merged.attendee, after={"email": merged.attendee.email})
+    old_link = unsubscribe_path(merged.attendee)
+    survivor = one_sided(Status.PAID_ONLY, email="river.stone@example.org")
+    merge_registrations(survivor, merged, Actor.system("test"), reason="same person")
+    entry = AuditLog.objects.get(action="registration.merged")
+    entry.before.pop("merged_attendee")
+    entry.save()
+
+    assert client.post(old_link).status_code == 200
+    survivor.attendee.refresh_from_db()
+    assert survivor.attendee.email_opt_out
 
 
 @pytest.mark.parametrize("token", ["nonsense", "eyJhIjoxfQ:forged:signature", unsubscribe_token(1) + "x"])
