@@ -131,7 +131,9 @@ def accept_suggested_match(item_id: int, actor: Actor) -> Registration:
     with transaction.atomic():
         item = _lock_open_item(item_id, ReviewItem.Kind.SUGGESTED_MATCH)
         if item.registration is None or item.counterpart is None:
-            raise ResolutionError("One of the two registrations no longer exists.")
+            raise ResolutionError(
+                "One of the two registrations no longer exists, so there is nothing to merge: dismiss it."
+            )
         keep, other = item.registration, item.counterpart
         close_item(item, "merged", actor)
         return merge_registrations(keep, other, actor, reason=f"merged by operator (review #{item.pk})")

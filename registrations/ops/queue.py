@@ -238,8 +238,10 @@ def _seats_form(item: ReviewItem, data=None) -> GroupSeatsForm:
 
 
 def _is_already(exc: ResolutionError) -> bool:
+    """The item itself was resolved or is gone; not "a registration it names no longer exists",
+    which leaves the item open and is said as it is."""
     text = str(exc)
-    return "already resolved" in text or "no longer exists" in text
+    return "already resolved" in text or text.startswith("This review item no longer exists")
 
 
 @require_POST

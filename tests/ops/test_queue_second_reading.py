@@ -43,3 +43,19 @@ def test_accepting_one_suggestion_closes_the_other_suggestion_for_the_same_booki
     assert twin.status == Status.PAID_ONLY  # not stuck in "needs review"
     page = ops_client.get(reverse("ops:queue")).content.decode()
     assert 'id="queue-total">0<' in page
+
+
+def test_accepting_a_suggestion_whose_booking_was_deleted_says_so_instead_of_already_resolved(
+    ops_client, event, htmx_headers
+):
+    pay("river@example.org", "River Stone", phone=PHONE)
+    book("r.stone@work.example", "River", "Stone", phone=PHONE, event=event)
+    item = open_suggestions().get()
+    Registration.objects.filter(attendee__email="r.stone@work.example").delete()  # e.g. deleted in the admin
+    body = act(ops_client, item, "accept", headers=htmx_headers()).content.decode()
+    assert "Already resolved" not in body
+    assert "no longer exists" in body
+    assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.OPEN
+    # Dismissing it still works.
+    act(ops_client, item, "dismiss", headers=htmx_headers())
+    assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.DISMISSED
