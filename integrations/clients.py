@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 
 class ProviderError(Exception):
-    """A provider call failed. ``permanent`` errors (404, 401, 400) are not worth retrying."""
+    """A provider call failed. ``permanent`` errors (404, 401, 403, 400, a reused idempotency key)
+    are not worth retrying: no later attempt gets another answer."""
 
     def __init__(self, provider: str, message: str, *, status: int | None = None, permanent: bool = False):
         super().__init__(f"{provider}: {message}")
@@ -258,6 +259,36 @@ def stripe_client(*, timeout: float | None = None, max_network_retries: int = 2)
     )
 
 
+# What each endpoint we call needs of a restricted key (``rk_…``), named as the Stripe Dashboard
+# names the resource and the access level (Developers → API keys → the key's permissions). The line
+# items of a Checkout Session are read under "Checkout Sessions". First match wins.
+_STRIPE_PERMISSIONS = (
+    ("checkout.sessions", "Checkout Sessions", "Read"),
+    ("refunds.list", "Refunds", "Read"),
+    ("refunds", "Refunds", "Write"),
+    ("disputes", "Disputes", "Read"),
+)
+
+
+def _stripe_said(exc: stripe.StripeError) -> str:
+    return (exc.user_message or str(exc) or type(exc).__name__).strip().rstrip(".")[:500]
+
+
+def _permission_message(endpoint: str, exc: stripe.StripeError) -> str:
+    """A 403: Stripe's own message names the missing permission (``rak_…_read``); ours says where
+    to give it."""
+    for prefix, resource, level in _STRIPE_PERMISSIONS:
+        if endpoint == prefix or endpoint.startswith(prefix + "."):
+            fix = (
+                f"give the restricted key {level} access to {resource} (Stripe Dashboard → Developers → API keys → "
+                "edit the key), or set STRIPE_SECRET_KEY to a key that has it"
+            )
+            break
+    else:
+        fix = "give the restricted key the permission Stripe names below, or set STRIPE_SECRET_KEY to a key that has it"
+    return f"Stripe refused the API key's permission for {endpoint} (HTTP 403): {fix}. Stripe said: {_stripe_said(exc)}"
+
+
 def stripe_call(endpoint: str, fn: Callable[..., Any], *args, attempts: int = 5, **kwargs) -> Any:
     """Call a Stripe SDK function paced per endpoint, backing off on 429 (the SDK never retries
     those), and translating SDK errors into ProviderError."""
@@ -271,6 +302,20 @@ def stripe_call(endpoint: str, fn: Callable[..., Any], *args, attempts: int = 5,
             delay = _retry_after(exc.headers, 2**attempt)
             log.warning("stripe 429 on %s, retrying in %.1fs", endpoint, delay)
             time.sleep(delay)
+        except stripe.PermissionError as exc:  # 403: a restricted key without this resource
+            raise ProviderError(
+                "stripe", _permission_message(endpoint, exc), status=exc.http_status, permanent=True
+            ) from exc
+        except stripe.IdempotencyError as exc:  # the key was first used with other parameters
+            raise ProviderError(
+                "stripe",
+                f"Stripe refused the idempotency key of this {endpoint} request: it was first used with other "
+                "parameters, and Stripe keeps the outcome of that first request (for a refund: an earlier refund "
+                "of this payment, possibly of another amount; check the payment's refunds in the Stripe "
+                f"Dashboard). Repeating the request cannot succeed. Stripe said: {_stripe_said(exc)}",
+                status=exc.http_status,
+                permanent=True,
+            ) from exc
         except stripe.InvalidRequestError as exc:
             if exc.http_status == 404:
                 raise NotFound("stripe", exc.user_message or "not found") from exc

@@ -46,9 +46,21 @@ class FakeServer:
     def route(self, method: str, pattern: str, handler):
         self._routes.append((method, re.compile(f"^{pattern}$"), handler))
 
-    def fail_next(self, n: int = 1, status: int = 500, retry_after: float | None = None, delay: float = 0.0):
+    def fail_next(
+        self,
+        n: int = 1,
+        status: int = 500,
+        retry_after: float | None = None,
+        delay: float = 0.0,
+        body: dict | None = None,
+    ):
+        """The next ``n`` requests answer ``status`` (with ``Retry-After`` and ``body``, a JSON
+        object, when given) instead of being served."""
+        fault = Fault(status, retry_after, delay)
+        if body is not None:
+            fault.body = json.dumps(body)
         with self._lock:
-            self._faults.extend(Fault(status, retry_after, delay) for _ in range(n))
+            self._faults.extend(Fault(**vars(fault)) for _ in range(n))
 
     def down(self):
         self._down = True

@@ -29,6 +29,34 @@ def _not_found(kind: str, ident: str):
     }
 
 
+def permission_error(permission: str = "rak_checkout_session_read") -> dict:
+    """The body of Stripe's 403 for a restricted key without a permission (``fail_next(status=403,
+    body=...)``)."""
+    return {
+        "error": {
+            "type": "invalid_request_error",
+            "message": (
+                "The provided key 'rk_test_***********************************abcd' does not have the required "
+                f"permissions for this endpoint on account 'acct_1FakeAccount'. Having the '{permission}' "
+                "permission would allow this request to continue."
+            ),
+        }
+    }
+
+
+def idempotency_error(key: str) -> dict:
+    """The body of Stripe's 400 for an idempotency key reused with other parameters."""
+    return {
+        "error": {
+            "type": "idempotency_error",
+            "message": (
+                "Keys for idempotent requests can only be used with the same parameters they were first used with. "
+                f"Try using a key other than '{key}' if you meant to execute a different request."
+            ),
+        }
+    }
+
+
 def sign(payload: bytes | str, secret: str, timestamp: int | None = None) -> str:
     """A valid ``Stripe-Signature`` header for ``payload`` (the SDK's own signer)."""
     if isinstance(payload, bytes):

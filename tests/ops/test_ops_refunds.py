@@ -173,3 +173,23 @@ def test_without_javascript_the_confirm_step_is_its_own_page(ops_client, stripe_
     assert response.status_code == 200
     assert "Confirm the refund" in response.content.decode()
     assert fake_stripe.refunds == {}
+
+
+def test_stripe_refusing_a_reused_idempotency_key_says_so_instead_of_try_again(
+    ops_client, stripe_world, fake_stripe, htmx_headers
+):
+    """Another amount under the key of an earlier refund of this payment: Stripe answers 400
+    idempotency_error, and so will every retry."""
+    from registrations.resolutions import refund_idempotency_key
+    from tests.fakes import stripe as stripe_fake
+
+    item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
+    key = refund_idempotency_key(item.pk, item.payment.pk)
+    fake_stripe.fail_next(1, status=400, body=stripe_fake.idempotency_error(key))
+
+    body = refund_post(ops_client, item, item.payment, "120", True, htmx_headers()).content.decode()
+
+    assert "Stripe refused the refund" in body and "could not be reached" not in body
+    assert "idempotency key" in body and "check the payment&#x27;s refunds in the Stripe Dashboard" in body
+    assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.OPEN
+    assert fake_stripe.count("POST", r"^/v1/refunds$") == 1

@@ -149,3 +149,19 @@ def test_acuity_answers_that_keep_being_cut_off_keep_the_stripe_results_and_end_
     assert Payment.objects.count() == 3 and Booking.objects.count() == 0
     [error] = result.run.errors
     assert error["provider"] == "acuity" and "Acuity failed" in error["message"]
+
+
+def test_a_restricted_stripe_key_without_checkout_sessions_read_says_which_permission_to_give(data):
+    from tests.fakes import stripe as stripe_fake
+
+    stripe, _ = data
+    stripe.fail_next(1, status=403, body=stripe_fake.permission_error("rak_checkout_session_read"))
+
+    result = run_command(expect_ok=False)
+
+    assert result.run.status == ReconcileRun.Status.PARTIAL  # Acuity's results stay
+    [error] = result.run.errors
+    assert error["provider"] == "stripe" and "Stripe failed" in error["message"]
+    assert "give the restricted key Read access to Checkout Sessions" in error["message"]
+    assert "rak_checkout_session_read" in error["message"]
+    assert stripe.count("GET", r"^/v1/checkout/sessions$") == 1  # not retried
