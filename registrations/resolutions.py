@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .audit import Actor, audit
+from .detection import sides
 from .engine import _retrying, locked_registrations
 from .models import AuditLog, Booking, Payment, Registration, ReviewItem, SeatReference, Source
 from .services import learn_alias, recompute
@@ -442,6 +443,9 @@ def mark_paid_manually(
         reg = locked_registrations().get(pk=registration.pk)
         if Payment.objects.filter(manual_key=manual_key).exists():
             return reg
+        if sides(reg)[0]:
+            # Another operator (or Stripe) got there first: a second payment would count twice.
+            raise ResolutionError(f"{reg.attendee} is already paid; nothing was recorded.")
         before = {"status": reg.status, "manual_paid_reason": reg.manual_paid_reason}
         payment = Payment.objects.create(
             manual_key=manual_key,
@@ -483,6 +487,8 @@ def mark_booked_manually(registration: Registration, reason: str, actor: Actor, 
         reg = locked_registrations().get(pk=registration.pk)
         if Booking.objects.filter(manual_key=manual_key).exists():
             return reg
+        if sides(reg)[1]:
+            raise ResolutionError(f"{reg.attendee} is already booked; nothing was recorded.")
         before = {"status": reg.status, "manual_booked_reason": reg.manual_booked_reason}
         booking = Booking.objects.create(
             manual_key=manual_key,

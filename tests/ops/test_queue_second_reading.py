@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from registrations.models import Registration, ReviewItem, Status
+from registrations.models import AuditLog, Booking, Payment, Registration, ReviewItem, Status
 
 from .scenario import book, pay
 
@@ -59,3 +59,28 @@ def test_accepting_a_suggestion_whose_booking_was_deleted_says_so_instead_of_alr
     # Dismissing it still works.
     act(ops_client, item, "dismiss", headers=htmx_headers())
     assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.DISMISSED
+
+
+def test_two_operators_marking_the_same_booking_paid_record_one_payment(ops_client, event, htmx_headers):
+    book("bo@example.org", "Bo", "Booked", event=event)
+    reg = Registration.objects.get(attendee__email="bo@example.org")
+    url = reverse("ops:mark_paid", args=[event.slug, reg.pk])
+    # Each operator opened the registration before either saved: two forms, two tokens.
+    first = {"amount": "120", "method": "cash", "reason": "paid cash at the office", "token": "a" * 32}
+    second = {"amount": "120", "method": "cash", "reason": "cash at the door", "token": "b" * 32}
+    ops_client.post(url, first, headers=htmx_headers())
+    body = ops_client.post(url, second, headers=htmx_headers()).content.decode()
+    assert Payment.objects.filter(registration=reg).count() == 1
+    assert "already paid" in body
+    assert AuditLog.objects.filter(action="registration.marked_paid").count() == 1
+
+
+def test_two_operators_marking_the_same_payment_booked_record_one_booking(ops_client, event, htmx_headers):
+    pay("pat@example.org", "Pat Paid")
+    reg = Registration.objects.get(attendee__email="pat@example.org")
+    url = reverse("ops:mark_booked", args=[event.slug, reg.pk])
+    ops_client.post(url, {"reason": "booked by phone", "token": "c" * 32}, headers=htmx_headers())
+    body = ops_client.post(url, {"reason": "booked at the desk", "token": "d" * 32}, headers=htmx_headers())
+    assert Booking.objects.filter(registration=reg).count() == 1
+    assert "already booked" in body.content.decode()
+    assert AuditLog.objects.filter(action="registration.marked_booked").count() == 1
