@@ -186,8 +186,19 @@ class MarkBookedForm(forms.Form):
 
 
 # --- Queue ----------------------------------------------------------------------------------------
+class NoteField(forms.CharField):
+    """Free text whose line breaks count once, as the browser's ``maxlength`` counts them (a
+    textarea sends each as CR LF)."""
+
+    def to_python(self, value):
+        return super().to_python(value).replace("\r\n", "\n")
+
+
+NOTE_MAX = 1000
+
+
 class NoteForm(forms.Form):
-    note = forms.CharField(max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    note = NoteField(max_length=NOTE_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class RefundForm(forms.Form):

@@ -44,7 +44,7 @@ from ..services import apply_payment
 from ..signals import PaymentSignal
 from .access import staff_required
 from .context import open_queue_count, ops_context
-from .forms import GroupSeatsForm, MapEventForm, NoteForm, RefundForm, booked_unpaid_registrations
+from .forms import NOTE_MAX, GroupSeatsForm, MapEventForm, NoteForm, RefundForm, booked_unpaid_registrations
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 25
@@ -267,8 +267,11 @@ def action(request, pk, name):
 
 
 def _note(request) -> str:
+    """The operator's note; one too long is refused (nothing is resolved) rather than dropped."""
     form = NoteForm(request.POST)
-    return form.cleaned_data["note"].strip() if form.is_valid() else ""
+    if not form.is_valid():
+        raise ResolutionError(f"Keep the note under {NOTE_MAX:,} characters; nothing was changed.")
+    return form.cleaned_data["note"].strip()
 
 
 def _who(item: ReviewItem) -> str:

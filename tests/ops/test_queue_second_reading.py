@@ -84,3 +84,33 @@ def test_two_operators_marking_the_same_payment_booked_record_one_booking(ops_cl
     assert Booking.objects.filter(registration=reg).count() == 1
     assert "already booked" in body.content.decode()
     assert AuditLog.objects.filter(action="registration.marked_booked").count() == 1
+
+
+def duplicate_item():
+    pay("dana@example.org", "Dana Double", hours_ago=2)
+    pay("dana@example.org", "Dana Double")
+    return ReviewItem.objects.get(kind=ReviewItem.Kind.DUPLICATE_PAYMENT, state=ReviewItem.State.OPEN)
+
+
+def test_a_note_too_long_to_keep_is_refused_instead_of_closing_the_item_without_it(ops_client, event, htmx_headers):
+    item = duplicate_item()
+    body = act(ops_client, item, "keep", {"note": "second seat " * 100}, htmx_headers()).content.decode()
+    assert "1,000 characters" in body
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.OPEN  # not closed with the operator's reason dropped
+    assert not AuditLog.objects.filter(action="review.resolved.kept").exists()
+
+
+def test_a_dispute_note_with_line_breaks_within_the_boxs_limit_is_kept(ops_client, event, htmx_headers):
+    from .scenario import dispute
+
+    dispute(pay("dora@example.org", "Dora Dispute").fact)
+    item = ReviewItem.objects.get(kind=ReviewItem.Kind.DISPUTE)
+    # The browser's maxlength counts a line break as one character but sends it as CR LF.
+    note = "\r\n".join(["evidence sent in Stripe, receipts attached" + "." * 57] * 10)
+    assert len(note.replace("\r\n", "\n")) <= 1000 < len(note)
+    body = act(ops_client, item, "acknowledge", {"note": note}, htmx_headers()).content.decode()
+    assert "Dispute acknowledged" in body
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.RESOLVED
+    assert item.resolution_note == note.replace("\r\n", "\n")
