@@ -255,6 +255,12 @@ Q_CLUSTER = {
     "sync": env.bool("Q_SYNC", default=False),
 }
 
+# --- Reminders (notifications/) ------------------------------------------------------------
+# A bank debit still "awaiting funds" this many days after the checkout holds the payment
+# reminders no longer silently: the reminder scan opens a "Bank payment not cleared" review item
+# for an operator to decide (registrations/clearing.py). 0 turns the check off.
+PAYMENT_CLEARING_REVIEW_DAYS = env.int("PAYMENT_CLEARING_REVIEW_DAYS", default=14)
+
 # --- Reconciliation (integrations/reconcile.py) --------------------------------------------
 # Daily run at this time ("HH:MM", in TIME_ZONE), created by `manage.py setup_schedules`.
 RECONCILE_AT = env.str("RECONCILE_AT", default="03:15")

@@ -28,7 +28,8 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from registrations.models import Payment, Status
+from registrations.clearing import still_clearing
+from registrations.models import Status
 
 from .models import Reminder
 
@@ -93,8 +94,10 @@ def channels_for(registration) -> list[str]:
 def payment_clearing(registration) -> bool:
     """A checkout completed with a bank debit whose funds have not arrived yet ("awaiting funds").
     The registration still counts as booked-only, but asking for the payment again invites a
-    second one; a debit that fails turns ``failed`` and the payment reminders resume."""
-    return registration.payments.filter(state=Payment.State.UNPAID).exists()
+    second one; a debit that fails turns ``failed`` and the payment reminders resume. A debit
+    still awaiting funds after ``PAYMENT_CLEARING_REVIEW_DAYS`` goes to an operator
+    (``registrations.clearing``); once they choose "remind to pay" it no longer holds anything."""
+    return still_clearing(registration.payments.all()).exists()
 
 
 def why_not_due(registration, missing: str, now: datetime | None = None) -> str:

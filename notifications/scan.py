@@ -13,7 +13,9 @@
    scans run at once, each reminder is claimed by exactly one of them.
 3. **Sweep**: reminders left open (a deferred one whose time has come, or a pending one whose
    task was lost) and queued messages due a retry.
-4. **Process** what was claimed or swept: in django-q2 tasks of ``CHUNK`` reminders (default),
+4. **Bank debits not cleared**: a debit still awaiting funds after ``PAYMENT_CLEARING_REVIEW_DAYS``
+   (its reminders held meanwhile) gets a review item for an operator (``registrations.clearing``).
+5. **Process** what was claimed or swept: in django-q2 tasks of ``CHUNK`` reminders (default),
    inline (tests, ``manage.py send_reminders --inline``), or not at all (``none``: benchmarks).
 """
 
@@ -25,10 +27,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from registrations.clearing import flag_stalled_debits, still_clearing
 from registrations.models import Event, Payment, Registration, Status
 
 from .delivery import deliver, due_for_retry, free_lease
@@ -50,6 +53,7 @@ class ScanResult:
     claimed: int = 0
     swept: int = 0
     retried_messages: int = 0
+    debits_for_review: int = 0
     outcomes: Counter = field(default_factory=Counter)
     reminder_ids: list[int] = field(default_factory=list)
 
@@ -61,6 +65,7 @@ class ScanResult:
             "claimed": self.claimed,
             "swept": self.swept,
             "retried_messages": self.retried_messages,
+            "debits_for_review": self.debits_for_review,
             "outcomes": dict(self.outcomes),
         }
 
@@ -111,8 +116,12 @@ def due_queryset(events: list[Event], now):
         # Someone who paid, booked and then cancelled is not nudged to book again: an operator
         # decides (refund or credit) in the exception queue.
         .exclude(Q(status=Status.PAID_ONLY) & Q(bookings__cancelled=True))
-        # Nor is someone whose bank debit is still clearing asked to pay again (policy.payment_clearing).
-        .exclude(Q(status=Status.BOOKED_ONLY) & Q(payments__state=Payment.State.UNPAID))
+        # Nor is someone whose bank debit is still clearing asked to pay again (policy.payment_clearing),
+        # unless an operator found it is not coming (registrations.clearing: "remind to pay").
+        .exclude(
+            Q(status=Status.BOOKED_ONLY)
+            & Q(Exists(still_clearing(Payment.objects.filter(registration=OuterRef("pk")))))
+        )
         .annotate(
             last_number=Subquery(last.values("number")[:1]),
             last_at=Subquery(last.annotate(at=Coalesce("decided_at", "created_at")).values("at")[:1]),
@@ -185,6 +194,10 @@ def run_scan(*, now=None, process: str = "enqueue") -> ScanResult:
     result.reminder_ids = ids
     retry = due_for_retry(now)
     result.retried_messages = len(retry)
+    try:
+        result.debits_for_review = flag_stalled_debits(now)
+    except Exception:  # never at the cost of the reminders; the next scan tries again
+        log.exception("flagging bank debits that have not cleared failed")
 
     if process == "inline":
         from .reminders import process_reminder
@@ -214,6 +227,6 @@ def run_scan(*, now=None, process: str = "enqueue") -> ScanResult:
                 task_name="message retries",
                 q_options={"ack_failure": True},
             )
-    if ids or result.due or retry:
+    if ids or result.due or retry or result.debits_for_review:
         log.info("reminder scan: %s", result.as_dict())
     return result

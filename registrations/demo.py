@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from .audit import Actor
+from .clearing import flag_stalled_debits
 from .importing import import_events, load_file
 from .models import CoHost, CoHostGrant, Event, Registration, Source
 from .services import apply_booking, apply_payment, enter_walk_in
@@ -40,6 +41,7 @@ PEOPLE = [
     ("hazel", "hazel.nunez@example.org", "Hazel Nunez", "+14155550132"),
     ("iris", "iris.kowalski@example.org", "Iris Kowalski", ""),
     ("juno", "juno.baptiste@example.org", "Juno Baptiste", "+14155550134"),
+    ("kai", "kai.osei@example.org", "Kai Osei", "+14155550135"),
 ]
 
 
@@ -169,6 +171,9 @@ def seed(stdout=None) -> dict:
         (s[1], _book("juno", p["juno"], winter, WINTER, 4, status="cancelled")),
         # PENDING: a bank debit still clearing
         (s[0], _pay("juno-spring", p["juno"], SPRING, 12000, 2, status="unpaid")),
+        # NEEDS_REVIEW: booked, then a bank debit still awaiting funds 16 days on (see below)
+        (s[1], _book("kai", p["kai"], spring, SPRING, 16 * 24 + 2)),
+        (s[0], _pay("kai", p["kai"], SPRING, 12000, 16 * 24, status="unpaid")),
         # Donation event: booked is complete; a donor who has not booked yet
         (s[1], _book("river-w", p["river"], winter, WINTER, 12)),
         (s[0], _pay("sky-w", p["sky"], WINTER, 5000, 26)),
@@ -177,6 +182,7 @@ def seed(stdout=None) -> dict:
     ]
     for apply, signal in steps:
         apply(signal, actor, source=Source.DEMO)
+    flag_stalled_debits()  # what the reminder scan does: Kai's debit goes to the exception queue
     if not Registration.objects.filter(event=spring, source=Source.WALK_IN).exists():
         enter_walk_in(
             event=spring,

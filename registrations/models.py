@@ -382,6 +382,8 @@ class ReviewItem(models.Model):
         PAID_CANCELLED = "paid_cancelled", "Paid but cancelled"
         DISPUTE = "dispute", "Dispute"
         UNMATCHED_EVENT = "unmatched_event", "Unmatched event"
+        # Opened by ``registrations.clearing`` (the reminder scan), not by ``detection``.
+        PAYMENT_NOT_CLEARED = "payment_not_cleared", "Bank payment not cleared"
 
     class State(models.TextChoices):
         OPEN = "open", "Open"

@@ -25,6 +25,7 @@ from integrations.clients import ProviderError
 from integrations.refunds import create_refund
 
 from ..audit import Actor
+from ..clearing import keep_waiting, remind_to_pay, review_after
 from ..models import Event, Payment, ReviewItem
 from ..resolutions import (
     ResolutionError,
@@ -303,6 +304,23 @@ def do_acknowledge(request, item, actor):
     return _resolved(request, item, "Dispute acknowledged; your note is in the audit trail.")
 
 
+def do_remind(request, item, actor):
+    remind_to_pay(item.pk, actor, _note(request))
+    return _resolved(
+        request,
+        item,
+        f"The bank payment of {_who(item)} no longer holds their reminders: they are asked to pay "
+        "on the event's usual reminder schedule.",
+    )
+
+
+def do_wait(request, item, actor):
+    keep_waiting(item.pk, actor, _note(request))
+    after = review_after()
+    again = f" If it has not cleared in {after.days} days, it comes back here." if after else ""
+    return _resolved(request, item, f"Waiting for the bank payment of {_who(item)}; no reminders meanwhile.{again}")
+
+
 def do_map(request, item, actor):
     form = MapEventForm(request.POST)
     event = form.cleaned_data.get("event") if form.is_valid() else None
@@ -407,6 +425,8 @@ ACTIONS = {
     "ignore": do_ignore,
     "assign": do_assign,
     "refund": do_refund,
+    "remind": do_remind,
+    "wait": do_wait,
 }
 
 # Which actions each kind offers (a POST of another action is refused by the domain function).
@@ -417,4 +437,5 @@ ALLOWED = {
     ReviewItem.Kind.PAID_CANCELLED: {"refund", "credit"},
     ReviewItem.Kind.DISPUTE: {"acknowledge"},
     ReviewItem.Kind.UNMATCHED_EVENT: {"map", "ignore"},
+    ReviewItem.Kind.PAYMENT_NOT_CLEARED: {"remind", "wait"},
 }

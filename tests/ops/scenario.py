@@ -161,7 +161,9 @@ def build_world(fake_stripe=None) -> World:
     # A payment for a link nobody mapped.
     pay("una.unknown@example.org", "Una Unknown", plink="plink_nobody_mapped")
 
-    for kind in ReviewItem.Kind.values:
+    # "Bank payment not cleared" is opened by the reminder scan after days, not by a signal: its
+    # card and choices are covered in tests/notifications/test_bank_debit_not_cleared.py.
+    for kind in set(ReviewItem.Kind.values) - {ReviewItem.Kind.PAYMENT_NOT_CLEARED}:
         world.items[kind] = ReviewItem.objects.filter(kind=kind, state=ReviewItem.State.OPEN).order_by("pk").first()
     missing = [k for k, v in world.items.items() if v is None]
     assert not missing, f"scenario did not open: {missing}"

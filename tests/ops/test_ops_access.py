@@ -45,7 +45,7 @@ def test_anonymous_visitors_are_sent_to_the_login_page_from_every_ops_url(client
         response = client.post(url, {"note": "x"})
         assert response.status_code == 302, url
         assert response["Location"].startswith("/admin/login/?next="), url
-    assert ReviewItem.objects.filter(state=ReviewItem.State.OPEN).count() == len(ReviewItem.Kind.values)
+    assert ReviewItem.objects.filter(state=ReviewItem.State.OPEN).count() == len(world.items)
 
 
 def test_an_htmx_request_after_the_session_expired_redirects_the_whole_page_to_login(client, world, htmx_headers):
@@ -64,7 +64,7 @@ def test_non_operators_get_403_on_every_ops_url_and_change_nothing(client, world
         assert "This area is for JLF staff" in response.content.decode()
     for url in post:
         assert client.post(url, {"note": "x", "reason": "x"}).status_code == 403, url
-    assert ReviewItem.objects.filter(state=ReviewItem.State.OPEN).count() == len(ReviewItem.Kind.values)
+    assert ReviewItem.objects.filter(state=ReviewItem.State.OPEN).count() == len(world.items)
 
 
 def test_an_inactive_staff_account_gets_no_access(client, world, operator):

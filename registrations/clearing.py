@@ -1,0 +1,160 @@
+"""Bank debits that never clear: from a silent hold on reminders to an operator's decision.
+
+A Stripe checkout paid by bank debit completes with ``payment_status: "unpaid"`` and is stored as
+a Payment in state UNPAID ("awaiting funds") until ``async_payment_succeeded`` or ``…_failed``
+arrives. While it clears (a few business days) the payment reminders are held
+(``notifications.policy.payment_clearing``): asking for the money again invites a second
+payment. If neither webhook ever comes, that hold would last for ever, unseen.
+
+So once a debit has been awaiting funds for ``settings.PAYMENT_CLEARING_REVIEW_DAYS`` (the
+reminder scan calls ``flag_stalled_debits``), a "Bank payment not cleared" review item opens for
+it (status NEEDS_REVIEW, in the exception queue and the operators' digest). The operator decides:
+
+* **remind to pay** (``remind_to_pay``): the debit is not coming; this payment no longer holds the
+  reminders, which resume on the event's usual rules ("please pay", with the payment link).
+* **keep waiting** (``keep_waiting``): the attendee says it is on its way; reminders stay held,
+  and the item opens again if it is still awaiting funds after the same number of days.
+
+The item closes by itself (``auto:`` resolution, in ``detection``) once the payment stops awaiting
+funds (cleared → paid, or failed → reminders resume anyway) or the registration is paid another
+way (a card payment, marked paid by hand). The Payment fact itself is never changed here: what
+Stripe says later still wins.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .audit import Actor, audit
+from .engine import _retrying, locked_registrations
+from .models import Payment, ReviewItem
+from .resolutions import _lock_open_item, close_item, retried
+from .services import recompute
+
+log = logging.getLogger(__name__)
+
+KIND = ReviewItem.Kind.PAYMENT_NOT_CLEARED
+REMIND = "remind_to_pay"
+WAIT = "keep_waiting"
+SOURCE = "reminder-scan:payment-clearing"
+
+
+def review_after() -> timedelta | None:
+    days = int(getattr(settings, "PAYMENT_CLEARING_REVIEW_DAYS", 14) or 0)
+    return timedelta(days=days) if days > 0 else None
+
+
+def released() -> Exists:
+    """For a Payment queryset: an operator decided this debit is not coming (remind to pay)."""
+    return Exists(ReviewItem.objects.filter(payment=OuterRef("pk"), kind=KIND, resolution=REMIND))
+
+
+def still_clearing(payments):
+    """The payments of ``payments`` that hold the payment reminders: awaiting funds, and not
+    released by an operator."""
+    return payments.filter(state=Payment.State.UNPAID).exclude(released())
+
+
+def _stalled(now, after: timedelta):
+    """Awaiting funds for longer than ``after``, upcoming event, and no item open for it nor one
+    closed less than ``after`` ago; never one an operator released."""
+    cutoff = now - after
+    items = ReviewItem.objects.filter(payment=OuterRef("pk"), kind=KIND)
+    return (
+        still_clearing(Payment.objects.all())
+        .annotate(since=Coalesce("occurred_at", "created_at"))
+        .filter(since__lte=cutoff, registration__isnull=False, event__starts_at__gt=now)
+        .exclude(Exists(items.filter(Q(state=ReviewItem.State.OPEN) | Q(resolved_at__gt=cutoff))))
+        .order_by("pk")
+    )
+
+
+def flag_stalled_debits(now=None, limit: int = 200) -> int:
+    """Open a "Bank payment not cleared" item for each debit awaiting funds too long. Safe to
+    run twice at once (the item's key is unique). Returns how many were opened."""
+    after = review_after()
+    if after is None:
+        return 0
+    now = now or timezone.now()
+    opened = 0
+    for payment_id in list(_stalled(now, after).values_list("pk", flat=True)[:limit]):
+        if _retrying(lambda pid=payment_id: _flag(pid, now, after)):
+            opened += 1
+    if opened:
+        log.info("payment clearing: %d bank debit(s) not cleared after %s days sent for review", opened, after.days)
+    return opened
+
+
+def _flag(payment_id: int, now, after: timedelta) -> bool:
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None or payment.registration_id is None:
+        return False
+    reg = locked_registrations().get(pk=payment.registration_id)
+    if not _stalled(now, after).filter(pk=payment_id).exists():  # changed meanwhile (under the lock)
+        return False
+    if any(p.is_paid and not p.fully_refunded for p in reg.payments.all()):
+        return False  # paid another way: the debit no longer holds anything back
+    rounds = ReviewItem.objects.filter(payment=payment, kind=KIND).count()
+    since = payment.occurred_at or payment.created_at
+    days = (now - since).days
+    booked = reg.bookings.filter(cancelled=False).exists()
+    amount = f"{(payment.amount or 0) / 100:,.2f} {(payment.currency or '').upper()}"
+    explanation = (
+        f"{reg.attendee} paid {amount} by bank debit on {since:%Y-%m-%d}, and Stripe still reports it as "
+        f"awaiting funds after {days} days (a debit normally clears in a few business days). "
+        + ("Payment reminders are on hold meanwhile. " if booked else "")
+        + "Check the payment in the Stripe dashboard or ask the attendee. Remind them to pay if it is not coming "
+        f"(the reminders resume with the payment link), or keep waiting (asked again in {after.days} days)."
+    )
+    actor = Actor.system(SOURCE)
+    item, created = ReviewItem.objects.get_or_create(
+        key=f"not_cleared:{payment.pk}:{rounds + 1}",
+        defaults=dict(
+            kind=KIND,
+            event=reg.event,
+            registration=reg,
+            payment=payment,
+            explanation=explanation,
+            data={"days": days, "since": since.isoformat(), "after_days": after.days},
+        ),
+    )
+    if not created:
+        return False
+    audit(
+        "review.opened",
+        actor=actor,
+        registration=reg,
+        obj=item,
+        after={"kind": KIND, "key": item.key, "explanation": explanation},
+    )
+    recompute(reg, actor, detect=False)
+    return True
+
+
+def _decide(item_id: int, actor: Actor, resolution: str, note: str) -> ReviewItem:
+    with transaction.atomic():
+        item = _lock_open_item(item_id, KIND)
+        close_item(item, resolution, actor, note)
+        if item.registration is not None:
+            recompute(item.registration, actor, detect=False)
+        return item
+
+
+@retried
+def remind_to_pay(item_id: int, actor: Actor, note: str = "") -> ReviewItem:
+    """The debit is not coming: it stops holding the payment reminders (the Payment stays as
+    Stripe reported it; if Stripe later says paid, the registration completes as usual)."""
+    return _decide(item_id, actor, REMIND, note)
+
+
+@retried
+def keep_waiting(item_id: int, actor: Actor, note: str = "") -> ReviewItem:
+    """The money is on its way: reminders stay held; asked again after the same delay."""
+    return _decide(item_id, actor, WAIT, note)
