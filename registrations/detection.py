@@ -186,7 +186,16 @@ def detect_review_items(
             ):
                 _auto_close(item, "no longer paid and cancelled", actor)
 
-    touched = _detect_suggested_matches(reg, actor, sides(reg, all_payments, bookings), known)
+    # A bank debit sent for review as not cleared (opened by ``clearing``, not here) that has
+    # since cleared or failed, or a registration paid another way: nothing left to decide.
+    own_sides = sides(reg, all_payments, bookings)
+    awaiting = {p.pk for p in all_payments if p.state == Payment.State.UNPAID}
+    for item in list(known.values()):
+        if item.kind == ReviewItem.Kind.PAYMENT_NOT_CLEARED and item.state == ReviewItem.State.OPEN:
+            if item.registration_id == reg.pk and (own_sides[0] or item.payment_id not in awaiting):
+                _auto_close(item, "no longer awaiting funds", actor)
+
+    touched = _detect_suggested_matches(reg, actor, own_sides, known)
     # ``known`` holds every item naming ``reg`` (loaded above, plus those created since), with
     # their current state: the same set ``open_review_count`` would count, without a query.
     return touched, sum(1 for item in known.values() if item.state == ReviewItem.State.OPEN)

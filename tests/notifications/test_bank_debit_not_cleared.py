@@ -176,3 +176,26 @@ def test_when_the_operator_keeps_waiting_nobody_is_reminded_and_it_comes_back_la
     assert again.pk != item.pk and again.payment_id == item.payment_id
     assert mail.outbox == []
 
+
+def test_the_card_closes_itself_when_the_debit_finally_clears(event, fake_stripe):
+    reg = booked_then_debit(days_ago=15, fake_stripe=fake_stripe)
+    run_scan(process="inline")
+    item = open_item()
+
+    apply_payment(
+        PaymentSignal(
+            status="paid",
+            source_id="cs_debit",
+            checkout_session_id="cs_debit",
+            event_keys=(("stripe_payment_link", PLINK),),
+            email=EMAIL,
+            amount=12000,
+            currency="usd",
+            raw_ref="evt_async_succeeded",
+        )
+    )
+
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.RESOLVED and item.resolution.startswith("auto:")
+    reg.refresh_from_db()
+    assert reg.status == Status.COMPLETE
