@@ -5,16 +5,26 @@ local fakes in ``tests/fakes``. Both stay under the providers' rate limits (Stri
 per endpoint; Acuity: 10 requests/s, across all processes on PostgreSQL: ``RateLimiter``) and back
 off on 429 honouring ``Retry-After`` — the Stripe SDK retries connection errors and 5xx itself
 (``max_network_retries``) but never a 429.
+
+The back-off never sleeps longer than the caller can afford: one call waits at most
+``default_wait_budget()`` seconds in all (a django-q2 task is killed at Q_CLUSTER["timeout"]), or
+what a ``patience(...)`` block allows (the reconciliation). A provider asking for a longer wait
+gets a temporary ``ProviderError`` carrying its ``retry_after``: the caller tries again later.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import math
 import os
 import threading
 import time
 import weakref
 from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -30,11 +40,22 @@ class ProviderError(Exception):
     """A provider call failed. ``permanent`` errors (404, 401, 403, 400, a reused idempotency key)
     are not worth retrying: no later attempt gets another answer."""
 
-    def __init__(self, provider: str, message: str, *, status: int | None = None, permanent: bool = False):
+    def __init__(
+        self,
+        provider: str,
+        message: str,
+        *,
+        status: int | None = None,
+        permanent: bool = False,
+        retry_after: float | None = None,
+    ):
         super().__init__(f"{provider}: {message}")
         self.provider = provider
         self.status = status
         self.permanent = permanent
+        # Seconds the provider asked us to wait (Retry-After) when that was more than the call
+        # could wait: the earliest a retry is worth making.
+        self.retry_after = retry_after
 
 
 class NotFound(ProviderError):
@@ -224,12 +245,95 @@ def _pacing_settings_changed(setting, **kwargs):
         close_shared_connections()
 
 
-def _retry_after(headers, default: float) -> float:
+# --- Back-off within the caller's deadline -----------------------------------------------------
+def _retry_after(headers, default: float) -> tuple[float, bool]:
+    """The wait a 429/5xx answer asks for: (seconds, True) from its ``Retry-After`` (seconds or an
+    HTTP date), else (``default``, False)."""
+    raw = (headers or {}).get("Retry-After") or (headers or {}).get("retry-after")
+    if raw is None or str(raw).strip() == "":
+        return default, False
     try:
-        value = float((headers or {}).get("Retry-After") or (headers or {}).get("retry-after") or default)
+        value = float(raw)
     except (TypeError, ValueError):
-        value = default
-    return min(max(value, 0.0), 60.0)
+        try:
+            value = parsedate_to_datetime(str(raw)).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError):
+            return default, False
+    if not math.isfinite(value):
+        return default, False
+    return max(value, 0.0), True
+
+
+@dataclass(frozen=True)
+class _Patience:
+    budget: float
+    on_wait: Callable[[float, str], None] | None = None
+
+
+_patience: contextvars.ContextVar[_Patience | None] = contextvars.ContextVar("provider_patience", default=None)
+
+
+def default_wait_budget() -> float:
+    """Seconds one provider call may sleep on back-off in all, outside a ``patience`` block: a
+    sixth of Q_CLUSTER["timeout"] (10 s at the default 60 s). Calls run in django-q2 tasks (webhook
+    processing: up to two Stripe calls per delivery, each with its own HTTP timeouts; reminders'
+    live checks), which are killed at that timeout, or in web requests; a task killed mid-call is
+    only recovered later by the sweeper, where a temporary error is retried with backoff."""
+    timeout = (getattr(settings, "Q_CLUSTER", None) or {}).get("timeout") or 60
+    return float(timeout) / 6
+
+
+@contextmanager
+def patience(budget: float, on_wait: Callable[[float, str], None] | None = None):
+    """Inside the block (this thread and what it hands the context to), each provider call may
+    sleep up to ``budget`` seconds in all on back-off, and ``on_wait(seconds, text)`` hears of each
+    wait before it starts. For callers with a deadline far from a task's: the reconciliation."""
+    token = _patience.set(_Patience(float(budget), on_wait))
+    try:
+        yield
+    finally:
+        _patience.reset(token)
+
+
+def _secs(seconds: float) -> str:
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}".rstrip("0").rstrip(".")
+
+
+class _Backoff:
+    """The back-off sleeps of one provider call, kept within the budget."""
+
+    def __init__(self, provider: str, what: str):
+        policy = _patience.get()
+        self.provider = provider
+        self.what = what
+        self.budget = policy.budget if policy is not None else default_wait_budget()
+        self.on_wait = policy.on_wait if policy is not None else None
+        self.waited = 0.0
+
+    def sleep(self, headers, default: float, status: int) -> None:
+        """Wait before the next try as the answer asks (``Retry-After``, else ``default``), or raise
+        a temporary ProviderError when that would take the call past its budget."""
+        delay, asked = _retry_after(headers, default)
+        name = self.provider.capitalize()
+        if self.waited + delay > self.budget:
+            wanted = f"asked to wait {_secs(delay)} s (Retry-After)" if asked else f"still answers {status}"
+            raise ProviderError(
+                self.provider,
+                f"{name} answered {status} on {self.what} and {wanted}; that is more than the "
+                f"{_secs(self.budget)} s one call may wait here"
+                + (f" ({_secs(self.waited)} s waited already)" if self.waited else "")
+                + ", so it was not waited out: try again later",
+                status=status,
+                retry_after=delay if asked else None,
+            )
+        text = f"waiting {_secs(delay)} s: {name} answered {status} on {self.what}" + (
+            " and asked to wait (Retry-After)" if asked else ""
+        )
+        log.warning("%s", text)
+        if self.on_wait is not None:
+            self.on_wait(delay, text)
+        time.sleep(delay)
+        self.waited += delay
 
 
 # --- Stripe --------------------------------------------------------------------------------------
@@ -292,6 +396,7 @@ def _permission_message(endpoint: str, exc: stripe.StripeError) -> str:
 def stripe_call(endpoint: str, fn: Callable[..., Any], *args, attempts: int = 5, **kwargs) -> Any:
     """Call a Stripe SDK function paced per endpoint, backing off on 429 (the SDK never retries
     those), and translating SDK errors into ProviderError."""
+    backoff = _Backoff("stripe", endpoint)
     for attempt in range(attempts):
         _stripe_limiter(endpoint).wait()
         try:
@@ -299,9 +404,7 @@ def stripe_call(endpoint: str, fn: Callable[..., Any], *args, attempts: int = 5,
         except stripe.RateLimitError as exc:
             if attempt == attempts - 1:
                 raise ProviderError("stripe", "rate limited (429) after retries", status=429) from exc
-            delay = _retry_after(exc.headers, 2**attempt)
-            log.warning("stripe 429 on %s, retrying in %.1fs", endpoint, delay)
-            time.sleep(delay)
+            backoff.sleep(exc.headers, 2**attempt, 429)
         except stripe.PermissionError as exc:  # 403: a restricted key without this resource
             raise ProviderError(
                 "stripe", _permission_message(endpoint, exc), status=exc.http_status, permanent=True
@@ -369,6 +472,7 @@ class AcuityClient:
 
     def _get(self, path: str, params: dict | None = None) -> Any:
         url = f"{self.base_url}{path}"
+        backoff = _Backoff(self.provider, f"GET {path}")
         for attempt in range(self.attempts):
             self.limiter.wait()
             last = attempt == self.attempts - 1
@@ -397,9 +501,7 @@ class AcuityClient:
                         f"HTTP {resp.status_code} after {self.attempts} attempts",
                         status=resp.status_code,
                     )
-                delay = _retry_after(resp.headers, min(2**attempt * 0.5, 8))
-                log.warning("acuity %s on %s, retrying in %.1fs", resp.status_code, path, delay)
-                time.sleep(delay)
+                backoff.sleep(resp.headers, min(2**attempt * 0.5, 8), resp.status_code)
                 continue
             if resp.status_code >= 400:
                 raise ProviderError(self.provider, f"HTTP {resp.status_code}", status=resp.status_code, permanent=True)

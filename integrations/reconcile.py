@@ -49,7 +49,7 @@ from registrations.models import Booking, Dispute, Event, EventMapping, Payment,
 from registrations.payments import FILLED_FIELDS
 from registrations.services import REFUND_STATUS_RANK, apply_booking, apply_payment
 
-from .clients import AcuityClient, NotFound, ProviderError, stripe_call, stripe_client
+from .clients import AcuityClient, NotFound, ProviderError, patience, stripe_call, stripe_client
 from .models import ReconcileRun
 from .parsing import (
     _ref,
@@ -94,6 +94,11 @@ class ReconcileAborted(Exception):
 
 
 MAX_ERRORS_IN_A_ROW = 50
+# A run waits out a provider's Retry-After of up to this many seconds per call (saying so on the
+# progress line); a longer one stops that provider for this run. Far above what a webhook task may
+# wait (clients.default_wait_budget): a run has no Q_CLUSTER["timeout"] to stay within (the command)
+# or RECONCILE_TASK_TIMEOUT, an hour (the daily schedule).
+MAX_RETRY_WAIT = 300.0
 
 
 # --- Lock --------------------------------------------------------------------------------------
@@ -209,7 +214,10 @@ def _money(amount, currency) -> str:
 
 class Reconciler:
     """One run. ``on_change(verb, provider, slug, text)`` hears every new/changed record (verb is
-    "add"/"change", prefixed "would " in a dry run); ``on_progress(text)`` hears about each page."""
+    "add"/"change", prefixed "would " in a dry run); ``on_progress(text)`` hears about each page;
+    ``on_wait(seconds, text)`` hears when a provider's answer makes the run wait (429/5xx,
+    ``Retry-After``), from the thread that waits. Each call waits at most ``max_retry_wait``
+    seconds in all."""
 
     def __init__(
         self,
@@ -220,7 +228,9 @@ class Reconciler:
         options: dict | None = None,
         on_change: Callable | None = None,
         on_progress: Callable | None = None,
+        on_wait: Callable | None = None,
         acuity_client: AcuityClient | None = None,
+        max_retry_wait: float | None = None,
     ):
         self.plan = plan
         self.kind = kind
@@ -228,6 +238,9 @@ class Reconciler:
         self.options = options or {}
         self.on_change = on_change or (lambda *a: None)
         self.on_progress = on_progress or (lambda text: None)
+        self.on_wait = on_wait or (lambda seconds, text: None)
+        self.max_retry_wait = MAX_RETRY_WAIT if max_retry_wait is None else max_retry_wait
+        self._wait_note: tuple[float, str] | None = None  # (until, text) while a provider makes us wait
         self.acuity_client = acuity_client
         self.counts: dict[str, dict[str, dict]] = {}
         self.errors: list[dict] = []
@@ -257,7 +270,16 @@ class Reconciler:
     def _progress(self):
         totals = {p: sum(c.get(p, {}).get("seen", 0) for c in self.counts.values()) for p in self.plan.providers}
         parts = [f"{p} {n:,}" for p, n in totals.items()]
-        self.on_progress(f"{' · '.join(parts)} records · {time.monotonic() - self._started:,.0f} s")
+        text = f"{' · '.join(parts)} records · {time.monotonic() - self._started:,.0f} s"
+        note = self._wait_note
+        if note is not None and time.monotonic() < note[0]:
+            text += f" · {note[1]}"
+        self.on_progress(text)
+
+    def _waiting(self, seconds: float, text: str):
+        """A provider call is about to sleep (called from the thread that sleeps)."""
+        self._wait_note = (time.monotonic() + seconds, text)
+        self.on_wait(seconds, text)
 
     # applying ----------------------------------------------------------------------------------
     def _apply(self, provider: str, slug: str, signal, what: str):
@@ -538,7 +560,8 @@ class Reconciler:
             stream.close()
 
     def execute(self) -> ReconcileRun:
-        with run_lock():
+        # patience: the listing threads (Prefetch) copy this context, so their calls get it too.
+        with run_lock(), patience(self.max_retry_wait, self._waiting):
             self.run = ReconcileRun.objects.create(
                 kind=self.kind, options=self.options, dry_run=self.dry_run, status=ReconcileRun.Status.RUNNING
             )
@@ -658,7 +681,9 @@ def reconcile(
     options: dict | None = None,
     on_change: Callable | None = None,
     on_progress: Callable | None = None,
+    on_wait: Callable | None = None,
     acuity_client: AcuityClient | None = None,
+    max_retry_wait: float | None = None,
 ) -> ReconcileRun:
     """Run one reconciliation (``since=None``: the whole history, i.e. a backfill).
     Raises ValueError for bad options and ReconcileBusy when another run holds the lock."""
@@ -679,7 +704,9 @@ def reconcile(
         options=opts,
         on_change=on_change,
         on_progress=on_progress,
+        on_wait=on_wait,
         acuity_client=acuity_client,
+        max_retry_wait=max_retry_wait,
     ).execute()
 
 
@@ -688,7 +715,9 @@ def scheduled_reconcile() -> str:
     problem: a failed task would be retried whole by the worker; the run row records it instead."""
     try:
         since = settings.RECONCILE_SINCE
-        run = reconcile(kind="scheduled", since=parse_since(since), options={"since": since})
+        # A task: it waits out a Retry-After only well inside its own timeout.
+        wait = min(MAX_RETRY_WAIT, settings.RECONCILE_TASK_TIMEOUT / 6)
+        run = reconcile(kind="scheduled", since=parse_since(since), options={"since": since}, max_retry_wait=wait)
     except ReconcileBusy as exc:
         log.info("scheduled reconciliation skipped: %s", exc)
         return f"skipped: {exc}"

@@ -11,6 +11,7 @@ on 429 honouring ``Retry-After``. A call that still fails raises ``ProviderError
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import re
 import threading
@@ -209,13 +210,15 @@ class Prefetch:
 
     The generator must not touch the database (each thread has its own connection). The queue is
     unbounded so an abandoned consumer can never leave the producer blocked; ``close()`` asks the
-    producer to stop at its next item.
+    producer to stop at its next item. The generator runs in a copy of the creating thread's
+    context (``contextvars``), so ``clients.patience`` around the creation applies to its calls.
     """
 
     def __init__(self, generator, name: str = "prefetch"):
         self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._produce, args=(generator,), name=name, daemon=True)
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._produce, generator), name=name, daemon=True)
         self._thread.start()
 
     def _produce(self, generator):

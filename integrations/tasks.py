@@ -13,9 +13,11 @@
    so a repeated run changes nothing;
 4. finish: ``processed`` with a one-line result; or, on a retryable error, ``attempts`` and
    ``last_error`` recorded and the next attempt set ``base × 4^(n-1)`` later
-   (settings.WEBHOOK_RETRY_*); after settings.WEBHOOK_MAX_ATTEMPTS (or at once for a permanent
-   error such as bad credentials) ``failed``, for an operator to retry from the admin or with
-   ``manage.py replay_webhooks``.
+   (settings.WEBHOOK_RETRY_*), or later still when the provider asked for a longer wait
+   (``Retry-After``) than the attempt may spend sleeping (``clients.default_wait_budget``);
+   after settings.WEBHOOK_MAX_ATTEMPTS (or at once for a permanent error such as bad
+   credentials or a missing API-key permission) ``failed``, for an operator to retry from the
+   admin or with ``manage.py replay_webhooks``.
    Unless the provider delivered the row again while this attempt ran (``deliveries`` moved
    since the claim): an Acuity row that would be ``processed``, or any row that would be
    ``failed``, is queued again for a full run instead, so a change announced during the attempt
@@ -111,7 +113,7 @@ def process_webhook(pk: int | None = None, *, provider: str = "", event_id: str 
     except ProviderError as exc:
         if exc.permanent:
             return _failed(row, str(exc))
-        return _retry_or_fail(row, str(exc))
+        return _retry_or_fail(row, str(exc), not_before=exc.retry_after)
     except DatabaseError as exc:
         return _retry_or_fail(row, f"database error: {type(exc).__name__}: {exc}")
     except (ValueError, KeyError, TypeError) as exc:
@@ -276,10 +278,14 @@ def _failed(row: WebhookEvent, error: str) -> str:
     return Status.FAILED
 
 
-def _retry_or_fail(row: WebhookEvent, error: str) -> str:
+def _retry_or_fail(row: WebhookEvent, error: str, *, not_before: float | None = None) -> str:
+    """``not_before``: seconds the provider asked us to wait (a Retry-After longer than the
+    attempt could wait); the next attempt is no earlier, within WEBHOOK_RETRY_MAX_SECONDS."""
     if row.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
         return _failed(row, error)
     delay = retry_delay(row.attempts)
+    if not_before:
+        delay = max(delay, timedelta(seconds=min(not_before, settings.WEBHOOK_RETRY_MAX_SECONDS)))
     _finish(row, last_error=error[:2000], next_attempt_at=timezone.now() + delay)
     log.warning(
         "webhook %s attempt %s failed, next in %ss: %s",

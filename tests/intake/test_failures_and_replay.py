@@ -2,6 +2,7 @@
 replayed — and nothing is lost on the way. Time passing is simulated by moving the rows'
 ``next_attempt_at`` into the past and running the sweeper, as the schedule would."""
 
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -241,3 +242,30 @@ def test_replay_of_a_named_event_can_be_handed_to_the_worker_whatever_its_status
     assert "Queued 1 of 1" in replay("--id", evt["id"], "--enqueue")
     assert run_queue() == ["processed"]
     assert Payment.objects.count() == 1
+
+
+@pytest.mark.parametrize("provider", ["stripe", "acuity"])
+def test_a_429_asking_for_a_longer_wait_than_a_task_may_run_is_retried_later_not_slept_through(
+    provider, post_stripe, post_acuity, fake_stripe, fake_acuity, event, settings
+):
+    """A worker sleeping out Retry-After: 120 inside a task with a 60 s timeout is killed and the
+    delivery waits for the sweeper; instead the attempt ends at once and the next one is due no
+    earlier than the provider asked."""
+    assert settings.Q_CLUSTER["timeout"] == 60
+    if provider == "stripe":
+        post_stripe(fake_stripe.session_event(fake_stripe.add_session()))
+        fake_stripe.fail_next(1, status=429, retry_after=120)
+    else:
+        post_acuity(fake_acuity.add_appointment())
+        fake_acuity.fail_next(1, status=429, retry_after=120)
+
+    started = time.monotonic()
+    assert run_queue() == ["received"]
+    assert time.monotonic() - started < 5
+
+    row = WebhookEvent.objects.get()
+    assert (row.status, row.attempts) == ("received", 1)
+    assert "429" in row.last_error and "asked to wait 120 s (Retry-After)" in row.last_error
+    assert row.next_attempt_at - timezone.now() > timedelta(seconds=110)  # not the usual 60 s
+
+    assert time_passes() == ["processed"]

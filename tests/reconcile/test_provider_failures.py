@@ -1,6 +1,8 @@
 """Rate limits and server errors are survived; a provider that stays down fails the run for that
 provider only, with a clear message, and the other provider's results stay (status partial)."""
 
+import time
+
 import pytest
 
 from integrations.models import ReconcileRun
@@ -165,3 +167,33 @@ def test_a_restricted_stripe_key_without_checkout_sessions_read_says_which_permi
     assert "give the restricted key Read access to Checkout Sessions" in error["message"]
     assert "rak_checkout_session_read" in error["message"]
     assert stripe.count("GET", r"^/v1/checkout/sessions$") == 1  # not retried
+
+
+def test_the_command_waits_out_a_retry_after_longer_than_a_task_may_wait_and_says_it_is_waiting(data, settings):
+    _, acuity = data
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 6}  # a task would wait at most 1 s
+    acuity.fail_next(1, status=429, retry_after=2)
+
+    started = time.monotonic()
+    result = run_command("--provider", "acuity")
+
+    assert time.monotonic() - started >= 2
+    assert result.run.status == ReconcileRun.Status.OK
+    assert Booking.objects.count() == 3
+    assert "waiting 2 s: Acuity answered 429" in result.err
+
+
+def test_a_retry_after_longer_than_a_run_waits_stops_that_provider_for_this_run_at_once(data):
+    _, acuity = data
+    acuity.fail_next(1, status=429, retry_after=3600)
+
+    started = time.monotonic()
+    result = run_command(expect_ok=False)
+
+    assert time.monotonic() - started < 30
+    assert result.run.status == ReconcileRun.Status.PARTIAL
+    assert Payment.objects.count() == 3 and Booking.objects.count() == 0  # Stripe's results stay
+    [error] = result.run.errors
+    assert error["provider"] == "acuity" and "Acuity failed" in error["message"]
+    assert "asked to wait 3600 s (Retry-After)" in error["message"]
+    assert "the next run will try again" in error["message"]

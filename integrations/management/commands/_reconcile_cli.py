@@ -20,8 +20,17 @@ def run_and_report(command, *, verbosity: int, dry_run: bool, **kwargs) -> Recon
             progress.clear()
             command.stdout.write(f"{verb:<12} {provider:<6} {slug}  {text}")
 
+    def on_wait(seconds, text):
+        # From a listing thread, while the provider makes the run wait (Retry-After): on a terminal
+        # the progress line says so at once; otherwise (cron, logs) waits of a second or more get a
+        # line of their own, so a run that goes quiet for minutes says why.
+        if progress.enabled:
+            progress.update(text, force=True)
+        elif verbosity and seconds >= 1:
+            command.stderr.write(text)
+
     try:
-        run = reconcile(dry_run=dry_run, on_change=on_change, on_progress=progress.update, **kwargs)
+        run = reconcile(dry_run=dry_run, on_change=on_change, on_progress=progress.update, on_wait=on_wait, **kwargs)
     except ValueError as exc:
         raise CommandError(str(exc))
     except ReconcileBusy as exc:
