@@ -48,6 +48,7 @@ class ProviderError(Exception):
         status: int | None = None,
         permanent: bool = False,
         retry_after: float | None = None,
+        reused_key: bool = False,
     ):
         super().__init__(f"{provider}: {message}")
         self.provider = provider
@@ -56,6 +57,9 @@ class ProviderError(Exception):
         # Seconds the provider asked us to wait (Retry-After) when that was more than the call
         # could wait: the earliest a retry is worth making.
         self.retry_after = retry_after
+        # Stripe refused an idempotency key first used with other parameters: that first request
+        # stands (for a refund, money may well have moved), so "nothing happened" would be wrong.
+        self.reused_key = reused_key
 
 
 class NotFound(ProviderError):
@@ -418,6 +422,7 @@ def stripe_call(endpoint: str, fn: Callable[..., Any], *args, attempts: int = 5,
                 f"Dashboard). Repeating the request cannot succeed. Stripe said: {_stripe_said(exc)}",
                 status=exc.http_status,
                 permanent=True,
+                reused_key=True,
             ) from exc
         except stripe.InvalidRequestError as exc:
             if exc.http_status == 404:

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from .clients import ProviderError, stripe_call, stripe_client
 
+#: Seconds to wait for Stripe's answer, twice at most: the operator's request must end before the
+#: web worker's timeout (gunicorn's 30 s); a refund that timed out is safe to ask again (same key).
+HTTP_TIMEOUT = 10.0
+
 #: Stripe's refund reasons (anything else is rejected by the API).
 REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
 
@@ -32,7 +36,7 @@ def create_refund(payment, amount: int, idempotency_key: str, reason: str = "") 
         raise ProviderError("stripe", "this payment has no Stripe payment intent or charge to refund", permanent=True)
     if reason in REASONS:
         params["reason"] = reason
-    client = stripe_client()
+    client = stripe_client(timeout=HTTP_TIMEOUT, max_network_retries=1)
     refund = stripe_call(
         "refunds",
         client.v1.refunds.create,

@@ -18,12 +18,15 @@ Whatever is found is applied through the normal path (``apply_booking`` / ``appl
 like a webhook. The caller then re-reads the registration's status to decide.
 
 A provider that is not configured (development) is not asked. A provider error raises
-``LiveCheckError``: the caller defers the reminder to the next scan rather than send blind.
+``LiveCheckError``: the caller defers the reminder to the next scan rather than send blind. So does
+a provider that hangs: each call waits at most ``WEBHOOK_HTTP_TIMEOUT`` (two tries), and no new
+call starts once half of the worker's task timeout has gone, so the task is never killed mid-way.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -68,6 +71,30 @@ def _mapped(event, kind) -> list[str]:
     )
 
 
+class _Deadline:
+    """Calls of one live check stop starting once half of Q_CLUSTER["timeout"] has gone."""
+
+    def __init__(self, provider: str):
+        self.provider = provider
+        self.seconds = settings.Q_CLUSTER.get("timeout", 60) / 2
+        self.ends = time.monotonic() + self.seconds
+
+    def check(self):
+        if time.monotonic() > self.ends:
+            raise LiveCheckError(
+                f"{self.provider}: no answer within {self.seconds:.0f} s; asked again at the next scan"
+            )
+
+
+def _acuity() -> AcuityClient:
+    t = settings.WEBHOOK_HTTP_TIMEOUT
+    return AcuityClient(timeout=(min(3.0, t), t), attempts=2)
+
+
+def _stripe():
+    return stripe_client(timeout=settings.WEBHOOK_HTTP_TIMEOUT, max_network_retries=1)
+
+
 def live_check(registration, missing: str, *, raw_ref: str = SOURCE) -> LiveCheck:
     if missing == "booking":
         return check_booking(registration, raw_ref=raw_ref)
@@ -83,7 +110,8 @@ def check_booking(registration, *, raw_ref: str = SOURCE) -> LiveCheck:
     result.asked = True
     emails = set(_emails(attendee))
     field_id = (event.acuity_reference_field_id or "").strip()
-    client = AcuityClient()
+    client = _acuity()
+    deadline = _Deadline("Acuity")
     seen: dict[str, dict] = {}
     try:
         for type_id in types:
@@ -91,6 +119,7 @@ def check_booking(registration, *, raw_ref: str = SOURCE) -> LiveCheck:
             if field_id:
                 queries.append({f"field:{field_id}": registration.reference})
             for query in queries:
+                deadline.check()
                 for appt in client.list_appointments(appointmentTypeID=type_id, showall="true", max=25, **query) or []:
                     if _appointment_is_theirs(appt, emails, field_id, registration.reference):
                         seen[str(appt.get("id"))] = appt
@@ -124,12 +153,14 @@ def check_payment(registration, *, raw_ref: str = SOURCE) -> LiveCheck:
     if not settings.STRIPE_SECRET_KEY or not links:
         return result
     result.asked = True
-    client = stripe_client()
+    client = _stripe()
+    deadline = _Deadline("Stripe")
     emails = _emails(attendee)
     paid: dict[str, dict] = {}
     try:
         for link in links:
             for email in emails:
+                deadline.check()
                 page = stripe_call(
                     "checkout.sessions.list",
                     client.v1.checkout.sessions.list,

@@ -378,7 +378,12 @@ def do_refund(request, item, actor):
         refund = create_refund(payment, amount, key, reason=reason)
     except ProviderError as exc:
         log.warning("refund for review item %s failed: %s", item.pk, exc)
-        if exc.permanent:
+        if exc.reused_key:
+            msg = (
+                f"Stripe refused the refund: {exc}. No new refund was made; an earlier refund request from this "
+                "card stands, and its webhook records it here."
+            )
+        elif exc.permanent:
             msg = f"Stripe refused the refund: {exc}. Nothing was refunded."
         else:
             msg = (

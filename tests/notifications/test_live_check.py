@@ -10,7 +10,7 @@ from notifications.models import NotificationLog, Reminder
 from notifications.reminders import process_reminder
 from notifications.scan import run_scan
 from notifications.tokens import status_token
-from registrations.models import AuditLog, Booking, Payment, Registration, Status
+from registrations.models import AttendeeAlias, AuditLog, Booking, Payment, Registration, Status
 from registrations.services import apply_booking, apply_payment
 from registrations.signals import BookingSignal, PaymentSignal
 
@@ -156,6 +156,33 @@ def test_when_the_provider_fails_nothing_is_sent_and_the_next_scan_tries_again(e
     result = run_scan(process="inline", now=timezone.now() + timedelta(minutes=6))
     assert result.swept == 1 and result.outcomes == {"sent": 1}
     assert len(mail.outbox) == 1 and reg.reminders.count() == 1
+
+
+def test_an_acuity_that_hangs_defers_the_reminder_after_the_worker_http_timeout(event, fake_acuity, settings):
+    """A hanging API must not hold the reminder task until the worker kills it: each call gives
+    up after WEBHOOK_HTTP_TIMEOUT, tried twice, and the reminder waits for the next scan."""
+    settings.WEBHOOK_HTTP_TIMEOUT = 0.3
+    paid_only()
+    fake_acuity.fail_next(5, status=200, body=[], delay=1.5)  # would answer, far too late
+
+    assert run_scan(process="inline").outcomes == {"deferred": 1}
+    assert "Live check failed" in Reminder.objects.get().note and mail.outbox == []
+    assert fake_acuity.count("GET", r"^/api/v1/appointments$") == 2
+
+
+def test_a_slow_live_check_stops_asking_before_the_task_would_be_killed(event, fake_acuity, settings):
+    """Each answer comes in time, but together they would outlive the task: no new call starts
+    after half the worker's task timeout, and the reminder waits for the next scan."""
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 1}
+    reg = paid_only()
+    for alias in ("river@example.net", "r.stone@example.com"):
+        AttendeeAlias.objects.create(attendee=reg.attendee, email=alias, reason="test")
+    fake_acuity.fail_next(4, status=200, body=[], delay=0.4)  # 3 addresses + the reference field
+
+    assert run_scan(process="inline").outcomes == {"deferred": 1}
+    note = Reminder.objects.get().note
+    assert "no answer within" in note and mail.outbox == []
+    assert fake_acuity.count("GET", r"^/api/v1/appointments$") == 2
 
 
 def _clearing_bank_debit(email=EMAIL):

@@ -190,6 +190,7 @@ def test_stripe_refusing_a_reused_idempotency_key_says_so_instead_of_try_again(
     body = refund_post(ops_client, item, item.payment, "120", True, htmx_headers()).content.decode()
 
     assert "Stripe refused the refund" in body and "could not be reached" not in body
+    assert "Nothing was refunded" not in body and "No new refund was made" in body
     assert "idempotency key" in body and "check the payment&#x27;s refunds in the Stripe Dashboard" in body
     assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.OPEN
     assert fake_stripe.count("POST", r"^/v1/refunds$") == 1
