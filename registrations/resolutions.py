@@ -16,7 +16,18 @@ from django.utils import timezone
 from .audit import Actor, audit
 from .detection import sides
 from .engine import _retrying, locked_registrations
-from .models import AuditLog, Booking, Payment, Registration, ReviewItem, SeatReference, Source
+from .models import (
+    Attendee,
+    AttendeeAlias,
+    AuditLog,
+    Booking,
+    Payment,
+    Registration,
+    ReviewItem,
+    SeatReference,
+    Source,
+)
+from .money import format_money
 from .services import learn_alias, recompute
 
 
@@ -92,9 +103,13 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     AuditLog.objects.filter(registration=other).update(registration=keep)
     ReviewItem.objects.filter(registration=other).update(registration=keep)
     ReviewItem.objects.filter(counterpart=other).update(counterpart=None)
-    for email in [other.attendee.email, *other.attendee.aliases.values_list("email", flat=True)]:
-        learn_alias(keep.attendee, email, reason, actor, keep)
     survivor, gone = keep.attendee, other.attendee
+    learn_alias(survivor, gone.email, reason, actor, keep)
+    # The addresses learned for ``gone`` already have alias rows (``learn_alias`` would leave
+    # them be): they move to the survivor, before ``gone`` may be deleted below and take its
+    # rows with it. Also when ``gone`` stays for its registrations at other events: its primary
+    # address now names the survivor (an alias wins over a primary), and so do all the others.
+    _move_aliases(gone, survivor, reason, actor, keep)
     fields = []
     if not survivor.phone and gone.phone:
         survivor.phone = gone.phone
@@ -125,6 +140,24 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     for reg in Registration.objects.filter(pk__in=suggested_with).order_by("pk"):
         recompute(reg, actor)
     return keep
+
+
+def _move_aliases(gone: Attendee, survivor: Attendee, reason: str, actor: Actor, registration: Registration) -> None:
+    for alias in AttendeeAlias.objects.select_for_update().filter(attendee=gone).order_by("pk"):
+        if alias.email == survivor.email:  # the survivor's own address names it already
+            alias.delete()
+            continue
+        before = {"alias": alias.email, "attendee": gone.email, "reason": alias.reason}
+        alias.attendee, alias.reason = survivor, reason[:200]
+        alias.save(update_fields=["attendee", "reason"])
+        audit(
+            "attendee.alias_learned",
+            actor=actor,
+            registration=registration,
+            obj=survivor,
+            before=before,
+            after={"alias": alias.email, "attendee": survivor.email, "reason": reason},
+        )
 
 
 @retried
@@ -175,7 +208,7 @@ MANUAL_PAYMENT_METHODS = (
 
 
 def _money(amount: int, currency: str) -> str:
-    return f"{(amount or 0) / 100:,.2f} {(currency or '').upper()}"
+    return format_money(amount, currency)
 
 
 def keep_duplicate(item_id: int, actor: Actor, note: str = "") -> ReviewItem:
