@@ -101,6 +101,9 @@ if PRODUCTION:
         _missing.append("STRIPE_WEBHOOK_SECRETS (Stripe is enabled by STRIPE_SECRET_KEY)")
     if ACUITY_ENABLED and not ACUITY_USER_ID:
         _missing.append("ACUITY_USER_ID (Acuity is enabled by ACUITY_API_KEY)")
+    if not RESEND_ENABLED and not env.str("EMAIL_BACKEND", default=""):
+        # Without either, every reminder, co-host sign-in link and digest would only be logged.
+        _missing.append("RESEND_API_KEY (or EMAIL_BACKEND for another mail service: mail would only be logged)")
     if RESEND_ENABLED and not RESEND_WEBHOOK_SECRET:
         _missing.append("RESEND_WEBHOOK_SECRET (Resend is enabled by RESEND_API_KEY)")
     if TWILIO_ENABLED and not (TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID):

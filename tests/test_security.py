@@ -34,6 +34,7 @@ def production_env(tmp_path, **extra):
         SECRET_KEY=secrets.token_urlsafe(50),
         DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
         ALLOWED_HOSTS="jlf.example.org",
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         DJANGO_SETTINGS_MODULE="jlf.settings",
         LOG_LEVEL="ERROR",
         **extra,

@@ -12,7 +12,9 @@ def settings_in(env: dict) -> subprocess.CompletedProcess:
     base = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("JLF_", "DATABASE_URL", "STRIPE_", "ACUITY_", "RESEND_", "SECRET_KEY", "ALLOWED_HOSTS"))
+        if not k.startswith(
+            ("JLF_", "DATABASE_URL", "STRIPE_", "ACUITY_", "RESEND_", "SECRET_KEY", "ALLOWED_HOSTS", "EMAIL_BACKEND")
+        )
     }
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
@@ -47,8 +49,18 @@ def test_production_refuses_to_start_and_names_every_missing_secret_in_one_messa
     out = settings_in({"JLF_ENV": "production", "STRIPE_SECRET_KEY": "sk_live_x"})
     assert out.returncode != 0
     message = [line for line in out.stderr.splitlines() if "missing" in line][-1]
-    for key in ("SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "STRIPE_WEBHOOK_SECRETS"):
+    for key in ("SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "STRIPE_WEBHOOK_SECRETS", "RESEND_API_KEY"):
         assert key in message
+
+
+def test_production_refuses_to_start_when_mail_would_only_be_logged():
+    """No Resend key and no mail backend: every reminder and sign-in link would go to the log."""
+    ready = {"JLF_ENV": "production", "SECRET_KEY": "x" * 50, "DATABASE_URL": "postgres://u:p@h/db"}
+    out = settings_in({**ready, "ALLOWED_HOSTS": "jlf.example.org"})
+    assert out.returncode != 0
+    assert "RESEND_API_KEY (or EMAIL_BACKEND" in out.stderr
+    smtp = {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "ALLOWED_HOSTS": "jlf.example.org"}
+    assert settings_in({**ready, **smtp}).returncode == 0
 
 
 def test_production_starts_when_everything_is_set():
@@ -58,6 +70,8 @@ def test_production_starts_when_everything_is_set():
             "SECRET_KEY": "x" * 50,
             "DATABASE_URL": "postgres://u:p@h/db",
             "ALLOWED_HOSTS": "jlf.example.org",
+            "RESEND_API_KEY": "re_x",
+            "RESEND_WEBHOOK_SECRET": "whsec_x",
         }
     )
     assert out.returncode == 0, out.stderr
