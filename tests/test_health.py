@@ -103,6 +103,11 @@ def test_status_page_is_for_staff_only(client):
     assert client.get("/ops/status/").status_code == 302
 
 
+def test_operators_reach_the_status_page_from_every_ops_page(staff_client):
+    page = staff_client.get("/ops/").content.decode()
+    assert '<a href="/ops/status/">Status</a>' in page
+
+
 def test_status_page_on_a_fresh_install_says_what_to_run(staff_client):
     response = staff_client.get("/ops/status/")
     assert response.status_code == 200
