@@ -46,6 +46,7 @@ from registrations.audit import Actor
 from registrations.bookings import observed_values, reference_in
 from registrations.identity import normalise_email
 from registrations.models import Booking, Dispute, Event, EventMapping, Payment, Refund, Source
+from registrations.money import format_money
 from registrations.payments import FILLED_FIELDS
 from registrations.services import REFUND_STATUS_RANK, apply_booking, apply_payment
 
@@ -209,7 +210,7 @@ def make_plan(event_slugs=None, providers=None, since: timedelta | None = None) 
 
 # --- The run -----------------------------------------------------------------------------------
 def _money(amount, currency) -> str:
-    return "" if amount is None else f"{amount / 100:,.2f} {(currency or '').upper()}"
+    return "" if amount is None else format_money(amount, currency)
 
 
 class Reconciler:

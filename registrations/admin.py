@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
@@ -19,6 +20,7 @@ from .models import (
     ReviewItem,
     SeatReference,
 )
+from .money import MoneyError, format_money, from_minor, to_minor
 
 
 class EventMappingInline(admin.TabularInline):
@@ -53,15 +55,62 @@ def _save_mapping(request, obj: EventMapping, event, changed_fields=()) -> Event
     return mapping
 
 
+class EventAdminForm(forms.ModelForm):
+    """The price is typed in the event's currency units (120.00 USD, 12000 JPY) and stored, like
+    every amount, in Stripe's minor units (registrations.money)."""
+
+    price = forms.DecimalField(
+        required=False,
+        min_value=0,
+        help_text="Expected price per seat, in the event's currency: 120.00 for $120, 12000 for ¥12,000.",
+    )
+
+    class Meta:
+        model = Event
+        fields = ("price", "currency")  # EventAdmin's fieldsets name the rest
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._stored_price = self.instance.price if self.instance.pk else None
+        if self._stored_price is not None:
+            self.initial["price"] = from_minor(self._stored_price, self.instance.currency)
+
+    def clean(self):
+        data = super().clean()
+        price = data.get("price")
+        if price is not None:
+            try:
+                data["price"] = to_minor(price, data.get("currency") or self.instance.currency)
+            except MoneyError as exc:
+                self.add_error("price", str(exc))
+        return data
+
+    @property
+    def changed_data(self):
+        # The stored price also changes when only the currency does (120 USD → 120 JPY).
+        names = [n for n in super().changed_data if n != "price"]
+        if self.instance.pk and hasattr(self, "cleaned_data") and "price" in self.cleaned_data:
+            if self.cleaned_data["price"] != self._stored_price:
+                names.append("price")
+        elif "price" in super().changed_data:
+            names.append("price")
+        return names
+
+
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "starts_at", "kind", "price", "capacity", "location")
+    form = EventAdminForm
+    list_display = ("name", "slug", "starts_at", "kind", "price_display", "capacity", "location")
     list_filter = ("kind",)
     search_fields = ("name", "slug", "location")
     prepopulated_fields = {"slug": ("name",)}
     date_hierarchy = "starts_at"
     inlines = [EventMappingInline]
     readonly_fields = ("handoff_setup",)
+
+    @admin.display(description="Price", ordering="price")
+    def price_display(self, obj):
+        return "" if obj.price is None else format_money(obj.price, obj.currency)
 
     def save_model(self, request, obj, form, change):
         from .services import rederive_if_needed

@@ -35,6 +35,7 @@ from django.utils import timezone
 from .audit import Actor, audit
 from .engine import _retrying, locked_registrations
 from .models import Payment, ReviewItem
+from .money import format_money
 from .resolutions import _lock_open_item, close_item, retried
 from .services import recompute
 
@@ -105,7 +106,7 @@ def _flag(payment_id: int, now, after: timedelta) -> bool:
     since = payment.occurred_at or payment.created_at
     days = (now - since).days
     booked = reg.bookings.filter(cancelled=False).exists()
-    amount = f"{(payment.amount or 0) / 100:,.2f} {(payment.currency or '').upper()}"
+    amount = format_money(payment.amount, payment.currency)
     explanation = (
         f"{reg.attendee} paid {amount} by bank debit on {since:%Y-%m-%d}, and Stripe still reports it as "
         f"awaiting funds after {days} days (a debit normally clears in a few business days). "

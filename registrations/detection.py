@@ -18,6 +18,7 @@ from django.utils import timezone
 from .audit import Actor, audit
 from .identity import similar_to
 from .models import Booking, Payment, Registration, ReviewItem, Status
+from .money import format_money
 
 DUPLICATE_WINDOW = timedelta(hours=24)
 
@@ -29,7 +30,7 @@ def open_review_count(reg: Registration) -> int:
 def _money(amount, currency):
     if amount is None:
         return "an unknown amount"
-    return f"{amount / 100:,.2f} {currency.upper()}"
+    return format_money(amount, currency)
 
 
 def _ensure(

@@ -20,6 +20,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from .models import Booking, Event, Payment, Registration
+from .money import from_minor
 
 BASE_COLUMNS = [
     "Reference",
@@ -80,8 +81,8 @@ def _local(dt, tz):
     return dt.astimezone(tz).isoformat(timespec="minutes")
 
 
-def _units(cents: int) -> Decimal:
-    return (Decimal(cents or 0) / 100).quantize(Decimal("0.01"))
+def _units(amount: int, currency: str) -> Decimal:
+    return from_minor(amount, currency)
 
 
 def _tz(name: str):
@@ -120,9 +121,9 @@ def export_row(reg: Registration, labels: list[str], payments=None, bookings=Non
         reg.attendee.phone,
         reg.get_status_display(),
         reg.get_source_display(),
-        _units(paid),
-        _units(refunded),
-        _units(paid - refunded),
+        _units(paid, currency),
+        _units(refunded, currency),
+        _units(paid - refunded, currency),
         currency.upper(),
         ", ".join(sorted({p.get_method_display() for p in payments})),
         _local(first_paid, tz),

@@ -10,7 +10,7 @@ The format (documented in docs/events-file.md)::
         timezone: America/Los_Angeles
         location: Just Love Forest
         kind: paid                      # paid | donation
-        price: 120.00                   # per seat, in currency units
+        price: 120.00                   # per seat, in currency units (JPY: 12000, no decimals)
         currency: usd
         capacity: 40
         stripe_payment_link_url: https://buy.stripe.com/...
@@ -44,6 +44,7 @@ from django.utils.text import slugify
 
 from .audit import Actor, audit
 from .models import Event, EventMapping
+from .money import MoneyError, to_minor
 from .services import add_mapping, rederive_if_needed
 
 EVENT_FIELDS = {
@@ -154,7 +155,10 @@ def _event_values(raw: dict, where: str) -> tuple[dict, dict]:
             raise ImportFileError(f"{where}: price '{raw['price']}' is not a number")
         if price < 0:
             raise ImportFileError(f"{where}: price cannot be negative")
-        values["price"] = int(price * 100)
+        try:
+            values["price"] = to_minor(price, values["currency"])
+        except MoneyError as exc:
+            raise ImportFileError(f"{where}: price '{raw['price']}': {exc}")
     else:
         values["price"] = None
     if raw.get("capacity") not in (None, ""):

@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from .audit import Actor, audit
 from .models import Booking, Payment, Registration, ReviewItem, SeatReference
+from .money import format_money, from_minor
 
 SEAT_STATE_FROM_GROUP = {
     Payment.State.PAID: Payment.State.PAID,
@@ -92,7 +93,7 @@ def seat_fields_from_group(group: Payment) -> dict:
 
 def refund_reason(group: Payment) -> str:
     """Why a seat of ``group`` counts as refunded (or no longer does), for its audit row."""
-    amounts = f"{group.amount_refunded / 100:,.2f} of {(group.amount or 0) / 100:,.2f} {group.currency.upper()}"
+    amounts = f"{from_minor(group.amount_refunded, group.currency):,} of {format_money(group.amount, group.currency)}"
     if group.fully_refunded:
         return f"group payment {group} was refunded in full ({amounts})"
     return f"the refund of group payment {group} no longer counts in full ({amounts} refunded)"

@@ -18,6 +18,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from ..models import Booking, Event, Payment, Registration, ReviewItem, Status
+from ..money import format_money
 
 INCOMPLETE = (Status.PAID_ONLY, Status.BOOKED_ONLY, Status.PENDING, Status.NEEDS_REVIEW)
 # Review kinds that are about money: their names are shown only to co-hosts who may see money.
@@ -27,18 +28,6 @@ MONEY_REVIEW_KINDS = {
     ReviewItem.Kind.DISPUTE,
     ReviewItem.Kind.PAID_CANCELLED,
 }
-# Stripe's zero-decimal currencies: amounts are already whole units.
-ZERO_DECIMAL = {
-    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf",
-}  # fmt: skip
-
-
-def format_money(amount: int | None, currency: str) -> str:
-    currency = (currency or "usd").lower()
-    amount = amount or 0
-    if currency in ZERO_DECIMAL:
-        return f"{amount:,} {currency.upper()}"
-    return f"{amount / 100:,.2f} {currency.upper()}"
 
 
 def event_zone(event: Event):

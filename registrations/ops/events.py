@@ -131,7 +131,7 @@ def _timeline_context(request, event, reg, **extra):
         entries=registration_timeline(reg),
         can_mark_paid=not live_paid,
         can_mark_booked=not live_booking,
-        paid_form=extra.pop("paid_form", None) or MarkPaidForm(initial={"token": new_token()}),
+        paid_form=extra.pop("paid_form", None) or MarkPaidForm(initial={"token": new_token()}, currency=event.currency),
         booked_form=extra.pop("booked_form", None) or MarkBookedForm(initial={"token": new_token()}),
     )
     ctx.update(extra)
@@ -172,7 +172,7 @@ def _after_mark(request, event, reg, form_name, form, ok_message):
 def mark_paid(request, slug, pk):
     event = _event_or_404(slug)
     reg = _registration_or_404(event, pk)
-    form = MarkPaidForm(request.POST)
+    form = MarkPaidForm(request.POST, currency=event.currency)
     if not form.is_valid():
         return _after_mark(request, event, reg, "paid_form", form, None)
     d = form.cleaned_data

@@ -1,27 +1,32 @@
-"""Forms for the operator pages. Money is typed in currency units ("120", "120.50", "$1,200")
-and cleaned to an integer number of cents; every message says what to type instead."""
+"""Forms for the operator pages. Money is typed in currency units ("120", "120.50", "$1,200",
+"12000" for yen) and cleaned to an integer in the currency's smallest unit (registrations.money);
+every message says what to type instead."""
 
 from __future__ import annotations
 
 import re
 import secrets
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.db.models import Exists, F, OuterRef, Q
 
 from ..identity import normalise_phone
 from ..models import Booking, Event, Payment, Registration, Status
+from ..money import MoneyError, exponent, from_minor, to_minor
 
-MAX_AMOUNT_CENTS = 100_000_00  # 100,000.00 — anything larger is a typo
-_MONEY_JUNK = re.compile(r"[\s,$€£]")
+# Anything larger is a typo: 100,000.00 in a two-decimal currency; in a zero-decimal one (where
+# 100,000 yen is an ordinary price) Stripe's own eight-digit limit; 99,999.99 in a three-decimal one.
+MAX_AMOUNT_MINOR = {2: 100_000_00, 0: 99_999_999, 3: 99_999_990}
+_MONEY_JUNK = re.compile(r"[\s,$€£¥₩]")
 
 
 class MoneyField(forms.CharField):
-    """A decimal amount in currency units → cents (int)."""
+    """A decimal amount in currency units → Decimal. The form turns it into minor units with
+    the currency it knows (``clean_money``): how many decimals are allowed depends on it."""
 
     def __init__(self, *args, **kwargs):
-        # No max_length: CharField's length validator would run on the cleaned int.
+        # No max_length: CharField's length validator would run on the cleaned value.
         kwargs.setdefault(
             "widget",
             forms.TextInput(
@@ -45,12 +50,28 @@ class MoneyField(forms.CharField):
             raise forms.ValidationError("Type an amount like 120 or 120.50.")
         if amount < 0:
             raise forms.ValidationError("The amount cannot be negative.")
-        # Before quantize: an exponent like 1e309 is finite but has no two-decimal form.
-        if amount * 100 > MAX_AMOUNT_CENTS:
-            raise forms.ValidationError("That amount is too large; check the number.")
-        if amount != amount.quantize(Decimal("0.01")):
-            raise forms.ValidationError("Use at most two decimal places.")
-        return int((amount * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+        return amount
+
+
+def clean_money(form: forms.Form, data: dict, name: str, currency: str | None) -> None:
+    """Replace ``data[name]`` (a Decimal from MoneyField) by its amount in minor units of
+    ``currency``, or record on the form why it cannot be one."""
+    amount = data.get(name)
+    if amount is None:
+        return
+    try:
+        minor = to_minor(amount, currency)
+    except MoneyError as exc:
+        form.add_error(name, str(exc))
+        return
+    if minor > MAX_AMOUNT_MINOR[exponent(currency)]:
+        form.add_error(name, "That amount is too large; check the number.")
+        return
+    data[name] = minor
+
+
+def _placeholder(field: forms.Field, currency: str) -> None:
+    field.widget.attrs["placeholder"] = str(from_minor(0, currency))
 
 
 STALE_FORM = "This form is out of date; reload the page and try again."
@@ -136,6 +157,11 @@ class WalkInForm(forms.Form):
     note = forms.CharField(max_length=300, required=False)
     token = TokenField()
 
+    def __init__(self, *args, currency: str = "usd", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        _placeholder(self.fields["amount"], currency)
+
     def clean_phone(self):
         raw = (self.cleaned_data.get("phone") or "").strip()
         if not raw:
@@ -147,6 +173,7 @@ class WalkInForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        clean_money(self, data, "amount", self.currency)
         method = data.get("method")
         if method == Payment.Method.COMPLIMENTARY:
             data["amount"] = 0
@@ -169,8 +196,14 @@ class MarkPaidForm(forms.Form):
     reason = forms.CharField(max_length=300, widget=forms.TextInput(attrs={"placeholder": "e.g. paid by cheque"}))
     token = TokenField()
 
+    def __init__(self, *args, currency: str = "usd", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        _placeholder(self.fields["amount"], currency)
+
     def clean(self):
         data = super().clean()
+        clean_money(self, data, "amount", self.currency)
         if data.get("method") == Payment.Method.COMPLIMENTARY:
             data["amount"] = 0
         elif data.get("method") and data.get("amount") is None and "amount" not in self.errors:
@@ -202,9 +235,21 @@ class NoteForm(forms.Form):
 
 
 class RefundForm(forms.Form):
+    """The amount is in the currency of the payment refunded (which the refund view checks
+    belongs to the item)."""
+
     payment = forms.IntegerField(widget=forms.HiddenInput)
     amount = MoneyField()
     confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("payment") is not None:
+            currency = Payment.objects.filter(pk=data["payment"]).values_list("currency", flat=True).first()
+            clean_money(self, data, "amount", currency)
+        else:
+            data.pop("amount", None)  # no payment, no currency: the payment's error is the one shown
+        return data
 
 
 class MapEventForm(forms.Form):

@@ -27,6 +27,7 @@ from integrations.refunds import create_refund
 from ..audit import Actor
 from ..clearing import keep_waiting, remind_to_pay, review_after
 from ..models import Event, Payment, ReviewItem
+from ..money import format_money
 from ..resolutions import (
     ResolutionError,
     accept_suggested_match,
@@ -410,7 +411,7 @@ def do_refund(request, item, actor):
         resolve_refunded(item.pk, actor, refund_id=refund.get("id") or "", amount=amount, payment=payment)
     except ResolutionError:
         return _already(request, item, "The refund went through; someone had already closed this item meanwhile.")
-    money = f"{amount / 100:,.2f} {payment.currency.upper()}"
+    money = format_money(amount, payment.currency)
     return _resolved(request, item, f"Refunded {money} to {_who(item)} through Stripe ({refund.get('id')}).")
 
 

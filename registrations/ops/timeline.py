@@ -13,6 +13,7 @@ from django.core.exceptions import FieldError
 from django.db.models import Q
 
 from ..models import AuditLog, Registration
+from ..money import format_money, from_minor
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,9 @@ def _actor(row: AuditLog) -> str:
     return f"{label} ({row.actor_source})" if row.actor_source else label
 
 
-def _detail(data) -> str:
+def _detail(data, currency: str) -> str:
+    """An audit row's data; its amounts are in minor units of ``currency`` (the event's, when
+    the row does not say)."""
     if not isinstance(data, dict):
         return ""
     parts = []
@@ -75,7 +78,7 @@ def _detail(data) -> str:
         if value in (None, "", [], {}):
             continue
         if key in ("amount", "amount_refunded") and isinstance(value, int):
-            value = f"{value / 100:,.2f}"  # audit rows keep cents
+            value = f"{from_minor(value, data.get('currency') or currency):,}"  # audit rows keep minor units
         parts.append(f"{key}: {value}")
     return "; ".join(parts)[:400]
 
@@ -122,7 +125,7 @@ def registration_timeline(reg: Registration) -> list[Entry]:
         if rows:
             about |= Q(object_type=model, object_id__in=[str(r.pk) for r in rows])
     for row in AuditLog.objects.filter(about).select_related("actor_user").order_by("created_at", "pk"):
-        detail = _detail(row.after)
+        detail = _detail(row.after, reg.event.currency)
         if row.before and row.action == "registration.status_changed":
             detail = f"{row.before.get('status')} → {(row.after or {}).get('status')}"
         entries.append(
@@ -133,7 +136,7 @@ def registration_timeline(reg: Registration) -> list[Entry]:
     for p in payments:
         what = f"{p.get_method_display()} payment, {p.get_state_display().lower()}"
         ids = ", ".join(x for x in (p.checkout_session_id, p.payment_intent_id, p.manual_key) if x)
-        amount = f"{(p.amount or 0) / 100:,.2f} {p.currency.upper()}"
+        amount = format_money(p.amount, p.currency)
         when = p.occurred_at or p.created_at
         entries.append(Entry(when, "payment", what, p.get_source_display(), f"{amount} · {ids}"))
         for r in p.refunds.all():
@@ -143,7 +146,7 @@ def registration_timeline(reg: Registration) -> list[Entry]:
                     "refund",
                     "Refund" + (" (cumulative total)" if r.cumulative else ""),
                     "Stripe",
-                    f"{r.amount / 100:,.2f} {p.currency.upper()} · {r.status} · {r.refund_id}",
+                    f"{format_money(r.amount, p.currency)} · {r.status} · {r.refund_id}",
                 )
             )
         for d in p.disputes.all():
@@ -153,7 +156,7 @@ def registration_timeline(reg: Registration) -> list[Entry]:
                     "dispute",
                     "Dispute",
                     "Stripe",
-                    f"{d.amount / 100:,.2f} · {d.status} · {d.reason}",
+                    f"{format_money(d.amount, p.currency)} · {d.status} · {d.reason}",
                 )
             )
     tz = _event_tz(reg.event.timezone)

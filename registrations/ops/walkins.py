@@ -35,7 +35,7 @@ def walk_in(request, slug):
     event = get_object_or_404(Event, slug=slug)
     entered = None
     if request.method == "POST":
-        form = WalkInForm(request.POST)
+        form = WalkInForm(request.POST, currency=event.currency)
         if form.is_valid():
             d = form.cleaned_data
             if _seen(request, d["token"]):
@@ -64,7 +64,7 @@ def walk_in(request, slug):
                 return redirect(reverse("ops:walk_in", args=[event.slug]))
         status = 400
     else:
-        form = WalkInForm(initial={"token": new_token(), "method": "cash"})
+        form = WalkInForm(initial={"token": new_token(), "method": "cash"}, currency=event.currency)
         status = 200
     recent = (
         Registration.objects.filter(event=event, source="walk_in")

@@ -5,33 +5,36 @@ from __future__ import annotations
 from django import template
 from django.utils import timezone
 
+from ..money import from_minor
+
 register = template.Library()
 
 _SYMBOLS = {"usd": "$", "cad": "CA$", "aud": "A$", "eur": "€", "gbp": "£"}
 
 
 @register.filter
-def money(cents, currency="usd"):
-    """12000, "usd" → "$120.00"; None → "—"."""
-    if cents is None or cents == "":
+def money(amount, currency="usd"):
+    """12000, "usd" → "$120.00"; 12000, "jpy" → "12,000 JPY" (amounts are in Stripe's minor
+    units, see registrations.money); None → "—"."""
+    if amount is None or amount == "":
         return "—"
     try:
-        value = int(cents) / 100
+        value = from_minor(int(amount), currency)
     except (TypeError, ValueError):
         return "—"
     code = (currency or "").lower()
     symbol = _SYMBOLS.get(code)
     sign = "−" if value < 0 else ""
     if symbol:
-        return f"{sign}{symbol}{abs(value):,.2f}"
-    return f"{sign}{abs(value):,.2f} {code.upper()}".strip()
+        return f"{sign}{symbol}{abs(value):,}"
+    return f"{sign}{abs(value):,} {code.upper()}".strip()
 
 
 @register.filter
-def units(cents):
-    """12000 → "120.00" (for amount inputs)."""
+def units(amount, currency="usd"):
+    """12000, "usd" → "120.00"; 12000, "jpy" → "12000" (for amount inputs)."""
     try:
-        return f"{int(cents or 0) / 100:.2f}"
+        return str(from_minor(int(amount or 0), currency))
     except (TypeError, ValueError):
         return ""
 
