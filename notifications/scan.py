@@ -43,6 +43,14 @@ log = logging.getLogger(__name__)
 CHUNK = 10  # reminders per task: each may make a few rate-limited API calls
 EVENTS_PER_QUERY = 200
 STALE_PENDING = timedelta(minutes=15)  # a pending reminder nobody processed: its task was lost
+# A delay or spacing typed far beyond any real event (a slip of the finger in the admin) means
+# "never": capped here, because ``now - timedelta`` before year 1 raises and would stop the scan
+# for every event, not just that one.
+LONGEST_POLICY_HOURS = 24 * 365 * 100
+
+
+def _hours_before(now, hours: int):
+    return now - timedelta(hours=min(hours, LONGEST_POLICY_HOURS))
 
 
 @dataclass
@@ -100,10 +108,10 @@ def due_queryset(events: list[Event], now):
     for event in events:
         spacing_ok = Q(
             last_number__lt=event.reminder_max_count,
-            last_at__lte=now - timedelta(hours=event.reminder_spacing_hours),
+            last_at__lte=_hours_before(now, event.reminder_spacing_hours),
             last_status__in=Reminder.DONE,
         )
-        per_event |= Q(event_id=event.pk, status_changed_at__lte=now - timedelta(hours=event.reminder_delay_hours)) & (
+        per_event |= Q(event_id=event.pk, status_changed_at__lte=_hours_before(now, event.reminder_delay_hours)) & (
             Q(last_number__isnull=True) | spacing_ok
         )
     return (
