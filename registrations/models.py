@@ -10,6 +10,7 @@ import secrets
 import zoneinfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -94,6 +95,39 @@ class Event(models.Model):
 
     def get_absolute_url(self):
         return reverse("ops:event", args=[self.slug])
+
+    # Bounds of the hand-typed reminder policy (``clean``): a year is longer than any sign-up
+    # period, and more than 10 reminders to one person is spam, not a reminder.
+    LONGEST_REMINDER_HOURS = 24 * 365
+    MOST_REMINDERS = 10
+
+    def clean(self):
+        """Settings typed by an operator (admin) or in an events file (``importing``) that cannot
+        be right, refused with a message on the field."""
+        errors = {}
+        if self.timezone not in zoneinfo.available_timezones():
+            errors["timezone"] = f"'{self.timezone}' is not a time zone name; use one like America/Los_Angeles."
+        if self.ends_at and self.starts_at and self.ends_at < self.starts_at:
+            errors["ends_at"] = "The event cannot end before it starts."
+        for name in ("quiet_hours_start", "quiet_hours_end"):
+            hour = getattr(self, name)
+            if hour is not None and not 0 <= hour <= 23:
+                errors[name] = "An hour of the day: 0 to 23."
+        for name in ("reminder_delay_hours", "reminder_spacing_hours"):
+            hours = getattr(self, name)
+            if hours is not None and hours < 1:
+                errors[name] = "At least 1 hour (to send no reminders, switch them off or set the maximum to 0)."
+            elif hours is not None and hours > self.LONGEST_REMINDER_HOURS:
+                errors[name] = f"At most {self.LONGEST_REMINDER_HOURS} hours (a year)."
+        if self.reminder_max_count is not None and self.reminder_max_count > self.MOST_REMINDERS:
+            errors["reminder_max_count"] = f"At most {self.MOST_REMINDERS} reminders per person."
+        if self.kind == self.Kind.PAID and self.price == 0:
+            errors["price"] = (
+                "A paid event's price must be more than 0: leave it empty if it varies, "
+                "or make the event donation-based."
+            )
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def is_donation(self):
