@@ -39,6 +39,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import yaml
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -70,6 +71,11 @@ REMINDER_FIELDS = {
     "spacing_hours": "reminder_spacing_hours",
     "max_count": "reminder_max_count",
     "sms": "sms_enabled",
+}
+# How the file names a model field, for messages.
+FILE_NAMES = {model_field: f"reminders.{key}" for key, model_field in REMINDER_FIELDS.items()} | {
+    "quiet_hours_start": "reminders.quiet_hours",
+    "quiet_hours_end": "reminders.quiet_hours",
 }
 
 
@@ -171,6 +177,12 @@ def _event_values(raw: dict, where: str) -> tuple[dict, dict]:
     reminders = raw.get("reminders") or {}
     if not isinstance(reminders, dict):
         raise ImportFileError(f"{where}: reminders must be a mapping")
+    unknown = set(reminders) - set(REMINDER_FIELDS) - {"quiet_hours"}
+    if unknown:
+        raise ImportFileError(
+            f"{where}: unknown reminder setting(s) {', '.join(sorted(map(str, unknown)))}; "
+            f"known: {', '.join([*REMINDER_FIELDS, 'quiet_hours'])}"
+        )
     for key, model_field in REMINDER_FIELDS.items():
         if key in reminders:
             values[model_field] = reminders[key]
@@ -191,7 +203,23 @@ def _event_values(raw: dict, where: str) -> tuple[dict, dict]:
             )
         if not isinstance(ids, list):
             raise ImportFileError(f"{where}: mappings.{kind_name} must be a list")
+    _check_like_the_admin(slug, values, where)
     return values, mappings
+
+
+def _check_like_the_admin(slug: str, values: dict, where: str) -> None:
+    """The rules the admin applies (each field's own and ``Event.clean``), so a file cannot store
+    what the admin would refuse and a wrong value is a message, not a database error. The values
+    are replaced by what the fields read them as ("12" → 12), so a re-import compares equal."""
+    event = Event(slug=slug, **values)
+    try:
+        event.clean_fields()  # first: ``clean`` compares numbers, so they must be numbers
+        event.clean()
+    except ValidationError as exc:
+        field, messages = sorted(exc.message_dict.items())[0]
+        raise ImportFileError(f"{where}: {FILE_NAMES.get(field, field)}: {' '.join(messages)}") from None
+    for name in values:
+        values[name] = getattr(event, name)
 
 
 def import_events(entries: list[dict], actor: Actor, dry_run: bool = False) -> ImportReport:
