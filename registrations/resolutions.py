@@ -110,6 +110,13 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     # rows with it. Also when ``gone`` stays for its registrations at other events: its primary
     # address now names the survivor (an alias wins over a primary), and so do all the others.
     _move_aliases(gone, survivor, reason, actor, keep)
+    # One person: their registrations at other events go with them, so that every address of
+    # theirs leads to one attendee with all their registrations. Otherwise a later signal at
+    # such an event under one of ``gone``'s addresses (which now name the survivor) would start a
+    # second registration there next to theirs, and could be asked to pay again. Where the
+    # survivor is registered at that event too, both stay as they are (two registrations of one
+    # person at one event are for an operator to look at, not to fold here).
+    _move_other_registrations(gone, survivor, other, reason, actor)
     fields = []
     if not survivor.phone and gone.phone:
         survivor.phone = gone.phone
@@ -140,6 +147,26 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     for reg in Registration.objects.filter(pk__in=suggested_with).order_by("pk"):
         recompute(reg, actor)
     return keep
+
+
+def _move_other_registrations(
+    gone: Attendee, survivor: Attendee, merged: Registration, reason: str, actor: Actor
+) -> None:
+    taken = set(Registration.objects.filter(attendee=survivor).values_list("event_id", flat=True))
+    rows = Registration.objects.select_for_update().filter(attendee=gone).exclude(pk=merged.pk).order_by("pk")
+    for reg in rows:
+        if reg.event_id in taken:
+            continue
+        reg.attendee = survivor
+        reg.save(update_fields=["attendee", "updated_at"])
+        audit(
+            "registration.attendee_merged",
+            actor=actor,
+            registration=reg,
+            obj=reg,
+            before={"attendee": gone.email},
+            after={"attendee": survivor.email, "reason": reason},
+        )
 
 
 def _move_aliases(gone: Attendee, survivor: Attendee, reason: str, actor: Actor, registration: Registration) -> None:

@@ -22,6 +22,7 @@ ACTION_LABELS = {
     "registration.status_changed": "Status changed",
     "registration.walk_in": "Walk-in entered",
     "registration.merged": "Merged with another registration",
+    "registration.attendee_merged": "Attendee merged with another (same person)",
     "registration.marked_paid": "Marked paid by hand",
     "registration.marked_booked": "Marked booked by hand",
     "registration.seat_assigned": "Seat of a group payment assigned",

@@ -76,11 +76,39 @@ def test_when_the_merged_person_stays_for_another_event_all_their_addresses_name
     assert find_attendee(HOME) == payer.attendee
     assert find_attendee(WORK) == payer.attendee
     assert summer_reg.attendee.aliases.count() == 0
-    # The summer registration itself is untouched.
+    # The summer registration goes with the person, unchanged otherwise.
     summer_reg.refresh_from_db()
-    assert summer_reg.attendee.email == HOME and summer_reg.status == Status.COMPLETE
+    assert summer_reg.attendee == payer.attendee and summer_reg.status == Status.COMPLETE
 
     # A new booking here from the work address lands on the merged registration.
     apply_booking(booked(3, WORK, phone=PHONE, hours=4))
     assert Registration.objects.filter(event=event).count() == 1
     assert payer.bookings.filter(acuity_appointment_id="3").exists()
+
+
+def test_after_a_merge_the_persons_registration_at_another_event_is_theirs_and_is_not_started_twice(event, admin_user):
+    """River paid and booked the summer retreat from home. Here River booked from home and paid
+    from work; the operator merges the two (the payer's registration is kept). A later booking at the summer retreat
+    from home belongs to River's summer registration: no second one, no "please pay" for it."""
+    summer = EventFactory(slug="summer", name="Summer Retreat")
+    EventMapping.objects.create(kind=EventMapping.Kind.ACUITY_APPOINTMENT_TYPE, value="777", event=summer)
+    EventMapping.objects.create(kind=EventMapping.Kind.STRIPE_PAYMENT_LINK, value="plink_summer", event=summer)
+    apply_payment(paid(1, HOME, phone=PHONE, plink="plink_summer"))
+    apply_booking(booked(1, HOME, phone=PHONE, atype="777"))
+    summer_reg = reg_of(HOME, summer)
+    assert summer_reg.status == Status.COMPLETE
+    apply_booking(booked(2, HOME, phone=PHONE, hours=2))
+    apply_payment(paid(2, WORK, phone=PHONE, hours=3))
+    kept = accept_suggested_match(suggestion().pk, Actor.operator(admin_user))
+    assert kept == reg_of(WORK, event)  # the home attendee is the one merged away
+
+    summer_reg.refresh_from_db()
+    assert summer_reg.attendee == kept.attendee
+    assert Attendee.objects.count() == 1
+    moved = AuditLog.objects.get(action="registration.attendee_merged", registration=summer_reg)
+    assert moved.actor_user == admin_user and moved.before == {"attendee": HOME}
+
+    # River adds a second summer session from home: it joins the summer registration.
+    apply_booking(booked(3, HOME, phone=PHONE, atype="777", hours=4))
+    assert Registration.objects.filter(event=summer).count() == 1
+    assert summer_reg.bookings.filter(acuity_appointment_id="3").exists()
