@@ -203,6 +203,11 @@ def _event_values(raw: dict, where: str) -> tuple[dict, dict]:
             )
         if not isinstance(ids, list):
             raise ImportFileError(f"{where}: mappings.{kind_name} must be a list")
+        for value in ids:
+            try:
+                EventMapping(kind=kind_name, value=str(value)).clean()
+            except ValidationError as exc:
+                raise ImportFileError(f"{where}: mappings.{kind_name}: {' '.join(exc.messages)}") from None
     _check_like_the_admin(slug, values, where)
     return values, mappings
 

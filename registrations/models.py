@@ -6,6 +6,7 @@ A registration's ``status`` is derived from its facts by ``registrations.status.
 and stored only so it can be filtered and counted; nothing else writes it.
 """
 
+import re
 import secrets
 import zoneinfo
 
@@ -164,6 +165,46 @@ class EventMapping(models.Model):
     def __str__(self):
         target = self.event or "not ours"
         return f"{self.get_kind_display()} {self.value} → {target}"
+
+    # What each provider's ids look like: a key typed any other way can never match a signal
+    # (e.g. the buy.stripe.com address pasted instead of the link's plink_ id).
+    FORMATS = {
+        Kind.STRIPE_PAYMENT_LINK: (
+            r"plink_\w+",
+            "A Payment Link id looks like plink_1AbC…: in the Stripe dashboard, open the link; "
+            "the id is in its details (not the buy.stripe.com address).",
+        ),
+        Kind.STRIPE_PRICE: (r"price_\w+", "A Stripe price id looks like price_1AbC… (not prod_…)."),
+        Kind.STRIPE_METADATA: (r"[^=]+=.+", "Stripe metadata is written key=value, e.g. event=spring-retreat."),
+        Kind.ACUITY_APPOINTMENT_TYPE: (
+            r"[0-9]+",
+            "An Acuity appointment type id is a number: the appointmentType=… in its scheduling link.",
+        ),
+    }
+
+    def clean(self):
+        pattern, hint = self.FORMATS.get(self.kind, (None, ""))
+        if pattern and self.value and not re.fullmatch(pattern, self.value):
+            raise ValidationError({"value": f"'{self.value}' is not such an id. {hint}"})
+
+    def validate_constraints(self, exclude=None):
+        """A key already mapped is refused naming the event that has it (Django's own message
+        says only that it exists); moving a key is done on that mapping, deliberately."""
+        taken = (
+            EventMapping.objects.filter(kind=self.kind, value=self.value).exclude(pk=self.pk).select_related("event")
+        ).first()
+        if taken is not None:
+            label = f"{taken.get_kind_display()} {self.value}"
+            if taken.ignored:
+                raise ValidationError(
+                    f"{label} is marked “not ours”. To map it to an event, open it under Event mappings "
+                    "and choose the event there."
+                )
+            raise ValidationError(
+                f"{label} is already mapped to {taken.event} ({taken.event.slug}). Remove it there first, "
+                "or move it by changing that mapping under Event mappings."
+            )
+        super().validate_constraints(exclude)
 
 
 class Attendee(models.Model):
