@@ -231,6 +231,7 @@ def import_events(entries: list[dict], actor: Actor, dry_run: bool = False) -> I
     """Validate everything first (nothing is written if any event is invalid), then apply."""
     parsed = []
     slugs = set()
+    keys: dict[tuple[str, str], str] = {}  # (mapping kind, value) → the slug listing it
     for index, raw in enumerate(entries, start=1):
         where = f"event #{index}"
         if not isinstance(raw, dict):
@@ -239,6 +240,14 @@ def import_events(entries: list[dict], actor: Actor, dry_run: bool = False) -> I
         if raw["slug"] in slugs:
             raise ImportFileError(f"{where}: slug '{raw['slug']}' appears twice in the file")
         slugs.add(raw["slug"])
+        for kind, ids in mappings.items():
+            for value in ids:
+                other = keys.setdefault((kind, str(value)), str(raw["slug"]))
+                if other != str(raw["slug"]):
+                    raise ImportFileError(
+                        f"{where} ({raw['slug']}): {kind} {value} is also listed under '{other}'; "
+                        "a key belongs to one event"
+                    )
         parsed.append((str(raw["slug"]), values, mappings))
 
     report = ImportReport()

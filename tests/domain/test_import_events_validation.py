@@ -54,3 +54,13 @@ def test_quoted_numbers_in_an_events_file_are_read_as_numbers_so_a_second_import
     event = Event.objects.get()
     assert (event.capacity, event.reminder_delay_hours, event.reminder_max_count) == (40, 12, 3)
     assert "unchanged 1: x" in run(tmp_path, body)
+
+
+def test_one_payment_link_under_two_events_of_the_same_file_is_refused_naming_both(tmp_path):
+    body = """events:
+  - {slug: a, name: A, starts_at: '2027-01-01T10:00:00+00:00', mappings: {stripe_payment_link: [plink_1]}}
+  - {slug: b, name: B, starts_at: '2027-02-01T10:00:00+00:00', mappings: {stripe_payment_link: [plink_1]}}
+"""
+    with pytest.raises(CommandError, match=r"event #2 \(b\): stripe_payment_link plink_1 is also listed under 'a'"):
+        run(tmp_path, body)
+    assert not Event.objects.exists()
