@@ -1,0 +1,71 @@
+"""The attendee pages (/n/status/…, /n/unsubscribe/…) in real Chromium, on a phone-sized screen,
+with the production Content-Security-Policy in force. Screenshots go to
+test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+
+from notifications.tokens import status_token, unsubscribe_token
+from registrations.models import Status
+
+# Playwright's sync API keeps an event loop running in this thread; Django's async-safety check
+# would refuse the ORM calls made by the test itself (playwright-pytest #29).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+SHOTS = Path(django_settings.BASE_DIR) / "test-artifacts" / "screenshots"
+PHONE = {"width": 375, "height": 740}
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": ["--no-sandbox"]}
+
+
+def shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"attendee-{name}.png"), full_page=True)
+
+
+def open_on_phone(page, url):
+    """Open ``url`` at 375 px and return the console's CSP complaints."""
+    refused = []
+    page.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.set_viewport_size(PHONE)
+    page.goto(url)
+    return refused
+
+
+def test_on_a_phone_the_status_page_is_styled_and_its_one_link_is_a_real_button(page, live_server, one_sided):
+    reg = one_sided(Status.PAID_ONLY, name="River Stone")
+    refused = open_on_phone(page, f"{live_server.url}/n/status/{status_token(reg.pk)}/")
+    shot(page, "status-phone")
+
+    assert refused == []  # nothing the page relies on is blocked by our own CSP
+    button = page.get_by_role("link", name="Book my place")
+    assert button.is_visible()
+    box = button.bounding_box()
+    style = button.evaluate("el => { const s = getComputedStyle(el); return [s.backgroundColor, s.color]; }")
+    assert style == ["rgb(47, 93, 58)", "rgb(255, 255, 255)"]  # the green button, not a bare link
+    assert box["height"] >= 40 and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.title().startswith("Spring Retreat")
+
+
+def test_on_a_phone_the_unsubscribe_page_is_styled_and_its_controls_are_labelled(page, live_server, one_sided):
+    reg = one_sided(Status.PAID_ONLY, phone="+14155550123")
+    refused = open_on_phone(page, f"{live_server.url}/n/unsubscribe/{unsubscribe_token(reg.attendee_id)}/")
+    shot(page, "unsubscribe-phone")
+
+    assert refused == []
+    assert page.get_by_label("Also stop reminder text messages").is_visible()
+    button = page.get_by_role("button", name="Unsubscribe")
+    assert button.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(47, 93, 58)"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
