@@ -69,3 +69,16 @@ def test_on_a_phone_the_unsubscribe_page_is_styled_and_its_controls_are_labelled
     button = page.get_by_role("button", name="Unsubscribe")
     assert button.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(47, 93, 58)"
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_a_very_long_name_or_event_title_does_not_push_the_status_page_wider_than_a_phone(
+    page, live_server, one_sided, event
+):
+    event.name = "Waldbaden-und-Schweigeretreat-Wochenende-im-Just-Love-Forest"
+    event.save()
+    reg = one_sided(Status.PAID_ONLY, name="Wolfeschlegelsteinhausenbergerdorff-Montgomery Stone")
+    open_on_phone(page, f"{live_server.url}/n/status/{status_token(reg.pk)}/")
+    shot(page, "status-phone-long-names")
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.get_by_role("link", name="Book my place").is_visible()
