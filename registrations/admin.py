@@ -55,6 +55,28 @@ def _save_mapping(request, obj: EventMapping, event, changed_fields=()) -> Event
     return mapping
 
 
+def _audit_mapping_removed(request, mapping: EventMapping) -> None:
+    """A mapping deleted in the admin: its signals stop going to the event, so who removed what."""
+    from .audit import Actor, audit
+
+    audit(
+        "mapping.removed",
+        actor=Actor.operator(request.user),
+        event=mapping.event,
+        obj=mapping,
+        before={
+            "kind": mapping.kind,
+            "value": mapping.value,
+            "event": mapping.event.slug if mapping.event else None,
+            "ignored": mapping.ignored,
+        },
+    )
+
+
+# Event fields whose change is audited (everything an operator sets; not the timestamps).
+AUDITED_EVENT_FIELDS = [f.name for f in Event._meta.concrete_fields if f.name not in {"id", "created_at", "updated_at"}]
+
+
 class EventAdminForm(forms.ModelForm):
     """The price is typed in the event's currency units (120.00 USD, 12000 JPY) and stored, like
     every amount, in Stripe's minor units (registrations.money)."""
@@ -113,9 +135,28 @@ class EventAdmin(admin.ModelAdmin):
         return "" if obj.price is None else format_money(obj.price, obj.currency)
 
     def save_model(self, request, obj, form, change):
+        from .audit import Actor, audit
         from .services import rederive_if_needed
 
+        stored = Event.objects.filter(pk=obj.pk).values(*AUDITED_EVENT_FIELDS).first() if change else None
         super().save_model(request, obj, form, change)
+        actor = Actor.operator(request.user)
+        if stored is None:
+            audit("event.created", actor=actor, event=obj, obj=obj, after={"slug": obj.slug})
+        else:
+            # What the operator changed (the form knows: a time shown without its microseconds
+            # and saved back is not a change) and what really differs from the stored value.
+            typed = set(form.changed_data)
+            diff = [name for name in AUDITED_EVENT_FIELDS if name in typed and stored[name] != getattr(obj, name)]
+            if diff:
+                audit(
+                    "event.updated",
+                    actor=actor,
+                    event=obj,
+                    obj=obj,
+                    before={name: str(stored[name]) for name in diff},
+                    after={name: str(getattr(obj, name)) for name in diff},
+                )
         changed = rederive_if_needed(obj, form.changed_data) if change else []
         if changed:
             self.message_user(
@@ -129,6 +170,7 @@ class EventAdmin(admin.ModelAdmin):
             return super().save_formset(request, form, formset, change)
         instances = formset.save(commit=False)
         for obj in formset.deleted_objects:
+            _audit_mapping_removed(request, obj)
             obj.delete()
         changed = {obj.pk: fields for obj, fields in formset.changed_objects}
         for obj in instances:
@@ -201,6 +243,15 @@ class EventMappingAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         _save_mapping(request, obj, obj.event, form.changed_data if change else ())
+
+    def delete_model(self, request, obj):
+        _audit_mapping_removed(request, obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for mapping in queryset.select_related("event"):
+            _audit_mapping_removed(request, mapping)
+        super().delete_queryset(request, queryset)
 
 
 class AliasInline(admin.TabularInline):
