@@ -91,11 +91,20 @@ def first_name_of(name: str) -> str:
     return parts[0] if parts else ""
 
 
+def zone_name(local) -> str:
+    """The zone of an aware local time as people write it: "CEST", "PDT"; "UTC-03" for a zone
+    whose abbreviation is only an offset (the tz database writes "-03")."""
+    name = local.tzname() or ""
+    return name if name.isalpha() else f"UTC{name}"
+
+
 def format_event_date(event) -> str:
+    """The event's start in its own time zone, with the zone named ("…, 10:00 AM CEST"): an
+    attendee elsewhere, or travelling, must not read it as their own local time."""
     if not event.starts_at:
         return ""
     local = event.starts_at.astimezone(event_zone(event))
-    return formats.date_format(local, "l j F Y, g:i A")
+    return f"{formats.date_format(local, 'l j F Y, g:i A')} {zone_name(local)}"
 
 
 def reminder_context(
