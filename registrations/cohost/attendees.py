@@ -27,6 +27,7 @@ MONEY_REVIEW_KINDS = {
     ReviewItem.Kind.DUPLICATE_PAYMENT,
     ReviewItem.Kind.DISPUTE,
     ReviewItem.Kind.PAID_CANCELLED,
+    ReviewItem.Kind.PAYMENT_NOT_CLEARED,
 }
 
 
