@@ -18,11 +18,13 @@ No input makes these views answer 500.
 from __future__ import annotations
 
 import logging
+import zoneinfo
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.views.decorators.http import require_GET
 
 from registrations import ratelimit
@@ -64,7 +66,20 @@ def _booked_max_age() -> timedelta:
 
 
 # --- responses ----------------------------------------------------------------------------------
+def _event_day(event: Event | None) -> str:
+    """The event's start date in the event's own time zone ("Friday 12 June 2026"): an evening
+    event in California is already the next day in the server's UTC."""
+    if event is None or not event.starts_at:
+        return ""
+    try:
+        zone = zoneinfo.ZoneInfo(event.timezone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    return date_format(event.starts_at.astimezone(zone), "l j F Y")
+
+
 def _page(request, template: str, context: dict, status: int = 200):
+    context = {**context, "event_day": _event_day(context.get("event"))}
     response = render(request, f"handoff/{template}", context, status=status)
     # Personal pages reached by a secret-ish id: never cached, never indexed, and the id in our
     # URL is not sent on to the next site as a Referer.
