@@ -28,7 +28,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -63,9 +63,19 @@ def still_clearing(payments):
     return payments.filter(state=Payment.State.UNPAID).exclude(released())
 
 
+def _paid_another_way() -> Exists:
+    """For a Payment queryset: its registration has a live payment (paid, not refunded in full;
+    the facts ``detection.sides`` reads), so the debit holds nothing back."""
+    live = Payment.objects.filter(
+        registration=OuterRef("registration"), state=Payment.State.PAID, refunded_with_group=False
+    ).filter(Q(amount__isnull=True) | Q(amount__lte=0) | Q(amount_refunded__lt=F("amount")))
+    return Exists(live)
+
+
 def _stalled(now, after: timedelta):
-    """Awaiting funds for longer than ``after``, upcoming event, and no item open for it nor one
-    closed less than ``after`` ago; never one an operator released."""
+    """Awaiting funds for longer than ``after``, upcoming event, registration not paid another
+    way, and no item open for it nor one closed less than ``after`` ago; never one an operator
+    released."""
     cutoff = now - after
     items = ReviewItem.objects.filter(payment=OuterRef("pk"), kind=KIND)
     return (
@@ -73,6 +83,9 @@ def _stalled(now, after: timedelta):
         .annotate(since=Coalesce("occurred_at", "created_at"))
         .filter(since__lte=cutoff, registration__isnull=False, event__starts_at__gt=now)
         .exclude(Exists(items.filter(Q(state=ReviewItem.State.OPEN) | Q(resolved_at__gt=cutoff))))
+        # Else such a debit, which ``_flag`` never flags, would come first in every scan and
+        # could fill its ``limit``, so that later debits were never flagged.
+        .exclude(_paid_another_way())
         .order_by("pk")
     )
 
