@@ -104,6 +104,7 @@ def detect_review_items(
         known = dict(items)
 
     # Group payment: several seats in one payment.
+    one_seat = set()  # payments that are one seat at the event's current price and kind
     for p in payments:
         seats = p.quantity or 1
         if (
@@ -127,6 +128,20 @@ def detect_review_items(
                 payment=p,
                 data={"seats": seats},
             )
+        elif not p.seat_assignments:
+            one_seat.add(p.pk)
+    # A card the amount suggested (120 paid at a price of 60) that the price or kind no longer
+    # suggests (the price was corrected, the event became donation-based): one seat after all.
+    # Closed as ``auto:`` so it opens again if the price goes back; one whose seats an operator
+    # already gave stays for them to decide.
+    for item in list(known.values()):
+        if (
+            item.kind == ReviewItem.Kind.GROUP_PAYMENT
+            and item.state == ReviewItem.State.OPEN
+            and item.registration_id == reg.pk
+            and item.payment_id in one_seat
+        ):
+            _auto_close(item, "one seat at the event's price", actor)
 
     # Duplicate payment: a second payment by the same attendee for the same event within 24 h.
     ordered = sorted(payments, key=lambda p: (p.occurred_at or p.created_at, p.pk))
