@@ -20,13 +20,16 @@ like a webhook. The caller then re-reads the registration's status to decide.
 A provider that is not configured (development) is not asked. A provider error raises
 ``LiveCheckError``: the caller defers the reminder to the next scan rather than send blind. So does
 a provider that hangs: each call waits at most ``WEBHOOK_HTTP_TIMEOUT`` (two tries), and no new
-call starts once half of the worker's task timeout has gone, so the task is never killed mid-way.
+call starts once half of the worker's task timeout has gone (counted from the start of the task,
+whose several reminders share it: ``one_task``), so the task is never killed mid-way.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -71,13 +74,33 @@ def _mapped(event, kind) -> list[str]:
     )
 
 
+# When the running task (``one_task``) must stop starting calls: the live checks of all the
+# reminders of one task share it, since the worker kills the task, not one reminder.
+_task_ends: contextvars.ContextVar[float | None] = contextvars.ContextVar("live_check_task_ends", default=None)
+
+
+@contextmanager
+def one_task():
+    """Around the reminders of one django-q2 task: together, their live checks start no call
+    once half of Q_CLUSTER["timeout"] has gone (the later reminders wait for the next scan)."""
+    token = _task_ends.set(time.monotonic() + settings.Q_CLUSTER.get("timeout", 60) / 2)
+    try:
+        yield
+    finally:
+        _task_ends.reset(token)
+
+
 class _Deadline:
-    """Calls of one live check stop starting once half of Q_CLUSTER["timeout"] has gone."""
+    """Calls of one live check stop starting once half of Q_CLUSTER["timeout"] has gone (since
+    the check began, or since its task began, whichever comes first)."""
 
     def __init__(self, provider: str):
         self.provider = provider
         self.seconds = settings.Q_CLUSTER.get("timeout", 60) / 2
         self.ends = time.monotonic() + self.seconds
+        task_ends = _task_ends.get()
+        if task_ends is not None:
+            self.ends = min(self.ends, task_ends)
 
     def check(self):
         if time.monotonic() > self.ends:

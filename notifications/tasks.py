@@ -15,16 +15,18 @@ def scan_reminders() -> dict:
 
 
 def process_reminders(reminder_ids: list[int]) -> dict:
+    from .livecheck import one_task
     from .reminders import process_reminder
 
     outcomes: dict[str, int] = {}
-    for pk in reminder_ids:
-        try:
-            outcome = process_reminder(pk)
-        except Exception:  # one bad reminder must not strand the rest of the chunk
-            log.exception("reminder %s failed; the scan's sweep will pick it up again", pk)
-            outcome = "error"
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    with one_task():  # the live checks of the whole chunk stay inside the task's timeout
+        for pk in reminder_ids:
+            try:
+                outcome = process_reminder(pk)
+            except Exception:  # one bad reminder must not strand the rest of the chunk
+                log.exception("reminder %s failed; the scan's sweep will pick it up again", pk)
+                outcome = "error"
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
 
 
