@@ -231,6 +231,12 @@ def save_mapping(kind: str, value: str, event: Event | None, actor: Actor = SYST
     card; the facts waiting for it are replayed by the caller (``replay_unmatched``) once this
     is committed."""
     with transaction.atomic():
+        previous = EventMapping.objects.select_for_update().filter(kind=kind, value=str(value)).first()
+        before = (
+            {"event": previous.event.slug if previous.event else None, "ignored": previous.ignored}
+            if previous
+            else None
+        )
         token = _replaying_itself.set(True)
         try:
             mapping, created = EventMapping.objects.update_or_create(
@@ -243,6 +249,7 @@ def save_mapping(kind: str, value: str, event: Event | None, actor: Actor = SYST
             actor=actor,
             event=event,
             obj=mapping,
+            before=before,
             after={"kind": kind, "value": str(value), "event": event.slug if event else None, "ignored": ignored},
         )
         _close_unmatched_cards(mapping, actor)

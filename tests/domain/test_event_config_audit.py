@@ -77,3 +77,17 @@ def test_creating_an_event_in_the_admin_is_audited_with_who(admin_client, admin_
 
     row = AuditLog.objects.get(action="event.created")
     assert (row.actor_type, row.actor_user, row.event.slug) == ("operator", admin_user, "autumn-gathering")
+
+
+def test_moving_a_mapping_to_another_event_is_audited_with_the_event_it_came_from(event):
+    from registrations.audit import Actor
+    from registrations.services import save_mapping
+    from tests.factories import EventFactory
+
+    autumn = EventFactory(slug="autumn-gathering")
+
+    save_mapping("stripe_payment_link", PLINK, autumn, Actor.system("test"))
+
+    row = AuditLog.objects.get(action="mapping.changed")
+    assert row.before == {"event": "spring-retreat", "ignored": False}
+    assert row.after["event"] == "autumn-gathering"
