@@ -159,6 +159,8 @@ def _event_values(raw: dict, where: str) -> tuple[dict, dict]:
             price = Decimal(str(raw["price"]))
         except InvalidOperation:
             raise ImportFileError(f"{where}: price '{raw['price']}' is not a number")
+        if price.is_nan():  # YAML's .nan: comparing it below would raise
+            raise ImportFileError(f"{where}: price '{raw['price']}' is not a number")
         if price < 0:
             raise ImportFileError(f"{where}: price cannot be negative")
         try:
