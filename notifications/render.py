@@ -17,6 +17,7 @@ reported (``Rendered.errors``) so the admin preview shows it before anything is 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -70,17 +71,54 @@ def _render_with_fallback(label: str, custom: str, default_name: str, context: d
     return _render(default_source(default_name), context, autoescape=autoescape)
 
 
+# One non-GSM character switches a whole text to UCS-2: 70 characters a segment instead of 160.
+# Typographic punctuation (what Word, macOS and phones type for ' " - ...) has plain equivalents.
+SMS_PLAIN = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+        "\u2026": "...", "\u2022": "-", "\u00b7": "-",
+        "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "", "\ufe0e": "", "\ufe0f": "",
+    }
+)  # fmt: skip
+SMS_SEGMENTS_WANTED = 2
+_GSM7 = re.compile(r"[A-Za-z0-9 @£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ!\"#¤%&'()*+,\-./:;<=>?¡ÄÖÑÜ§¿äöñüà\n\r]*")
+
+
 def clean_sms(text: str) -> str:
-    # Non-breaking and other exotic spaces force UCS-2 encoding, which halves the characters per
-    # segment and doubles the cost; collapse all whitespace to single spaces.
-    text = re.sub(r"\s+", " ", text.replace("\xa0", " ")).strip()
+    # Non-breaking and other exotic spaces, curly quotes and dashes force UCS-2 encoding, which
+    # more than halves the characters per segment; use the plain characters and collapse all
+    # whitespace to single spaces.
+    text = re.sub(r"\s+", " ", text.replace("\xa0", " ").translate(SMS_PLAIN)).strip()
     return text[:SMS_MAX]
+
+
+def sms_value(value: str) -> str:
+    """An event title or a name as put into a text message: plain punctuation, and no emoji or
+    other pictographs (one would make the whole text UCS-2, about three times the segments)."""
+    value = (value or "").translate(SMS_PLAIN)
+    value = "".join(ch for ch in value if unicodedata.category(ch) != "So" and not 0x1F3FB <= ord(ch) <= 0x1F3FF)
+    return re.sub(r"\s+", " ", value).strip()
+
+
+def shorten(value: str, limit: int) -> str:
+    """``value`` cut to at most ``limit`` characters at a word boundary, marked with "..."."""
+    if len(value) <= limit:
+        return value
+    cut = value[: max(limit - 3, 1)]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:-&") + "..."
+
+
+def is_gsm7(text: str) -> bool:
+    return bool(_GSM7.fullmatch(text))
 
 
 def sms_segments(text: str) -> int:
     """How many billable segments Twilio will split ``text`` into (GSM-7 vs UCS-2)."""
-    gsm = re.fullmatch(r"[A-Za-z0-9 @£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ!\"#¤%&'()*+,\-./:;<=>?¡ÄÖÑÜ§¿äöñüà\n\r]*", text)
-    single, multi = (160, 153) if gsm else (70, 67)
+    single, multi = (160, 153) if is_gsm7(text) else (70, 67)
     if len(text) <= single:
         return 1 if text else 0
     return -(-len(text) // multi)
@@ -128,6 +166,25 @@ def reminder_context(
     }
 
 
+SMS_SHORTENED = (("event_name", 24), ("event_location", 0), ("name", 20), ("first_name", 12))
+
+
+def _render_sms(custom: str, ctx: dict, errors: list[str]) -> str:
+    """The text message, within ``SMS_SEGMENTS_WANTED`` segments when the wording allows: the
+    event title, location and names are made plain (no emoji, curly quotes) and, when the text is
+    still too long, shortened (never the link, never the operator's own wording)."""
+    sms_ctx = {**ctx, **{key: sms_value(ctx.get(key, "")) for key, _ in SMS_SHORTENED}}
+    first_errors: list[str] = []
+    sms = clean_sms(_render_with_fallback("SMS text", custom, "sms.txt", sms_ctx, False, first_errors))
+    errors.extend(first_errors)
+    for key, floor in SMS_SHORTENED:
+        while sms_segments(sms) > SMS_SEGMENTS_WANTED and len(sms_ctx[key]) > floor:
+            limit = max(floor, len(sms_ctx[key]) - max(sms_segments(sms) - SMS_SEGMENTS_WANTED, 1) * 20)
+            sms_ctx[key] = shorten(sms_ctx[key], limit) if limit else ""
+            sms = clean_sms(_render_with_fallback("SMS text", custom, "sms.txt", sms_ctx, False, []))
+    return sms
+
+
 def render_reminder(
     registration, missing: str, number: int = 1, *, status_url: str = "", unsubscribe_url: str = ""
 ) -> Rendered:
@@ -137,7 +194,7 @@ def render_reminder(
     subject = _render_with_fallback("Email subject", event.email_subject_template, "subject.txt", ctx, False, errors)
     text = _render_with_fallback("Email text", event.email_text_template, "body.txt", ctx, False, errors)
     html = _render_with_fallback("Email HTML", event.email_html_template, "body.html", ctx, True, errors)
-    sms = _render_with_fallback("SMS text", event.sms_text_template, "sms.txt", ctx, False, errors)
+    sms = _render_sms(event.sms_text_template, ctx, errors)
     subject = re.sub(r"\s+", " ", subject).strip()[:SUBJECT_MAX] or f"A reminder about {event.name}"
     text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
-    return Rendered(subject=subject, text=text, html=html.strip(), sms=clean_sms(sms), errors=errors, context=ctx)
+    return Rendered(subject=subject, text=text, html=html.strip(), sms=sms, errors=errors, context=ctx)
