@@ -25,6 +25,7 @@ from pathlib import Path
 from django.conf import settings
 from django.template import Context, Engine, TemplateSyntaxError
 from django.utils import formats
+from django.utils.html import escape
 
 from .links import link_for
 from .policy import event_zone
@@ -166,6 +167,24 @@ def reminder_context(
     }
 
 
+def _with_unsubscribe(text: str, html: str, url: str) -> tuple[str, str]:
+    """Every reminder email shows an unsubscribe link: an event's own wording that leaves out
+    ``{{ unsubscribe_url }}`` gets the default footer line (the List-Unsubscribe header alone is
+    shown only by some mail apps)."""
+    if not url:
+        return text, html
+    if url not in text:
+        text = f"{text.rstrip()}\n\n--\nDon't want these reminders? Unsubscribe: {url}\n"
+    if html.strip() and escape(url) not in html and url not in html:
+        footer = (
+            '<p style="margin:16px 0 0 0;font-size:12px;color:#777;">Don\'t want these reminders? '
+            f'<a href="{escape(url)}">Unsubscribe</a>.</p>'
+        )
+        at = html.lower().rfind("</body>")
+        html = f"{html[:at]}{footer}\n{html[at:]}" if at >= 0 else f"{html.rstrip()}\n{footer}"
+    return text, html
+
+
 SMS_SHORTENED = (("event_name", 24), ("event_location", 0), ("name", 20), ("first_name", 12))
 
 
@@ -196,5 +215,6 @@ def render_reminder(
     html = _render_with_fallback("Email HTML", event.email_html_template, "body.html", ctx, True, errors)
     sms = _render_sms(event.sms_text_template, ctx, errors)
     subject = re.sub(r"\s+", " ", subject).strip()[:SUBJECT_MAX] or f"A reminder about {event.name}"
+    text, html = _with_unsubscribe(text, html, unsubscribe_url)
     text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
     return Rendered(subject=subject, text=text, html=html.strip(), sms=sms, errors=errors, context=ctx)
