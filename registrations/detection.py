@@ -114,6 +114,8 @@ def detect_review_items(
             and p.amount
             and p.amount >= 2 * event.price
             and p.amount % event.price == 0
+            # The price is in the event's currency: 120 EUR says nothing about seats at 60 USD.
+            and (p.currency or event.currency or "").lower() == (event.currency or "").lower()
         ):
             seats = p.amount // event.price
         if seats >= 2:

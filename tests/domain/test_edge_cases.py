@@ -192,6 +192,16 @@ def test_a_donation_that_happens_to_be_a_multiple_is_not_a_group(event):
     assert not open_items().exists()
 
 
+def test_a_payment_in_another_currency_is_not_read_as_seats_at_the_events_price(event):
+    """The event costs 120.00 USD; someone paid 240.00 EUR through a link in euros (one seat at a
+    price in another currency): that is not "2 seats"."""
+    import dataclasses
+
+    apply_payment(dataclasses.replace(paid(1, quantity=1, amount=24000), currency="eur"))
+    assert not open_items(ReviewItem.Kind.GROUP_PAYMENT).exists()
+    assert Registration.objects.get().status == Status.PAID_ONLY
+
+
 # --- duplicate payment ----------------------------------------------------------------------------
 def test_second_payment_within_24h_is_a_duplicate(event):
     apply_payment(paid(1, hours=0))
