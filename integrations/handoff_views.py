@@ -199,9 +199,19 @@ def _after_payment(request, payment: Payment, reg: Registration):
     _paid, booked = sides(reg)
     if booked and not pending:
         return _all_set(request, reg)
-    link = "" if booked else booking_link(reg)
+    # A Payment Link still live once the event is under way (scanned at the door): no booking
+    # to send them to; the payment is recorded and the organisers take it from there.
+    started = not booked and event.has_started
+    link = "" if booked or started else booking_link(reg)
     if pending or not link:
-        context = {"event": event, "step": "paid", "link": link, "pending": pending, "booked": booked}
+        context = {
+            "event": event,
+            "step": "paid",
+            "link": link,
+            "pending": pending,
+            "booked": booked,
+            "started": started,
+        }
         return _page(request, "pending.html", context)
     return _go(link)
 
