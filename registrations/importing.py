@@ -32,6 +32,7 @@ signals that were waiting for it.
 from __future__ import annotations
 
 import json
+import math
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -172,7 +173,7 @@ def _event_values(raw: dict, where: str) -> tuple[dict, dict]:
     if raw.get("capacity") not in (None, ""):
         try:
             values["capacity"] = int(raw["capacity"])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: YAML's .inf
             raise ImportFileError(f"{where}: capacity must be a whole number")
     else:
         values["capacity"] = None
@@ -187,12 +188,15 @@ def _event_values(raw: dict, where: str) -> tuple[dict, dict]:
         )
     for key, model_field in REMINDER_FIELDS.items():
         if key in reminders:
-            values[model_field] = reminders[key]
+            value = reminders[key]
+            if isinstance(value, float) and not math.isfinite(value):  # YAML's .inf: int() would raise
+                raise ImportFileError(f"{where}: reminders.{key}: '{value}' is not a whole number")
+            values[model_field] = value
     if "quiet_hours" in reminders:
         try:
             start, end = (int(h) for h in reminders["quiet_hours"])
             assert 0 <= start <= 23 and 0 <= end <= 23
-        except (TypeError, ValueError, AssertionError):
+        except (TypeError, ValueError, OverflowError, AssertionError):
             raise ImportFileError(f"{where}: quiet_hours must be two hours 0-23, e.g. [21, 8]")
         values["quiet_hours_start"], values["quiet_hours_end"] = start, end
     mappings = raw.get("mappings") or {}
