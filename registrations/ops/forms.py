@@ -155,11 +155,14 @@ class WalkInForm(forms.Form):
     method = forms.ChoiceField(choices=WALK_IN_METHODS, widget=forms.RadioSelect, initial=Payment.Method.CASH)
     amount = MoneyField(required=False, help_text="In the event's currency. Complimentary is always 0.")
     note = forms.CharField(max_length=300, required=False)
+    # Shown only when the email belongs to someone whose name is not the one typed.
+    same_person = forms.BooleanField(required=False)
     token = TokenField()
 
     def __init__(self, *args, currency: str = "usd", **kwargs):
         super().__init__(*args, **kwargs)
         self.currency = currency
+        self.email_owner = None  # set by the view when the same-person question is asked
         _placeholder(self.fields["amount"], currency)
 
     def clean_phone(self):

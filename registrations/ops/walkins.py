@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from ..audit import Actor
+from ..identity import find_attendee, names_similar
 from ..models import Event, Registration
 from ..services import enter_walk_in
 from .access import staff_required
@@ -33,7 +34,6 @@ def _remember(request, token: str) -> None:
 @staff_required
 def walk_in(request, slug):
     event = get_object_or_404(Event, slug=slug)
-    entered = None
     if request.method == "POST":
         form = WalkInForm(request.POST, currency=event.currency)
         if form.is_valid():
@@ -41,27 +41,39 @@ def walk_in(request, slug):
             if _seen(request, d["token"]):
                 messages.info(request, "That walk-in was already entered; nothing was added twice.")
                 return redirect(reverse("ops:walk_in", args=[event.slug]))
-            existing = Registration.objects.filter(event=event, attendee__email=d["email"].strip().casefold()).first()
-            try:
-                entered = enter_walk_in(
-                    event=event,
-                    email=d["email"],
-                    name=d["name"],
-                    phone=d["phone"],
-                    method=d["method"],
-                    amount=d["amount"],
-                    actor=Actor.operator(request.user),
-                    note=d["note"],
+            owner = find_attendee(d["email"])
+            if owner is not None and _someone_else(owner, d["name"]) and not d["same_person"]:
+                # The walk-in would land on this person (their payments, bookings, messages):
+                # ask first, instead of adding a stranger's cash to their registration.
+                form.email_owner = owner
+                form.add_error(
+                    "email",
+                    f"This address belongs to {owner.name}, not {d['name']}. If {owner.name} is who came, "
+                    f"tick “Same person” and enter again; otherwise type {d['name']}’s own address.",
                 )
-            except ValueError as exc:
-                form.add_error(None, str(exc))
             else:
-                _remember(request, d["token"])
-                note = " (added to their existing registration)" if existing else ""
-                messages.success(
-                    request, f"Walk-in entered: {entered.attendee}{note} — now {entered.get_status_display().lower()}."
-                )
-                return redirect(reverse("ops:walk_in", args=[event.slug]))
+                existing = Registration.objects.filter(event=event, attendee=owner).exists() if owner else False
+                try:
+                    entered = enter_walk_in(
+                        event=event,
+                        email=d["email"],
+                        name=d["name"],
+                        phone=d["phone"],
+                        method=d["method"],
+                        amount=d["amount"],
+                        actor=Actor.operator(request.user),
+                        note=d["note"],
+                    )
+                except ValueError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    _remember(request, d["token"])
+                    note = " (added to their existing registration)" if existing else ""
+                    messages.success(
+                        request,
+                        f"Walk-in entered: {entered.attendee}{note} — now {entered.get_status_display().lower()}.",
+                    )
+                    return redirect(reverse("ops:walk_in", args=[event.slug]))
         status = 400
     else:
         form = WalkInForm(initial={"token": new_token(), "method": "cash"}, currency=event.currency)
@@ -73,3 +85,8 @@ def walk_in(request, slug):
     )
     context = ops_context(request, nav="events", event=event, form=form, recent=recent)
     return render(request, "ops/walk_in.html", context, status=status)
+
+
+def _someone_else(owner, typed_name: str) -> bool:
+    """The address's owner has a name, and it is not (nearly) the one typed."""
+    return bool(owner.name and typed_name and not names_similar(owner.name, typed_name))

@@ -97,3 +97,38 @@ def test_a_walk_in_for_someone_already_registered_joins_their_registration(ops_c
 
 def test_an_unknown_event_is_not_found(ops_client, db):
     assert ops_client.get(reverse("ops:walk_in", args=["no-such-event"])).status_code == 404
+
+
+def test_a_walk_in_typed_with_someone_elses_email_asks_before_adding_to_their_registration(ops_client, event):
+    """Bob comes to the door and the operator types Alice's address by mistake: nothing lands on
+    Alice's registration until the operator says it is really her."""
+    from registrations.audit import SYSTEM
+    from registrations.services import enter_walk_in
+
+    alice = enter_walk_in(
+        event=event, email="alice@example.org", name="Alice Smith", phone="", method="cash", amount=12000, actor=SYSTEM
+    )
+    url = reverse("ops:walk_in", args=[event.slug])
+
+    response = ops_client.post(url, form(name="Bob Jones", email="alice@example.org", token="b" * 32))
+    assert response.status_code == 400
+    page = response.content.decode().replace("&#x27;", "'")
+    assert "This address belongs to Alice Smith, not Bob Jones" in page and 'name="same_person"' in page
+    assert alice.payments.count() == 1
+
+    response = ops_client.post(url, form(name="Bob Jones", email="alice@example.org", token="b" * 32, same_person="on"))
+    assert response.status_code == 302
+    assert alice.payments.count() == 2 and Registration.objects.count() == 1
+
+
+def test_a_walk_in_with_the_owners_name_spelt_slightly_differently_is_entered_at_once(ops_client, event):
+    from registrations.audit import SYSTEM
+    from registrations.services import enter_walk_in
+
+    enter_walk_in(
+        event=event, email="alice@example.org", name="Alice Smith", phone="", method="cash", amount=12000, actor=SYSTEM
+    )
+    response = ops_client.post(
+        reverse("ops:walk_in", args=[event.slug]), form(name="alice smyth", email="alice@example.org")
+    )
+    assert response.status_code == 302
