@@ -106,6 +106,17 @@ def flag_stalled_debits(now=None, limit: int = 200) -> int:
     return opened
 
 
+def _group_of(payment: Payment) -> Payment | None:
+    """For a seat of a group payment (GROUP_SEAT, amount 0, keyed ``seat:<group pk>:<seat>``):
+    the group payment, whose bank debit is the one awaiting funds. Else None."""
+    if payment.method != Payment.Method.GROUP_SEAT or not (payment.manual_key or "").startswith("seat:"):
+        return None
+    group_pk = payment.manual_key.split(":")[1]
+    if not group_pk.isdigit():
+        return None
+    return Payment.objects.select_related("registration__attendee").filter(pk=int(group_pk)).first()
+
+
 def _flag(payment_id: int, now, after: timedelta) -> bool:
     payment = Payment.objects.filter(pk=payment_id).first()
     if payment is None or payment.registration_id is None:
@@ -116,12 +127,20 @@ def _flag(payment_id: int, now, after: timedelta) -> bool:
     if any(p.is_paid and not p.fully_refunded for p in reg.payments.all()):
         return False  # paid another way: the debit no longer holds anything back
     rounds = ReviewItem.objects.filter(payment=payment, kind=KIND).count()
-    since = payment.occurred_at or payment.created_at
-    days = (now - since).days
     booked = reg.bookings.filter(cancelled=False).exists()
-    amount = format_money(payment.amount, payment.currency)
+    group = _group_of(payment)
+    debit = group or payment
+    since = debit.occurred_at or debit.created_at
+    days = (now - since).days
+    amount = format_money(debit.amount, debit.currency)
+    if group is not None:  # a seat of someone else's group payment: the debit is the payer's
+        seat = payment.manual_key.rsplit(":", 1)[-1]
+        payer = group.registration.attendee if group.registration else "the payer"
+        paid = f"{reg.attendee} has seat {seat} of the group payment of {amount} that {payer} paid"
+    else:
+        paid = f"{reg.attendee} paid {amount}"
     explanation = (
-        f"{reg.attendee} paid {amount} by bank debit on {since:%Y-%m-%d}, and Stripe still reports it as "
+        f"{paid} by bank debit on {since:%Y-%m-%d}, and Stripe still reports it as "
         f"awaiting funds after {days} days (a debit normally clears in a few business days). "
         + ("Payment reminders are on hold meanwhile. " if booked else "")
         + "Check the payment in the Stripe dashboard or ask the attendee. Remind them to pay if it is not coming "
