@@ -82,3 +82,34 @@ def test_a_very_long_name_or_event_title_does_not_push_the_status_page_wider_tha
 
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert page.get_by_role("link", name="Book my place").is_visible()
+
+
+def test_the_admin_reminder_preview_works_under_the_csp_and_shows_the_email_styled(
+    browser, live_server, one_sided, admin_user
+):
+    """The preview is where an operator checks a reminder before it goes out: choosing the
+    event must work (no inline handler the CSP blocks), and the email must look as it will in a
+    mail client (its inline styles applied in the preview frame)."""
+    from django.test import Client
+
+    reg = one_sided(Status.PAID_ONLY, name="River Stone")
+    client = Client()
+    client.force_login(admin_user)
+    context = browser.new_context()
+    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+    page = context.new_page()
+    refused = []
+    page.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
+
+    page.goto(f"{live_server.url}/admin/notifications/notificationlog/preview/")
+    page.select_option("select[name=event]", str(reg.event.pk))
+    page.get_by_role("button", name="Choose").click()
+    page.get_by_role("button", name="Preview").click()
+
+    assert page.get_by_text(f"Policy for {reg.event.name}").is_visible()
+    frame = page.frame_locator("iframe.pv-frame")
+    background = frame.locator("body").evaluate("el => getComputedStyle(el).backgroundColor")
+    assert background == "rgb(245, 243, 238)"  # the email's own inline style
+    assert refused == []
+    context.close()
