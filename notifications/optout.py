@@ -83,3 +83,17 @@ def unsubscribe_targets(attendee_id: int) -> list[Attendee]:
     email = (created.after or {}).get("email") if created else None
     survivor = find_attendee(email) if isinstance(email, str) and email else None
     return [survivor] if survivor else []
+
+
+def registration_merged_into(registration_id: int):
+    """The registration that a merged-away one (gone since) now lives on, for links already
+    emailed (the status page): the merge's audit row, which follows the kept registration through
+    later merges, names it. None when there is no such merge."""
+    merge = (
+        AuditLog.objects.filter(action="registration.merged", before__merged_registration=registration_id)
+        .exclude(registration=None)
+        .select_related("registration__event", "registration__attendee")
+        .order_by("-pk")
+        .first()
+    )
+    return merge.registration if merge else None

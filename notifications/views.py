@@ -27,7 +27,7 @@ from registrations.models import Registration, Status
 
 from . import webhooks
 from .links import link_for
-from .optout import opt_out, unsubscribe_targets
+from .optout import opt_out, registration_merged_into, unsubscribe_targets
 from .policy import payment_clearing
 from .render import first_name_of, format_event_date
 from .tokens import read_status_token, read_unsubscribe_token
@@ -214,6 +214,9 @@ def status_page(request, token: str):
         if registration_id
         else None
     )
+    if registration is None and registration_id:
+        # Emailed before an operator merged it into another registration (same person).
+        registration = registration_merged_into(registration_id)
     if registration is None:
         return _invalid(request)
     event = registration.event

@@ -88,6 +88,8 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
         # Links already emailed name the merged attendee by id (unsubscribe): this row, which
         # follows ``keep`` through later merges, is how they find the surviving attendee.
         "merged_attendee": other.attendee_id,
+        # ... and the merged registration by id (status page links): ``registration_merged_into``.
+        "merged_registration": other.pk,
     }
     # Other people's open suggestions about ``other`` lose their counterpart below: re-derive
     # their registrations after the merge, so those suggestions close instead of staying open.
