@@ -25,12 +25,13 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 
 # Static files (hashed names + compressed copies, served by whitenoise) are built into the
-# image. Production settings need these four values to load; none of them is used here and
+# image. Production settings need these five values to load; none of them is used here and
 # the real ones come from the environment at run time.
 RUN SECRET_KEY=collectstatic-build-only-not-a-secret \
     DATABASE_URL=sqlite:////tmp/collectstatic.sqlite3 \
     ALLOWED_HOSTS=localhost \
     EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend \
+    PUBLIC_BASE_URL=https://build.invalid \
     python manage.py collectstatic --noinput \
     && rm -f /tmp/collectstatic.sqlite3
 

@@ -101,6 +101,9 @@ if PRODUCTION:
         _missing.append("STRIPE_WEBHOOK_SECRETS (Stripe is enabled by STRIPE_SECRET_KEY)")
     if ACUITY_ENABLED and not ACUITY_USER_ID:
         _missing.append("ACUITY_USER_ID (Acuity is enabled by ACUITY_API_KEY)")
+    if not PUBLIC_BASE_URL.startswith("https://"):
+        # Every emailed and texted link (sign-in links, unsubscribe, status pages) starts with it.
+        _missing.append("PUBLIC_BASE_URL (the site's https:// address: links in emails and texts start with it)")
     if not RESEND_ENABLED and not env.str("EMAIL_BACKEND", default=""):
         # Without either, every reminder, co-host sign-in link and digest would only be logged.
         _missing.append("RESEND_API_KEY (or EMAIL_BACKEND for another mail service: mail would only be logged)")

@@ -35,6 +35,7 @@ def production_env(tmp_path, **extra):
         DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
         ALLOWED_HOSTS="jlf.example.org",
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        PUBLIC_BASE_URL="https://jlf.example.org",
         DJANGO_SETTINGS_MODULE="jlf.settings",
         LOG_LEVEL="ERROR",
         **extra,

@@ -13,7 +13,17 @@ def settings_in(env: dict) -> subprocess.CompletedProcess:
         k: v
         for k, v in os.environ.items()
         if not k.startswith(
-            ("JLF_", "DATABASE_URL", "STRIPE_", "ACUITY_", "RESEND_", "SECRET_KEY", "ALLOWED_HOSTS", "EMAIL_BACKEND")
+            (
+                "JLF_",
+                "DATABASE_URL",
+                "STRIPE_",
+                "ACUITY_",
+                "RESEND_",
+                "SECRET_KEY",
+                "ALLOWED_HOSTS",
+                "EMAIL_BACKEND",
+                "PUBLIC_BASE_URL",
+            )
         )
     }
     code = (
@@ -49,13 +59,42 @@ def test_production_refuses_to_start_and_names_every_missing_secret_in_one_messa
     out = settings_in({"JLF_ENV": "production", "STRIPE_SECRET_KEY": "sk_live_x"})
     assert out.returncode != 0
     message = [line for line in out.stderr.splitlines() if "missing" in line][-1]
-    for key in ("SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "STRIPE_WEBHOOK_SECRETS", "RESEND_API_KEY"):
+    keys = (
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "ALLOWED_HOSTS",
+        "STRIPE_WEBHOOK_SECRETS",
+        "RESEND_API_KEY",
+        "PUBLIC_BASE_URL",
+    )
+    for key in keys:
         assert key in message
+
+
+def test_production_refuses_links_that_are_not_https():
+    """Sign-in links and unsubscribe links go out in emails: over http, or to 127.0.0.1, they
+    leak or lead nowhere."""
+    ready = {
+        "JLF_ENV": "production",
+        "SECRET_KEY": "x" * 50,
+        "DATABASE_URL": "postgres://u:p@h/db",
+        "ALLOWED_HOSTS": "jlf.example.org",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    }
+    for url in (None, "http://jlf.example.org"):
+        out = settings_in({**ready, **({"PUBLIC_BASE_URL": url} if url else {})})
+        assert out.returncode != 0 and "PUBLIC_BASE_URL (the site's https:// address" in out.stderr
+    assert settings_in({**ready, "PUBLIC_BASE_URL": "https://jlf.example.org"}).returncode == 0
 
 
 def test_production_refuses_to_start_when_mail_would_only_be_logged():
     """No Resend key and no mail backend: every reminder and sign-in link would go to the log."""
-    ready = {"JLF_ENV": "production", "SECRET_KEY": "x" * 50, "DATABASE_URL": "postgres://u:p@h/db"}
+    ready = {
+        "JLF_ENV": "production",
+        "SECRET_KEY": "x" * 50,
+        "DATABASE_URL": "postgres://u:p@h/db",
+        "PUBLIC_BASE_URL": "https://jlf.example.org",
+    }
     out = settings_in({**ready, "ALLOWED_HOSTS": "jlf.example.org"})
     assert out.returncode != 0
     assert "RESEND_API_KEY (or EMAIL_BACKEND" in out.stderr
@@ -72,6 +111,7 @@ def test_production_starts_when_everything_is_set():
             "ALLOWED_HOSTS": "jlf.example.org",
             "RESEND_API_KEY": "re_x",
             "RESEND_WEBHOOK_SECRET": "whsec_x",
+            "PUBLIC_BASE_URL": "https://jlf.example.org",
         }
     )
     assert out.returncode == 0, out.stderr
