@@ -15,6 +15,7 @@ from django.conf import settings as django_settings
 from registrations.models import Payment, Registration, ReviewItem, Status
 
 from .conftest import OPERATOR_PASSWORD
+from .scenario import make_event
 
 pytestmark = pytest.mark.browser
 
@@ -184,4 +185,48 @@ def test_the_pages_fit_a_phone(browser, live_server, world, operator):
         # Nothing wider than the screen: no sideways scrolling.
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1, path
         shot(phone, name)
+    context.close()
+
+
+def phone_page(browser, live_server, operator):
+    """A signed-in 390 px wide phone page (and its context, to close)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(operator)
+    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+    return context, context.new_page()
+
+
+def overflowing(page) -> list[str]:
+    """Elements that stick out past the right edge of a 390 px screen."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('body *'))
+            .filter(el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.right > 391; })
+            .map(el => el.tagName + ' ' + (el.getAttribute('name') || el.className || ''))"""
+    )
+
+
+def test_queue_cards_with_a_long_event_name_fit_a_phone(browser, live_server, world, operator):
+    """The 'Map to this event' list names every event; a long name used to widen the Unmatched
+    event card past the screen (the 'Not ours' hint cut off at the right edge), and the seat
+    pickers of a group payment stuck out of their card."""
+    make_event(
+        plink="plink_long_name",
+        atype="9999",
+        name="Winter Silent Retreat (donation-based, bring your own cushion)",
+        slug="winter-silence",
+    )
+    context, phone = phone_page(browser, live_server, operator)
+    phone.goto(f"{live_server.url}/ops/queue/?kind=unmatched_event")
+    assert overflowing(phone) == []
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+
+    phone.goto(f"{live_server.url}/ops/queue/?kind=group_payment")
+    phone.click('.card :is(button, a):has-text("Assign 3 seats")')
+    phone.wait_for_selector("form.seats-form")
+    shot(phone, "phone-queue-assign-seats")
+    assert overflowing(phone) == []
     context.close()
