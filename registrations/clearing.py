@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from .audit import Actor, audit
 from .engine import _retrying, locked_registrations
-from .models import Payment, ReviewItem
+from .models import Event, Payment, ReviewItem
 from .money import format_money
 from .resolutions import _lock_open_item, close_item, retried
 from .services import recompute
@@ -73,15 +73,18 @@ def _paid_another_way() -> Exists:
 
 
 def _stalled(now, after: timedelta):
-    """Awaiting funds for longer than ``after``, upcoming event, registration not paid another
-    way, and no item open for it nor one closed less than ``after`` ago; never one an operator
-    released."""
+    """Awaiting funds for longer than ``after``, upcoming event that is not donation-based,
+    registration not paid another way, and no item open for it nor one closed less than
+    ``after`` ago; never one an operator released."""
     cutoff = now - after
     items = ReviewItem.objects.filter(payment=OuterRef("pk"), kind=KIND)
     return (
         still_clearing(Payment.objects.all())
         .annotate(since=Coalesce("occurred_at", "created_at"))
         .filter(since__lte=cutoff, registration__isnull=False, event__starts_at__gt=now)
+        # At a donation-based event the booking is the registration: a gift that has not cleared
+        # holds nothing back (no payment reminder is ever due there), so there is nothing to decide.
+        .exclude(event__kind=Event.Kind.DONATION)
         .exclude(Exists(items.filter(Q(state=ReviewItem.State.OPEN) | Q(resolved_at__gt=cutoff))))
         # Else such a debit, which ``_flag`` never flags, would come first in every scan and
         # could fill its ``limit``, so that later debits were never flagged.

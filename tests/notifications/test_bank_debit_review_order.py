@@ -65,3 +65,21 @@ def test_a_stalled_debit_is_flagged_even_behind_debits_of_people_who_paid_anothe
     assert flagged == 1
     assert ReviewItem.objects.filter(kind="payment_not_cleared", registration=ben).exists()
     assert not ReviewItem.objects.filter(registration__attendee__email="ada@example.org").exists()
+
+
+def test_a_pending_debit_at_a_donation_event_is_not_sent_for_review(event):
+    """At a donation-based event a booking is the whole registration: a gift by bank debit that
+    never clears holds nothing back, so it must not make a complete registration 'needs review'
+    with a card saying reminders are on hold."""
+    from registrations.models import Event, Status
+
+    Event.objects.filter(pk=event.pk).update(kind=Event.Kind.DONATION)
+    _booked("cleo@example.org", 3)
+    _paid("cleo@example.org", "cs_cleo_debit", "unpaid", days_ago=20)
+    reg = Registration.objects.get(attendee__email="cleo@example.org")
+    assert reg.status == Status.COMPLETE
+
+    assert flag_stalled_debits() == 0
+    reg.refresh_from_db()
+    assert reg.status == Status.COMPLETE
+    assert not ReviewItem.objects.filter(kind=ReviewItem.Kind.PAYMENT_NOT_CLEARED).exists()
