@@ -230,3 +230,15 @@ def test_queue_cards_with_a_long_event_name_fit_a_phone(browser, live_server, wo
     shot(phone, "phone-queue-assign-seats")
     assert overflowing(phone) == []
     context.close()
+
+
+def test_the_status_page_fits_a_phone(browser, live_server, operator):
+    """/ops/status/ on a fresh install lists the missing schedules by their dotted names
+    (registrations.cohost.daily_digest…); those used to make the table 533 px wide on a phone."""
+    context, phone = phone_page(browser, live_server, operator)
+    phone.goto(f"{live_server.url}/ops/status/")
+    assert "registrations.cohost.daily_digest" in phone.inner_text("table")
+    shot(phone, "phone-status")
+    assert overflowing(phone) == []
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+    context.close()
