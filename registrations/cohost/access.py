@@ -68,10 +68,13 @@ def _expired(request) -> str:
     """ "idle" / "expired" when the session must end, else "" (and the idle clock is refreshed)."""
     last = request.session.get(SESSION_LAST_SEEN)
     started = request.session.get(SESSION_STARTED)
-    # A session without our clocks was not opened by the co-host sign-in (or predates the
-    # absolute limit); treat it as expired.
-    if not isinstance(last, int) or not isinstance(started, int):
+    # A session without the idle clock was not opened by the co-host sign-in: expired.
+    if not isinstance(last, int):
         return "idle"
+    if not isinstance(started, int):
+        # Opened by the sign-in before the absolute limit existed: its limit counts from the
+        # last request seen, rather than signing a busy co-host out "for inactivity".
+        started = request.session[SESSION_STARTED] = last
     now = int(time.time())
     if now - started > settings.COHOST_SESSION_MAX_AGE:
         return "expired"

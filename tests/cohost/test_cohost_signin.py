@@ -215,6 +215,16 @@ def test_the_session_cookie_never_outlives_the_absolute_limit(client, world, set
     assert client.session.get_expiry_age() <= 600
 
 
+def test_a_session_opened_before_the_absolute_limit_existed_keeps_working(client, world, settings):
+    sign_in(client, world.alice.cohost)
+    session = client.session
+    del session[SESSION_STARTED]  # as a session signed in before the limit was deployed
+    session[SESSION_LAST_SEEN] = int(time.time()) - 120
+    session.save()
+    assert client.get(reverse("cohost:index")).status_code == 200
+    assert client.session[SESSION_STARTED] <= int(time.time()) - 119  # counted from its last request
+
+
 def test_a_session_not_opened_by_the_link_is_not_trusted(client, world):
     client.force_login(world.alice.cohost.user)
     assert client.get(reverse("cohost:index")).status_code == 302
