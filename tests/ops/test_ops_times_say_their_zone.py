@@ -1,0 +1,52 @@
+"""Every time an operator reads on the ops pages says which time zone it is in (the event's), so
+a 16:00 in the history is not mistaken for the operator's own 16:00."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+
+import pytest
+from django.urls import reverse
+
+from registrations.models import Payment, Registration, ReviewItem
+
+pytestmark = pytest.mark.django_db
+
+ZONE = re.compile(r"\bP[SD]T$")  # the scenario's events are in America/Los_Angeles
+
+
+def test_the_history_times_carry_the_event_time_zone(ops_client, world):
+    reg = Registration.objects.get(attendee__email="calm.complete@example.org")
+    page = ops_client.get(reverse("ops:registration", args=[world.event.slug, reg.pk])).content.decode()
+    times = re.findall(r"<time [^>]*>([^<]*)</time>", page)
+    assert times
+    for text in times:
+        assert ZONE.search(text.strip()), text
+
+
+def test_the_booked_for_column_carries_the_event_time_zone(ops_client, world):
+    page = ops_client.get(reverse("ops:event", args=[world.event.slug]) + "?q=calm").content.decode()
+    cell = re.search(r'data-label="Booked for">([^<]*)</td>', page).group(1).strip()
+    assert ZONE.search(cell), cell
+
+
+def test_a_duplicate_payment_card_shows_both_times_in_the_event_time_zone(ops_client, world):
+    item = ReviewItem.objects.get(kind="duplicate_payment", state=ReviewItem.State.OPEN)
+    page = ops_client.get(reverse("ops:queue") + "?kind=duplicate_payment").content.decode()
+    tz = zoneinfo.ZoneInfo(world.event.timezone)
+    for payment in Payment.objects.filter(registration=item.registration):
+        local = payment.occurred_at.astimezone(tz)
+        expected = f"{local.day} {local:%b %H:%M %Z}"
+        assert expected in page, expected
+
+
+def test_recent_walk_ins_carry_the_event_time_zone(ops_client, event):
+    url = reverse("ops:walk_in", args=[event.slug])
+    ops_client.post(
+        url,
+        {"name": "Wren Walkin", "email": "wren@example.org", "method": "cash", "amount": "120", "token": "f" * 32},
+    )
+    page = ops_client.get(url).content.decode()
+    recent = re.search(r"Recent walk-ins</h2>\s*<ul[^>]*>(.*?)</ul>", page, re.S).group(1)
+    assert ZONE.search(re.sub(r"<[^>]+>", "", recent).strip()), recent
