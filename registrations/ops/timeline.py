@@ -12,7 +12,7 @@ from datetime import datetime
 from django.core.exceptions import FieldError
 from django.db.models import Q
 
-from ..models import AuditLog, Registration
+from ..models import AuditLog, Registration, Status
 from ..money import format_money, from_minor
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,14 @@ def _actor(row: AuditLog) -> str:
         return row.actor_user.get_username()
     label = row.get_actor_type_display()
     return f"{label} ({row.actor_source})" if row.actor_source else label
+
+
+def _status_label(value) -> str:
+    """A status as the registrations list shows it ("Paid, not booked"), not its code."""
+    try:
+        return str(Status(value).label)
+    except ValueError:
+        return str(value)
 
 
 def _detail(data, currency: str) -> str:
@@ -128,7 +136,7 @@ def registration_timeline(reg: Registration) -> list[Entry]:
     for row in AuditLog.objects.filter(about).select_related("actor_user").order_by("created_at", "pk"):
         detail = _detail(row.after, reg.event.currency)
         if row.before and row.action == "registration.status_changed":
-            detail = f"{row.before.get('status')} → {(row.after or {}).get('status')}"
+            detail = f"{_status_label(row.before.get('status'))} → {_status_label((row.after or {}).get('status'))}"
         entries.append(
             Entry(
                 row.created_at, "audit", ACTION_LABELS.get(row.action, row.action), _actor(row), row.message or detail
