@@ -242,3 +242,36 @@ def test_the_status_page_fits_a_phone(browser, live_server, operator):
     assert overflowing(phone) == []
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1
     context.close()
+
+
+def _contrast(rgb_a: str, rgb_b: str) -> float:
+    def luminance(rgb: str) -> float:
+        channels = [int(x) / 255 for x in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(rgb_a), luminance(rgb_b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_keyboard_focus_is_visible_on_cards_and_in_the_top_bar(browser, live_server, world, operator):
+    """Tabbing through the queue: the focus ring must stand out (3:1) from what is around it. It
+    was a pale mint (1.5:1 on a white card: the focused link or button could not be found), and the
+    top bar's Sign out button had the browser's near-black ring on the dark green bar."""
+    context, phone = phone_page(browser, live_server, operator)
+    phone.goto(f"{live_server.url}/ops/queue/")
+    ring = (
+        "el => { const s = getComputedStyle(el); return [s.outlineStyle, parseFloat(s.outlineWidth), s.outlineColor]; }"
+    )
+    for selector, background in (
+        (".card .card-head a", "rgb(255, 255, 255)"),  # the event link on a card
+        (".card button.button.secondary", "rgb(255, 255, 255)"),
+        (".card button.button:not(.secondary)", "rgb(255, 255, 255)"),
+        (".main-nav button.link-button", "rgb(23, 53, 45)"),  # Sign out, on the dark top bar
+        (".main-nav a", "rgb(23, 53, 45)"),
+    ):
+        phone.focus(selector)
+        style, width, colour = phone.eval_on_selector(selector, ring)
+        assert style not in ("none", "auto") and width >= 2, (selector, style, width)
+        assert _contrast(colour, background) >= 3, (selector, colour)
+    context.close()
