@@ -275,3 +275,16 @@ def test_keyboard_focus_is_visible_on_cards_and_in_the_top_bar(browser, live_ser
         assert style not in ("none", "auto") and width >= 2, (selector, style, width)
         assert _contrast(colour, background) >= 3, (selector, colour)
     context.close()
+
+
+def test_the_seat_rows_of_a_group_payment_are_numbered(browser, live_server, world, operator):
+    """Three identical 'Booking / or name / Email' blocks in a row: without 'Seat 1', 'Seat 2'…
+    the operator could not tell where one seat ends and the next begins (on a phone above all)."""
+    context, phone = phone_page(browser, live_server, operator)
+    phone.goto(f"{live_server.url}/ops/queue/?kind=group_payment")
+    phone.click('.card :is(button, a):has-text("Assign 3 seats")')
+    phone.wait_for_selector("form.seats-form")
+    labels = [text.strip() for text in phone.locator(".seat-row .seat-n").all_inner_texts()]
+    assert labels == ["Seat 1", "Seat 2", "Seat 3"]
+    assert all(phone.locator(".seat-row .seat-n").nth(i).is_visible() for i in range(3))
+    context.close()
