@@ -5,6 +5,7 @@ when that app provides it)."""
 from __future__ import annotations
 
 import logging
+import re
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,8 +13,8 @@ from datetime import datetime
 from django.core.exceptions import FieldError
 from django.db.models import Q
 
-from ..models import AuditLog, Registration, Status
-from ..money import format_money, from_minor
+from ..models import AuditLog, Payment, Registration, ReviewItem, Source, Status
+from ..money import format_money
 
 log = logging.getLogger(__name__)
 
@@ -77,18 +78,165 @@ def _status_label(value) -> str:
         return str(value)
 
 
-def _detail(data, currency: str) -> str:
-    """An audit row's data; its amounts are in minor units of ``currency`` (the event's, when
-    the row does not say)."""
+# What an audit row's data keys mean, in the operator's words (the order is the order shown).
+DETAIL_LABELS = {
+    "payment": "Payment",
+    "group_payment": "Group payment",
+    "booking": "Booking",
+    "appointment": "Appointment",
+    "refund": "Refund",
+    "dispute": "Dispute",
+    "registration": "Registration",
+    "reference": "Reference",
+    "kept": "Kept",
+    "folded": "Joined into it",
+    "belongs to": "Belongs to",
+    "kind": "Review item",
+    "key": "Review item",
+    "state": "Payment state",
+    "status": "Status",
+    "amount": "Amount",
+    "amount_refunded": "Amount refunded",
+    "currency": "Currency",
+    "method": "Method",
+    "starts_at": "Appointment time",
+    "cancelled": "Cancelled",
+    "seat": "Seat",
+    "seats": "Seats in the group",
+    "issued": "Links issued for seats",
+    "payer": "Paid by",
+    "attendee": "Attendee",
+    "alias": "Other email address",
+    "email": "Email",
+    "other_emails": "Other email addresses",
+    "name": "Name",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "phone": "Phone",
+    "source": "Came in by",
+    "by": "By",
+    "payment_known": "Payment known",
+    "refunded_with_group": "Refunded with the group payment",
+    "opt_outs_carried": "Opt-outs carried over",
+    "manual_key": "Seat link",
+    "checkout_session_id": "Checkout session",
+    "payment_intent_id": "Payment intent",
+    "charge_id": "Charge",
+    "quantity": "Quantity",
+    "client_reference_id": "Reference on the payment",
+    "livemode": "Live mode",
+    "mapping_keys": "Event keys",
+    "occurred_at": "Time of payment",
+    "disputed": "Disputed",
+    "timezone": "Attendee's time zone",
+    "calendar_id": "Calendar",
+    "appointment_type_id": "Appointment type",
+    "intake": "Intake form answers",
+    "intake_reference": "Reference on the booking",
+    "email_opt_out": "Email reminders stopped",
+    "sms_opt_out": "Text reminders stopped",
+    "changed": "Changed",
+    "why": "Why",
+    "explanation": "Why",
+    "because": "Because",
+    "reason": "Reason",
+    "note": "Note",
+}
+_ORDER = {key: n for n, key in enumerate(DETAIL_LABELS)}
+# False says nothing worth reading for these (a booking that is not cancelled): left out.
+_OMIT_WHEN_FALSE = {"cancelled", "livemode", "disputed", "refunded_with_group"}
+_BY = {
+    "reference": "their reference",
+    "email": "their email address",
+    "operator": "an operator",
+    "seat reference": "the seat's booking link",
+}
+_REVIEW_KEY_KINDS = {
+    "group": ReviewItem.Kind.GROUP_PAYMENT,
+    "duplicate": ReviewItem.Kind.DUPLICATE_PAYMENT,
+    "dispute": ReviewItem.Kind.DISPUTE,
+    "paid_cancelled": ReviewItem.Kind.PAID_CANCELLED,
+    "match": ReviewItem.Kind.SUGGESTED_MATCH,
+    "not_cleared": ReviewItem.Kind.PAYMENT_NOT_CLEARED,
+    "unmatched": ReviewItem.Kind.UNMATCHED_EVENT,
+}
+_CHOICES = {
+    "state": Payment.State,
+    "method": Payment.Method,
+    "source": Source,
+    "kind": ReviewItem.Kind,
+}
+_TIME_KEYS = {"starts_at", "occurred_at"}
+_MONEY_KEYS = {"amount", "amount_refunded"}
+
+
+def _label(key: str) -> str:
+    return DETAIL_LABELS.get(key) or str(key).replace("_", " ").strip().capitalize()
+
+
+def format_time(value: datetime, tz) -> str:
+    """A moment as the history shows its entries' times: "15 Dec 2026 10:00 PST" (the event's zone)."""
+    local = value.astimezone(tz)
+    return f"{local.day} {local:%b %Y %H:%M %Z}"
+
+
+def _words(key: str, value, currency: str, tz) -> str:
+    """One value of an audit row, as an operator reads it."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key in _MONEY_KEYS and isinstance(value, int):
+        return format_money(value, currency)  # audit rows keep minor units
+    if key in _TIME_KEYS and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return format_time(moment, tz) if moment.tzinfo else value
+    if key == "changed" and isinstance(value, list):
+        return ", ".join(_label(str(v)) for v in value)
+    if key in _CHOICES and isinstance(value, str):
+        try:
+            return str(_CHOICES[key](value).label)
+        except ValueError:
+            return value.replace("_", " ")
+    if key == "key" and isinstance(value, str):
+        kind = _REVIEW_KEY_KINDS.get(value.split(":", 1)[0])
+        return str(kind.label) if kind else value
+    if key == "by" and isinstance(value, str):
+        return _BY.get(value, value)
+    if key == "status" and isinstance(value, str):
+        return _status_label(value).replace("_", " ")  # a registration's status, or Stripe's word
+    if key in ("payment", "group_payment", "kept", "folded", "booking") and isinstance(value, str):
+        return re.sub(r"^(Payment|Booking) ", "", value)  # str(fact) names it: "Payment cs_…"
+    if key == "opt_outs_carried" and isinstance(value, list):
+        return ", ".join({"email_opt_out": "email", "sms_opt_out": "text messages"}.get(v, str(v)) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{_label(str(k))} {v}" for k, v in value.items() if v not in (None, "", [], {}))
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _detail(data, currency: str, tz=None, action: str = "") -> str:
+    """An audit row's data in plain words ("Appointment time: 15 Dec 2026 10:00 PST; Changed:
+    Appointment time"): its amounts are in minor units of ``currency`` (the event's, when the row
+    does not say), its times are shown in ``tz`` (the event's zone) with the zone named."""
     if not isinstance(data, dict):
         return ""
+    tz = tz or zoneinfo.ZoneInfo("UTC")
+    money_currency = data.get("currency") or currency
     parts = []
-    for key, value in data.items():
-        if value in (None, "", [], {}):
+    keys = sorted(data, key=lambda k: (_ORDER.get(k, len(_ORDER) - 6), str(k)))
+    for key in keys:
+        value = data[key]
+        if value in (None, "", [], {}) or (value is False and key in _OMIT_WHEN_FALSE):
             continue
-        if key in ("amount", "amount_refunded") and isinstance(value, int):
-            value = f"{from_minor(value, data.get('currency') or currency):,}"  # audit rows keep minor units
-        parts.append(f"{key}: {value}")
+        if key == "key" and "kind" in data:  # the review item's internal key says no more than its kind
+            continue
+        if key == "currency" and any(k in data for k in _MONEY_KEYS):
+            continue  # every amount already says its currency
+        label = "Details received" if key == "changed" and action.endswith(".recorded") else _label(key)
+        parts.append(f"{label}: {_words(key, value, money_currency, tz)}")
     return "; ".join(parts)[:400]
 
 
@@ -133,8 +281,9 @@ def registration_timeline(reg: Registration) -> list[Entry]:
     for model, rows in (("Refund", refunds), ("Dispute", disputes)):
         if rows:
             about |= Q(object_type=model, object_id__in=[str(r.pk) for r in rows])
+    tz = _event_tz(reg.event.timezone)
     for row in AuditLog.objects.filter(about).select_related("actor_user").order_by("created_at", "pk"):
-        detail = _detail(row.after, reg.event.currency)
+        detail = _detail(row.after, reg.event.currency, tz, row.action)
         if row.before and row.action == "registration.status_changed":
             detail = f"{_status_label(row.before.get('status'))} → {_status_label((row.after or {}).get('status'))}"
         entries.append(
@@ -168,7 +317,6 @@ def registration_timeline(reg: Registration) -> list[Entry]:
                     f"{format_money(d.amount, p.currency)} · {d.status} · {d.reason}",
                 )
             )
-    tz = _event_tz(reg.event.timezone)
     for b in bookings:
         when = b.starts_at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if b.starts_at else "no time"
         state = "cancelled" if b.cancelled else ("rescheduled" if b.times_rescheduled else "booked")
