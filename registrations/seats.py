@@ -64,9 +64,17 @@ def issue_seat_references(payment: Payment, actor: Actor) -> list[SeatReference]
     for n in range(2, seats + 1):
         if n in existing:
             continue
+        # A seat an operator already gave (its seat payment exists) gets a link that is used
+        # already: shown as booked, and booking with it gives no second seat.
+        given = Payment.objects.filter(manual_key=seat_key(payment, n)).exclude(registration=None).first()
         try:
             with transaction.atomic():
-                existing[n] = SeatReference.objects.create(payment=payment, seat=n)
+                existing[n] = SeatReference.objects.create(
+                    payment=payment,
+                    seat=n,
+                    registration=given.registration if given else None,
+                    claimed_at=timezone.now() if given else None,
+                )
                 created.append(n)
         except IntegrityError:  # a concurrent request issued it first
             existing[n] = SeatReference.objects.get(payment=payment, seat=n)
