@@ -26,10 +26,20 @@ from .models import NotificationLog, Reminder
 from .policy import MISSING_FOR_STATUS, channels_for, in_quiet_hours, quiet_hours_end
 from .reminders import unsubscribe_headers
 from .render import render_reminder, sms_segments
+from .schedules import SCHEDULES
 from .tokens import status_url, unsubscribe_url
 
 
+def scan_minutes() -> int | None:
+    """How often the reminder scan runs (``notifications.schedules``), for the empty lists' wording."""
+    return next((s.get("minutes") for s in SCHEDULES if s["name"] == "notifications.reminders"), None)
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
+    def changelist_view(self, request, extra_context=None):
+        # An empty list explains itself (admin/notifications/<model>/change_list.html).
+        return super().changelist_view(request, {"scan_minutes": scan_minutes(), **(extra_context or {})})
+
     def has_add_permission(self, request):
         return False
 
