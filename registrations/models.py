@@ -78,7 +78,7 @@ class Event(models.Model):
     reminder_delay_hours = models.PositiveIntegerField(default=24)
     reminder_spacing_hours = models.PositiveIntegerField(default=48)
     reminder_max_count = models.PositiveIntegerField(default=2)
-    sms_enabled = models.BooleanField(default=False)
+    sms_enabled = models.BooleanField("SMS enabled", default=False)
     quiet_hours_start = models.PositiveSmallIntegerField(default=21, help_text="Hour (0-23), event time zone.")
     quiet_hours_end = models.PositiveSmallIntegerField(default=8, help_text="Hour (0-23), event time zone.")
     email_subject_template = models.CharField(max_length=200, blank=True)

@@ -39,3 +39,11 @@ def test_changelist_search_and_detail_pages_load(admin_client, demo, model):
     if obj is not None:
         change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
         assert admin_client.get(change).status_code == 200
+
+
+def test_the_event_form_says_sms_not_sms_in_lower_case(admin_client):
+    from tests.factories import EventFactory
+
+    event = EventFactory()
+    page = admin_client.get(reverse("admin:registrations_event_change", args=[event.pk])).content.decode()
+    assert "SMS enabled" in page and "Sms enabled" not in page
