@@ -89,7 +89,7 @@ DETAIL_LABELS = {
     "registration": "Registration",
     "reference": "Reference",
     "kept": "Kept",
-    "folded": "Joined into it",
+    "folded": "Folded into it",
     "belongs to": "Belongs to",
     "kind": "Review item",
     "key": "Review item",
@@ -118,7 +118,7 @@ DETAIL_LABELS = {
     "payment_known": "Payment known",
     "refunded_with_group": "Refunded with the group payment",
     "opt_outs_carried": "Opt-outs carried over",
-    "manual_key": "Seat link",
+    "manual_key": "Seat",
     "checkout_session_id": "Checkout session",
     "payment_intent_id": "Payment intent",
     "charge_id": "Charge",
@@ -144,7 +144,7 @@ DETAIL_LABELS = {
 }
 _ORDER = {key: n for n, key in enumerate(DETAIL_LABELS)}
 # False says nothing worth reading for these (a booking that is not cancelled): left out.
-_OMIT_WHEN_FALSE = {"cancelled", "livemode", "disputed", "refunded_with_group"}
+_OMIT_WHEN_FALSE = {"cancelled", "livemode", "disputed"}
 _BY = {
     "reference": "their reference",
     "email": "their email address",
@@ -208,6 +208,9 @@ def _words(key: str, value, currency: str, tz) -> str:
         return _status_label(value).replace("_", " ")  # a registration's status, or Stripe's word
     if key in ("payment", "group_payment", "kept", "folded", "booking") and isinstance(value, str):
         return re.sub(r"^(Payment|Booking) ", "", value)  # str(fact) names it: "Payment cs_…"
+    if key == "manual_key" and isinstance(value, str):
+        seat = re.fullmatch(r"seat:(\d+):(\d+)", value)  # registrations.seats.seat_key
+        return f"{seat[2]} of group payment #{seat[1]}" if seat else value
     if key == "opt_outs_carried" and isinstance(value, list):
         return ", ".join({"email_opt_out": "email", "sms_opt_out": "text messages"}.get(v, str(v)) for v in value)
     if isinstance(value, dict):
@@ -308,17 +311,18 @@ def registration_timeline(reg: Registration) -> list[Entry]:
                 )
             )
         for d in p.disputes.all():
+            said = " · ".join(x for x in (d.status, d.reason) if x).replace("_", " ")  # Stripe's codes
             entries.append(
                 Entry(
                     d.status_at or d.created_at,
                     "dispute",
                     "Dispute",
                     "Stripe",
-                    f"{format_money(d.amount, p.currency)} · {d.status} · {d.reason}",
+                    f"{format_money(d.amount, p.currency)} · {said}" if said else format_money(d.amount, p.currency),
                 )
             )
     for b in bookings:
-        when = b.starts_at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if b.starts_at else "no time"
+        when = format_time(b.starts_at, tz) if b.starts_at else "no time"
         state = "cancelled" if b.cancelled else ("rescheduled" if b.times_rescheduled else "booked")
         ident = b.acuity_appointment_id or b.manual_key or ""
         entries.append(
