@@ -60,32 +60,39 @@ def issue_seat_references(payment: Payment, actor: Actor) -> list[SeatReference]
     if seats < 2 or payment.registration_id is None:
         return []
     existing = {s.seat: s for s in SeatReference.objects.filter(payment=payment)}
-    created = []
-    for n in range(2, seats + 1):
-        if n in existing:
-            continue
-        # A seat an operator already gave (its seat payment exists) gets a link that is used
-        # already: shown as booked, and booking with it gives no second seat.
-        given = Payment.objects.filter(manual_key=seat_key(payment, n)).exclude(registration=None).first()
-        try:
-            with transaction.atomic():
-                existing[n] = SeatReference.objects.create(
-                    payment=payment,
-                    seat=n,
-                    registration=given.registration if given else None,
-                    claimed_at=timezone.now() if given else None,
-                )
-                created.append(n)
-        except IntegrityError:  # a concurrent request issued it first
-            existing[n] = SeatReference.objects.get(payment=payment, seat=n)
-    if created:
-        audit(
-            "payment.seat_references_issued",
-            actor=actor,
-            registration=payment.registration,
-            obj=payment,
-            after={"payment": str(payment), "seats": seats, "issued": created},
-        )
+    if all(n in existing for n in range(2, seats + 1)):
+        return [existing[n] for n in sorted(existing) if n <= seats]
+    with transaction.atomic():
+        # Locked like ``resolutions.assign_group_seats`` locks it: a seat an operator is giving at
+        # this moment is committed (and seen below) before its link is issued.
+        list(Payment.objects.select_for_update().filter(pk=payment.pk).values_list("pk"))
+        existing = {s.seat: s for s in SeatReference.objects.filter(payment=payment)}
+        created = []
+        for n in range(2, seats + 1):
+            if n in existing:
+                continue
+            # A seat an operator already gave (its seat payment exists) gets a link that is used
+            # already: shown as booked, and booking with it gives no second seat.
+            given = Payment.objects.filter(manual_key=seat_key(payment, n)).exclude(registration=None).first()
+            try:
+                with transaction.atomic():
+                    existing[n] = SeatReference.objects.create(
+                        payment=payment,
+                        seat=n,
+                        registration=given.registration if given else None,
+                        claimed_at=timezone.now() if given else None,
+                    )
+                    created.append(n)
+            except IntegrityError:  # a concurrent request issued it first
+                existing[n] = SeatReference.objects.get(payment=payment, seat=n)
+        if created:
+            audit(
+                "payment.seat_references_issued",
+                actor=actor,
+                registration=payment.registration,
+                obj=payment,
+                after={"payment": str(payment), "seats": seats, "issued": created},
+            )
     return [existing[n] for n in sorted(existing) if n <= seats]
 
 
