@@ -146,10 +146,23 @@ def detect_review_items(
             _auto_close(item, "one seat at the event's price", actor)
 
     # Duplicate payment: a second payment by the same attendee for the same event within 24 h.
+    # A pair of which one payment has been refunded in full (in the Stripe Dashboard, say) is
+    # settled: no card, and an open one closes by itself.
     ordered = sorted(payments, key=lambda p: (p.occurred_at or p.created_at, p.pk))
+    refunded = {p.pk for p in payments if p.fully_refunded}
+    for item in list(known.values()):
+        if (
+            item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT
+            and item.state == ReviewItem.State.OPEN
+            and item.registration_id == reg.pk
+            and ({item.payment_id, (item.data or {}).get("first_payment")} & refunded)
+        ):
+            _auto_close(item, "refunded in full", actor)
     for earlier, later in zip(ordered, ordered[1:], strict=False):
         if (later.occurred_at or later.created_at) - (earlier.occurred_at or earlier.created_at) <= DUPLICATE_WINDOW:
             if later.method != later.Method.STRIPE and earlier.method != earlier.Method.STRIPE:
+                continue
+            if {earlier.pk, later.pk} & refunded:
                 continue
             _ensure(
                 f"duplicate:{later.pk}",

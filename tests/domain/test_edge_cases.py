@@ -211,6 +211,28 @@ def test_second_payment_within_24h_is_a_duplicate(event):
     assert "paid twice" in item.explanation
 
 
+def test_a_duplicate_refunded_in_the_stripe_dashboard_closes_its_card_by_itself(event):
+    """The operator refunds the second payment in Stripe instead of from the queue: the card
+    closes once Stripe reports the full refund, and the registration is no longer in review."""
+    apply_payment(paid(1, hours=0))
+    apply_payment(paid(2, hours=3))
+    item = open_items(ReviewItem.Kind.DUPLICATE_PAYMENT).get()
+    assert Registration.objects.get().status == Status.NEEDS_REVIEW
+
+    apply_payment(refunded(2, 12000, hours=4))
+
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.RESOLVED and item.resolution.startswith("auto:")
+    assert Registration.objects.get().status == Status.PAID_ONLY
+
+
+def test_a_partly_refunded_duplicate_stays_for_the_operator(event):
+    apply_payment(paid(1, hours=0))
+    apply_payment(paid(2, hours=3))
+    apply_payment(refunded(2, 5000, hours=4))
+    assert open_items(ReviewItem.Kind.DUPLICATE_PAYMENT).count() == 1
+
+
 def test_duplicate_detection_does_not_depend_on_arrival_order(event):
     apply_payment(paid(2, hours=3))
     apply_payment(paid(1, hours=0))

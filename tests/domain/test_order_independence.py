@@ -28,7 +28,9 @@ def _pool():
             paid(i, email, hours=i),
             pi_succeeded(i, hours=i),
             refunded(i, 4000, hours=i + 5),
-            refunded(i, 12000, hours=i + 6),
+            # a's payment is refunded in full; b's in part (a pair with a payment refunded in
+            # full is settled, and b's two payments must stay a duplicate for the pool to cover it)
+            refunded(i, 12000 if i == 1 else 8000, hours=i + 6),
             disputed(i, hours=i + 7),
             disputed(i, status="won", hours=i + 9),
             booked(i, email, hours=i + 0.5),
