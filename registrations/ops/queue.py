@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -91,6 +91,7 @@ def card_extras(items: list[ReviewItem]) -> dict[int, dict]:
         for p in Payment.objects.filter(registration_id__in=cancelled_regs, state=Payment.State.PAID).order_by("pk"):
             if p.method != Payment.Method.GROUP_SEAT:
                 by_reg.setdefault(p.registration_id, []).append(p)
+    with_seats: list[Payment] = []
     for item in items:
         e = extras[item.pk]
         if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT:
@@ -99,11 +100,38 @@ def card_extras(items: list[ReviewItem]) -> dict[int, dict]:
         elif item.kind == ReviewItem.Kind.PAID_CANCELLED:
             e["payments"] = by_reg.get(item.registration_id, [])
         if "payments" in e:
+            with_seats.extend(e["payments"])
             e["refundable"] = [p for p in e["payments"] if stripe_refundable(p)]
             e["not_refundable"] = [p for p in e["payments"] if not stripe_refundable(p)]
         if item.kind == ReviewItem.Kind.GROUP_PAYMENT:
             e["seats"] = int(item.data.get("seats") or 0)
+    name_seat_holders(with_seats)
     return extras
+
+
+def name_seat_holders(payments: list[Payment]) -> None:
+    """Set ``seat_holder_names`` on each payment: who holds a seat it paid for ("A, B and C", or
+    ""). Refunding a group payment in full refunds their seats too (``registrations.seats``),
+    so a refund card says so before any money moves. One query for all."""
+    for p in payments:
+        p.seat_holder_names = ""
+    if not payments:
+        return
+    keys = Q()
+    for pk in {p.pk for p in payments}:
+        keys |= Q(manual_key__startswith=f"seat:{pk}:")
+    holders: dict[int, list[str]] = {}
+    rows = Payment.objects.filter(keys, method=Payment.Method.GROUP_SEAT, registration__isnull=False)
+    for row in rows.select_related("registration__attendee"):
+        try:
+            group_pk = int(row.manual_key.split(":")[1])
+        except (IndexError, ValueError):
+            continue
+        holders.setdefault(group_pk, []).append(str(row.registration.attendee))
+    for p in payments:
+        names = sorted(holders.get(p.pk, []))
+        if names:
+            p.seat_holder_names = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _load_item(pk: int) -> ReviewItem:
@@ -365,6 +393,7 @@ def do_refund(request, item, actor):
     payment_id, amount = form.cleaned_data["payment"], form.cleaned_data["amount"]
     item, payment = check_refund(item.pk, payment_id, amount)
     if not form.cleaned_data["confirm"]:
+        name_seat_holders([payment])
         if not request.htmx:
             # Without htmx the confirm step is its own page.
             return render(

@@ -1,0 +1,59 @@
+"""A group payment's seats follow its full refund (registrations/seats.py): refunding it in full
+makes every seat holder "Refunded". The operator refunding it from a card (the payer cancelled
+their own seat, or it was a duplicate) is told whose seats go with it, on the card and on the
+confirm step, before any money moves."""
+
+import html
+import re
+
+import pytest
+from django.urls import reverse
+
+from registrations.audit import Actor
+from registrations.models import Payment, Registration, ReviewItem, Status
+from registrations.resolutions import assign_group_seats
+
+from .scenario import PRICE, book, make_event, pay
+
+pytestmark = pytest.mark.django_db
+
+
+def page_text(response) -> str:
+    """The words of the page, tags left out (the names may be in bold)."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
+
+
+def test_refunding_a_cancelled_payers_group_payment_warns_that_the_seat_holders_are_refunded_too(
+    ops_client, operator, htmx_headers
+):
+    make_event()
+    pay("pat.payer@example.org", "Pat Payer", amount=3 * PRICE, quantity=3)
+    book("pat.payer@example.org", "Pat", "Payer", source_id=9101)
+    book("sam.guest@example.org", "Sam", "Guest")
+    sam = Registration.objects.get(attendee__email="sam.guest@example.org")
+    group_item = ReviewItem.objects.get(kind=ReviewItem.Kind.GROUP_PAYMENT)
+    assign_group_seats(
+        group_item.pk,
+        [{"registration_id": sam.pk}, {"name": "Nia Named", "email": "nia.named@example.org"}],
+        Actor.operator(operator),
+    )
+    book("pat.payer@example.org", "Pat", "Payer", source_id=9101, status="cancelled")  # Pat cannot come
+    item = ReviewItem.objects.get(kind=ReviewItem.Kind.PAID_CANCELLED, state=ReviewItem.State.OPEN)
+    group = Payment.objects.get(method=Payment.Method.STRIPE)
+
+    card = page_text(ops_client.get(reverse("ops:queue")))
+    warning = "also pays for the seats of Nia Named <nia.named@example.org> and Sam Guest <sam.guest@example.org>"
+    assert warning in card
+    assert "refunding it in full refunds their seats too" in card
+
+    confirm = page_text(
+        ops_client.post(
+            reverse("ops:queue_action", args=[item.pk, "refund"]),
+            {"payment": group.pk, "amount": "360.00"},
+            headers=htmx_headers(),
+        )
+    )
+    assert "Confirm refund of" in confirm
+    assert warning in confirm
+    # Nothing moved yet.
+    assert Registration.objects.get(pk=sam.pk).status == Status.COMPLETE
