@@ -317,6 +317,12 @@ class RegistrationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # registrations come from payments, bookings and walk-ins (ops pages)
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting one would leave its payments and bookings attached to nothing (no ops page
+        # shows them, nothing re-matches them) and bypass the audit trail. Duplicates are merged
+        # in the queue; personal data is removed with ``manage.py purge_personal_data``.
+        return False
+
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields + self.history_fields if obj else self.readonly_fields
 

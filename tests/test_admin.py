@@ -47,3 +47,22 @@ def test_the_event_form_says_sms_not_sms_in_lower_case(admin_client):
     event = EventFactory()
     page = admin_client.get(reverse("admin:registrations_event_change", args=[event.pk])).content.decode()
     assert "SMS enabled" in page and "Sms enabled" not in page
+
+
+def test_a_registration_cannot_be_deleted_in_the_admin_so_its_payments_never_hang_loose(admin_client):
+    from registrations.models import Registration
+    from registrations.services import apply_payment
+    from tests.domain.builders import PLINK, paid
+    from tests.factories import EventFactory
+
+    event = EventFactory()
+    from registrations.models import EventMapping
+
+    EventMapping.objects.create(kind=EventMapping.Kind.STRIPE_PAYMENT_LINK, value=PLINK, event=event)
+    reg = apply_payment(paid(1)).registration
+    assert admin_client.get(reverse("admin:registrations_registration_delete", args=[reg.pk])).status_code == 403
+    response = admin_client.post(reverse("admin:registrations_registration_delete", args=[reg.pk]), {"post": "yes"})
+    assert response.status_code == 403
+    assert Registration.objects.filter(pk=reg.pk).exists() and reg.payments.count() == 1
+    changelist = admin_client.get(reverse("admin:registrations_registration_changelist")).content.decode()
+    assert "delete_selected" not in changelist
