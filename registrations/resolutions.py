@@ -390,8 +390,6 @@ def assign_group_seats(
         payer_reg = item.registration
         event = payer_reg.event
         seats = int(item.data.get("seats") or payment.quantity or 1)
-        if not assignments:
-            raise ResolutionError("Assign at least one seat (to a booking or a named attendee).")
 
         seat_rows = list(Payment.objects.filter(manual_key__startswith=f"seat:{payment.pk}:"))
         taken: dict[int, int | None] = {}  # seat number → registration pk
@@ -405,6 +403,10 @@ def assign_group_seats(
             if ref.registration_id is not None:
                 taken.setdefault(ref.seat, ref.registration_id)
         free = [n for n in range(2 if payer_takes_seat else 1, seats + 1) if n not in taken]
+        if not assignments and (free or not payer_takes_seat):
+            # With every other seat already booked with its link, the payer taking theirs is all
+            # that is left to say: the card closes with nothing else assigned.
+            raise ResolutionError("Assign at least one seat (to a booking or a named attendee).")
         wanted = len(assignments) + (1 if payer_takes_seat else 0)
         if len(assignments) > len(free):
             already = f" ({len(taken)} already taken by booking links)" if taken else ""

@@ -316,7 +316,9 @@ class GroupSeatsForm(forms.Form):
             elif name:
                 self.add_error(f"seat_{n}_email", "Add the attendee's email address.")
         taken = len(assignments) + (1 if data.get("payer_takes_seat") else 0)
-        if not assignments and not self.errors:
+        if not assignments and not self.errors and not data.get("payer_takes_seat"):
+            # With the payer taking a seat, none more may be right (the others were booked with
+            # their own links): ``assign_group_seats`` says so if seats are still free.
             raise forms.ValidationError("Assign at least one seat: pick a booking or type a name and email.")
         if taken > self.seats:
             raise forms.ValidationError(f"Only {self.seats} seats were paid for; you assigned {taken}.")

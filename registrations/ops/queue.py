@@ -379,6 +379,8 @@ def do_assign(request, item, actor):
             raise
         form.add_error(None, str(exc))
         return render(request, "ops/queue.html#card", _card_context(request, item, mode="assign", seats_form=form))
+    if not targets:
+        return _resolved(request, item, "The payer takes a seat; every other seat was booked with its own link.")
     names = ", ".join(str(r.attendee) for r in targets)
     return _resolved(request, item, f"Seats assigned to {names}.")
 
