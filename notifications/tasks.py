@@ -31,10 +31,23 @@ def process_reminders(reminder_ids: list[int]) -> dict:
 
 
 def deliver_messages(message_ids: list[int]) -> dict:
+    """Retries of up to 50 queued messages. No new send starts once half of the worker's task
+    timeout has gone (a provider that hangs costs up to its HTTP timeout a message): the rest
+    stay queued and the next scan's sweep (``delivery.due_for_retry``) hands them out again, so
+    the task is never killed half-way through its list."""
+    import time
+
+    from django.conf import settings
+
     from .delivery import deliver
 
+    ends = time.monotonic() + settings.Q_CLUSTER.get("timeout", 60) / 2
     statuses: dict[str, int] = {}
-    for pk in message_ids:
+    for i, pk in enumerate(message_ids):
+        if time.monotonic() > ends:
+            log.warning("message retries: out of time, %d left for the next sweep", len(message_ids) - i)
+            statuses["left for the next sweep"] = len(message_ids) - i
+            break
         try:
             row = deliver(pk)
             status = row.status if row else "missing"

@@ -43,6 +43,9 @@ from .models import NotificationLog
 
 log = logging.getLogger(__name__)
 
+# Seconds an email send may wait for Resend's answer.
+SEND_TIMEOUT = 20
+
 # twilio-python logs every request (URL, query, headers) at INFO: phone numbers in our logs.
 _twilio_http_log = logging.getLogger("notifications.twilio_http")
 _twilio_http_log.setLevel(logging.WARNING)
@@ -100,6 +103,10 @@ class ResendTransport(Transport):
         # thread, so setting them here is safe.
         resend.api_key = settings.RESEND_API_KEY
         resend.api_url = settings.RESEND_API_URL.rstrip("/")
+        # 20 s, not the SDK's 30: a send that starts just before a retry batch's deadline (half
+        # the task timeout, see tasks.deliver_messages) still ends before the worker's timeout.
+        if getattr(resend.default_http_client, "_timeout", None) != SEND_TIMEOUT:
+            resend.default_http_client = resend.RequestsClient(timeout=SEND_TIMEOUT)
         params = {
             "from": from_email(),
             "to": [message.recipient],  # one To per message: Resend reports per message

@@ -291,3 +291,29 @@ def test_a_retry_of_please_pay_is_dropped_when_that_registration_was_merged_away
     row.refresh_from_db()
     assert fake_resend.emails == []  # no "please pay" to someone whose registration is gone
     assert row.status == Msg.SUPPRESSED and "no longer exists" in row.error
+
+
+def test_a_batch_of_retries_stops_starting_sends_before_the_worker_would_kill_it(fake_resend, one_sided, settings):
+    """Resend answers, but slowly: a task of retries sends what fits in half the task timeout
+    and leaves the rest queued for the next sweep, instead of being killed half-way."""
+    from notifications.tasks import deliver_messages
+
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 1}
+    reg = one_sided(Status.PAID_ONLY)
+    rows = [
+        create_message(
+            channel=NotificationLog.Channel.EMAIL,
+            kind="digest",
+            recipient=reg.attendee.email,
+            subject=f"m{i}",
+            body="b",
+        )[0]
+        for i in range(3)
+    ]
+    fake_resend.fail_next(3, status=200, body={"id": "re_slow"}, delay=0.4)
+
+    statuses = deliver_messages([r.pk for r in rows])
+
+    assert statuses == {"sent": 2, "left for the next sweep": 1}
+    left = NotificationLog.objects.get(pk=rows[2].pk)
+    assert left.status == Msg.QUEUED and left.attempts == 0
