@@ -262,11 +262,22 @@ def refundable_payments(item: ReviewItem) -> list[Payment]:
     paid but cancelled: every paid payment of the registration). Not all are refundable
     through Stripe: see ``stripe_refundable``."""
     if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT:
-        return [item.payment] if item.payment is not None and item.payment.is_paid else []
+        payment = duplicate_to_refund(item)
+        return [payment] if payment is not None and payment.is_paid else []
     if item.kind == ReviewItem.Kind.PAID_CANCELLED and item.registration is not None:
         payments = item.registration.payments.order_by("pk")
         return [p for p in payments if p.is_paid and p.method != Payment.Method.GROUP_SEAT]
     return []
+
+
+def duplicate_to_refund(item: ReviewItem, first: Payment | None = None) -> Payment | None:
+    """The payment a duplicate-payment item refunds: the second one, unless that is a seat of
+    someone's group payment (amount 0, nothing of theirs to give back): then the attendee's own
+    payment (``first``, or the item's first payment) is what they paid twice with."""
+    payment = item.payment
+    if payment is not None and payment.method == Payment.Method.GROUP_SEAT:
+        return first or Payment.objects.filter(pk=item.data.get("first_payment")).first()
+    return payment
 
 
 def stripe_refundable(payment: Payment) -> bool:

@@ -35,6 +35,7 @@ from ..resolutions import (
     assign_group_seats,
     check_refund,
     dismiss,
+    duplicate_to_refund,
     keep_as_credit,
     keep_duplicate,
     map_unmatched_event,
@@ -96,7 +97,8 @@ def card_extras(items: list[ReviewItem]) -> dict[int, dict]:
         e = extras[item.pk]
         if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT:
             e["first_payment"] = firsts.get(item.data.get("first_payment"))
-            e["payments"] = [item.payment] if item.payment is not None else []
+            to_refund = duplicate_to_refund(item, e["first_payment"])
+            e["payments"] = [to_refund] if to_refund is not None else []
         elif item.kind == ReviewItem.Kind.PAID_CANCELLED:
             e["payments"] = by_reg.get(item.registration_id, [])
         if "payments" in e:
