@@ -132,8 +132,13 @@ def name_seat_holders(payments: list[Payment]) -> None:
         holders.setdefault(group_pk, []).append(str(row.registration.attendee))
     for p in payments:
         names = sorted(holders.get(p.pk, []))
+        p.seat_share = None
         if names:
             p.seat_holder_names = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+            # The payer's own seat: what a refund card fills in, so that refunding the payer who
+            # cancelled does not, by default, refund the friends who are still coming.
+            seats = max(p.quantity or 1, len(names) + 1)
+            p.seat_share = min(p.net_amount, (p.amount or 0) // seats)
 
 
 def _load_item(pk: int) -> ReviewItem:

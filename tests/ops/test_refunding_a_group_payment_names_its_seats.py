@@ -57,3 +57,25 @@ def test_refunding_a_cancelled_payers_group_payment_warns_that_the_seat_holders_
     assert warning in confirm
     # Nothing moved yet.
     assert Registration.objects.get(pk=sam.pk).status == Status.COMPLETE
+
+
+def test_the_refund_of_a_group_payer_who_cancelled_is_filled_in_with_their_own_seats_share(ops_client, operator):
+    """Pat paid three seats and cannot come; Sam and Nia still can. The card offers to refund
+    Pat's own seat (one third), not the whole group, which would refund Sam's and Nia's too."""
+    make_event()
+    pay("pat.payer@example.org", "Pat Payer", amount=3 * PRICE, quantity=3)
+    book("pat.payer@example.org", "Pat", "Payer", source_id=9101)
+    book("sam.guest@example.org", "Sam", "Guest")
+    sam = Registration.objects.get(attendee__email="sam.guest@example.org")
+    group_item = ReviewItem.objects.get(kind=ReviewItem.Kind.GROUP_PAYMENT)
+    assign_group_seats(
+        group_item.pk,
+        [{"registration_id": sam.pk}, {"name": "Nia Named", "email": "nia.named@example.org"}],
+        Actor.operator(operator),
+    )
+    book("pat.payer@example.org", "Pat", "Payer", source_id=9101, status="cancelled")
+
+    page = ops_client.get(reverse("ops:queue") + "?kind=paid_cancelled").content.decode()
+    filled = re.search(r'name="amount" inputmode="decimal" value="([^"]*)"', page).group(1)
+    assert filled == f"{PRICE / 100:.2f}"
+    assert "Filled in with one seat" in page_text(ops_client.get(reverse("ops:queue") + "?kind=paid_cancelled"))
