@@ -23,9 +23,9 @@ def page_text(response) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
 
 
-def test_refunding_a_cancelled_payers_group_payment_warns_that_the_seat_holders_are_refunded_too(
-    ops_client, operator, htmx_headers
-):
+def pat_pays_three_seats_and_gives_two(operator) -> Registration:
+    """Pat pays three seats and books; Sam (booked) and Nia (named) get the other two. Returns
+    Sam's registration."""
     make_event()
     pay("pat.payer@example.org", "Pat Payer", amount=3 * PRICE, quantity=3)
     book("pat.payer@example.org", "Pat", "Payer", source_id=9101)
@@ -37,6 +37,13 @@ def test_refunding_a_cancelled_payers_group_payment_warns_that_the_seat_holders_
         [{"registration_id": sam.pk}, {"name": "Nia Named", "email": "nia.named@example.org"}],
         Actor.operator(operator),
     )
+    return sam
+
+
+def test_refunding_a_cancelled_payers_group_payment_warns_that_the_seat_holders_are_refunded_too(
+    ops_client, operator, htmx_headers
+):
+    sam = pat_pays_three_seats_and_gives_two(operator)
     book("pat.payer@example.org", "Pat", "Payer", source_id=9101, status="cancelled")  # Pat cannot come
     item = ReviewItem.objects.get(kind=ReviewItem.Kind.PAID_CANCELLED, state=ReviewItem.State.OPEN)
     group = Payment.objects.get(method=Payment.Method.STRIPE)
@@ -62,17 +69,7 @@ def test_refunding_a_cancelled_payers_group_payment_warns_that_the_seat_holders_
 def test_the_refund_of_a_group_payer_who_cancelled_is_filled_in_with_their_own_seats_share(ops_client, operator):
     """Pat paid three seats and cannot come; Sam and Nia still can. The card offers to refund
     Pat's own seat (one third), not the whole group, which would refund Sam's and Nia's too."""
-    make_event()
-    pay("pat.payer@example.org", "Pat Payer", amount=3 * PRICE, quantity=3)
-    book("pat.payer@example.org", "Pat", "Payer", source_id=9101)
-    book("sam.guest@example.org", "Sam", "Guest")
-    sam = Registration.objects.get(attendee__email="sam.guest@example.org")
-    group_item = ReviewItem.objects.get(kind=ReviewItem.Kind.GROUP_PAYMENT)
-    assign_group_seats(
-        group_item.pk,
-        [{"registration_id": sam.pk}, {"name": "Nia Named", "email": "nia.named@example.org"}],
-        Actor.operator(operator),
-    )
+    pat_pays_three_seats_and_gives_two(operator)
     book("pat.payer@example.org", "Pat", "Payer", source_id=9101, status="cancelled")
 
     page = ops_client.get(reverse("ops:queue") + "?kind=paid_cancelled").content.decode()
