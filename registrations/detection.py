@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from .audit import Actor, audit
 from .identity import similar_to
-from .models import Booking, Payment, Registration, ReviewItem, Status
+from .models import Booking, Payment, Registration, ReviewItem, SeatReference, Status
 from .money import format_money
 
 DUPLICATE_WINDOW = timedelta(hours=24)
@@ -79,6 +79,61 @@ def _auto_close(item: ReviewItem, why: str, actor: Actor):
         )
 
 
+def _group_explanation(reg: Registration, p: Payment, seats: int, now: int | None = None) -> str:
+    text = (
+        f"{reg.attendee} paid {_money(p.amount, p.currency)} for {seats} seats in one payment. "
+        "Assign each seat to a booking or a named attendee so everyone coming is on the list."
+    )
+    if now is not None:
+        text += (
+            f" The payment now reads as {now} seats (its quantity arrived or the event's price changed) "
+            f"but seats were already handed out for {seats}: check the seats given against what was paid."
+        )
+    return text
+
+
+def _follow_seat_count(item: ReviewItem, reg: Registration, p: Payment, seats: int, actor: Actor) -> None:
+    """An open group card counts the seats the payment reads as now (the quantity can arrive after
+    the amount opened the card, the price can be corrected to another multiple). Once a seat was
+    handed out (an operator's assignment, a seat link issued to the payer) its count stays, since
+    seat numbers, links and the operator's note refer to it: the card says the payment now reads
+    differently (``seats_now``) and an operator decides."""
+    if item.state != ReviewItem.State.OPEN or item.payment_id != p.pk:
+        return
+    data = dict(item.data or {})
+    shown = data.get("seats")
+    if shown == seats and "seats_now" not in data:
+        return
+    handed_out = (
+        bool(p.seat_assignments)
+        or SeatReference.objects.filter(payment=p).exists()
+        or Payment.objects.filter(manual_key__startswith=f"seat:{p.pk}:").exists()
+    )
+    if not handed_out or shown is None:
+        data.pop("seats_now", None)
+        data["seats"] = seats
+        explanation = _group_explanation(reg, p, seats)
+    elif shown == seats:
+        data.pop("seats_now", None)
+        explanation = _group_explanation(reg, p, seats)
+    else:
+        data["seats_now"] = seats
+        explanation = _group_explanation(reg, p, shown, now=seats)
+    if data == item.data and explanation == item.explanation:
+        return
+    before = {"seats": item.data.get("seats"), "seats_now": item.data.get("seats_now"), "explanation": item.explanation}
+    item.data, item.explanation = data, explanation
+    item.save(update_fields=["data", "explanation"])
+    audit(
+        "review.updated",
+        actor=actor,
+        registration=reg,
+        obj=item,
+        before=before,
+        after={"seats": data.get("seats"), "seats_now": data.get("seats_now"), "explanation": explanation},
+    )
+
+
 def sides(reg: Registration, payments=None, bookings=None) -> tuple[bool, bool]:
     """(has live payment, has live booking) from facts, independent of the stored status."""
     payments = reg.payments.all() if payments is None else payments
@@ -119,17 +174,17 @@ def detect_review_items(
         ):
             seats = p.amount // event.price
         if seats >= 2:
-            _ensure(
+            item = _ensure(
                 f"group:{p.pk}",
                 ReviewItem.Kind.GROUP_PAYMENT,
                 reg,
                 actor,
                 known=known,
-                explanation=f"{reg.attendee} paid {_money(p.amount, p.currency)} for {seats} seats in one payment. "
-                "Assign each seat to a booking or a named attendee so everyone coming is on the list.",
+                explanation=_group_explanation(reg, p, seats),
                 payment=p,
                 data={"seats": seats},
             )
+            _follow_seat_count(item, reg, p, seats, actor)
         elif not p.seat_assignments:
             one_seat.add(p.pk)
     # A card the amount suggested (120 paid at a price of 60) that the price or kind no longer

@@ -144,6 +144,7 @@ EVERY_ACTION = {
     "booking.rescheduled": {"appointment": "5011", "starts_at": "2026-12-15T18:00:00+00:00", "changed": ["starts_at"]},
     "review.opened": {"kind": "paid_cancelled", "key": "paid_cancelled:12", "explanation": "Carl paid but cancelled."},
     "review.reopened": {"key": "duplicate:12"},
+    "review.updated": {"seats": 2, "seats_now": None, "explanation": "Gina paid 240.00 USD for 2 seats."},
     "review.auto_closed": {"key": "group:12", "why": "no longer one-sided"},
     "attendee.alias_learned": {"alias": "b@example.org", "attendee": "a@example.org", "reason": "reference match"},
     "attendee.created": {"email": "a@example.org"},
