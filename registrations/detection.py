@@ -19,6 +19,7 @@ from .audit import Actor, audit
 from .identity import similar_to
 from .models import Booking, Payment, Registration, ReviewItem, SeatReference, Status
 from .money import format_money
+from .seats import declined_sentence
 
 DUPLICATE_WINDOW = timedelta(hours=24)
 
@@ -119,6 +120,7 @@ def _follow_seat_count(item: ReviewItem, reg: Registration, p: Payment, seats: i
     else:
         data["seats_now"] = seats
         explanation = _group_explanation(reg, p, shown, now=seats)
+    explanation += "".join(declined_sentence(n) for n in data.get("declined") or [])  # seats.py's notes stay
     if data == item.data and explanation == item.explanation:
         return
     before = {"seats": item.data.get("seats"), "seats_now": item.data.get("seats_now"), "explanation": item.explanation}

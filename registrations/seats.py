@@ -7,6 +7,10 @@ email), and is given the seat: a GROUP_SEAT payment of amount 0 keyed
 ``seat:<group payment pk>:<seat>`` — the same fact ``resolutions.assign_group_seats`` writes when
 an operator assigns seats by hand, so both paths look alike in the dashboard and exports.
 
+One person holds one seat of a group (as an operator assigning seats is held to): someone who
+already holds a seat of it and books with another seat's link keeps that booking but gets no
+second seat; the link stays free and the open group card and their timeline say so.
+
 The seat payment follows the group payment's state (a bank debit still clearing leaves the seat
 unpaid until the money arrives), and when every seat is booked the "group payment" review item
 is resolved with ``seats_assigned``.
@@ -38,7 +42,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .audit import Actor, audit
-from .models import Booking, Payment, Registration, ReviewItem, SeatReference
+from .models import AuditLog, Booking, Payment, Registration, ReviewItem, SeatReference
 from .money import format_money, from_minor
 
 SEAT_STATE_FROM_GROUP = {
@@ -210,6 +214,74 @@ def _maybe_resolve_group_item(group: Payment, actor: Actor) -> bool:
     return True
 
 
+def _seat_held(group: Payment, reg: Registration) -> int | None:
+    """The seat of ``group`` that ``reg`` already holds (given by an operator or booked with
+    another link), if any. The payer is not counted here: booking an extra seat under their own
+    address marks the seat taken without a seat payment (see ``_claim``)."""
+    if group.registration_id == reg.pk:
+        return None
+    for key in Payment.objects.filter(manual_key__startswith=f"seat:{group.pk}:", registration=reg).values_list(
+        "manual_key", flat=True
+    ):
+        try:
+            return int(key.rsplit(":", 1)[1])
+        except ValueError:
+            continue
+    return SeatReference.objects.filter(payment=group, registration=reg).values_list("seat", flat=True).first()
+
+
+def declined_sentence(note: dict) -> str:
+    """What the group card says about a seat link booked by someone who already holds a seat."""
+    return (
+        f" {note['email']} booked with the link of seat {note['seat']} (appointment {note['booking']}) but "
+        f"already holds seat {note['holds']}: no second seat was given and seat {note['seat']} is still free. "
+        "Assign it by name to whoever it was booked for, or leave it."
+    )
+
+
+def _decline(seat: SeatReference, held: int, booking: Booking, reg: Registration, actor: Actor) -> None:
+    """``reg`` booked with the link of seat ``seat.seat`` but already holds seat ``held`` of the same
+    group payment. One person holds one seat (as ``resolutions.assign_group_seats`` insists), so
+    the booking is kept without a second seat and the link stays free for whoever it was meant
+    for; the open group card and the booker's timeline say so, for an operator to give the seat
+    (by name, on the card) or leave it. A redelivery of the booking writes nothing again."""
+    group = seat.payment
+    email = reg.attendee.email
+    note = {"seat": seat.seat, "email": email, "holds": held, "booking": booking.acuity_appointment_id}
+    if AuditLog.objects.filter(
+        action="registration.seat_declined",
+        registration=reg,
+        after__seat=seat.seat,
+        after__booking=booking.acuity_appointment_id,
+        after__group_payment=str(group),
+    ).exists():
+        return
+    audit(
+        "registration.seat_declined",
+        actor=actor,
+        registration=reg,
+        obj=booking,
+        after={
+            "group_payment": str(group),
+            **note,
+            "payer": group.registration.attendee.email if group.registration else None,
+        },
+    )
+    item = ReviewItem.objects.select_for_update().filter(key=f"group:{group.pk}", state=ReviewItem.State.OPEN).first()
+    if item is None:
+        return
+    item.data = {**(item.data or {}), "declined": [*((item.data or {}).get("declined") or []), note]}
+    item.explanation += declined_sentence(note)
+    item.save(update_fields=["data", "explanation"])
+    audit(
+        "review.updated",
+        actor=actor,
+        registration=item.registration,
+        obj=item,
+        after={"group_payment": str(group), **note},
+    )
+
+
 def after_booking(booking: Booking, reg: Registration, actor: Actor) -> list[Registration]:
     """A booking was attached to ``reg``: give it its seat if it carries a seat reference, and
     resolve group items whose seats are now all booked. Returns other registrations to recompute."""
@@ -222,7 +294,11 @@ def after_booking(booking: Booking, reg: Registration, actor: Actor) -> list[Reg
             .filter(reference=ref)
             .first()
         )
-        if seat is not None and seat.payment.event_id == booking.event_id and seat.registration_id is None:
+        free = seat is not None and seat.payment.event_id == booking.event_id and seat.registration_id is None
+        held = _seat_held(seat.payment, reg) if free else None
+        if held is not None:
+            _decline(seat, held, booking, reg, actor)
+        elif free:
             _claim(seat, booking, reg, actor)
             if seat.payment.registration_id and seat.payment.registration_id != reg.pk:
                 others[seat.payment.registration_id] = seat.payment.registration
