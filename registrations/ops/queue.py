@@ -130,6 +130,11 @@ def name_seat_holders(payments: list[Payment]) -> None:
         except (IndexError, ValueError):
             continue
         holders.setdefault(group_pk, []).append(str(row.registration.attendee))
+    # The seats the group card counts (the amount may have told them, with no quantity).
+    carded = {
+        key: (data or {}).get("seats")
+        for key, data in ReviewItem.objects.filter(key__in=[f"group:{pk}" for pk in holders]).values_list("key", "data")
+    }
     for p in payments:
         names = sorted(holders.get(p.pk, []))
         p.seat_share = None
@@ -137,7 +142,7 @@ def name_seat_holders(payments: list[Payment]) -> None:
             p.seat_holder_names = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
             # The payer's own seat: what a refund card fills in, so that refunding the payer who
             # cancelled does not, by default, refund the friends who are still coming.
-            seats = max(p.quantity or 1, len(names) + 1)
+            seats = max(int(carded.get(f"group:{p.pk}") or 0), p.quantity or 1, len(names) + 1)
             p.seat_share = min(p.net_amount, (p.amount or 0) // seats)
 
 

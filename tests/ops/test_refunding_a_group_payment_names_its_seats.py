@@ -76,3 +76,27 @@ def test_the_refund_of_a_group_payer_who_cancelled_is_filled_in_with_their_own_s
     filled = re.search(r'name="amount" inputmode="decimal" value="([^"]*)"', page).group(1)
     assert filled == f"{PRICE / 100:.2f}"
     assert "Filled in with one seat" in page_text(ops_client.get(reverse("ops:queue") + "?kind=paid_cancelled"))
+
+
+def test_the_refund_of_a_group_payer_who_cancelled_is_one_seat_even_when_the_amount_told_the_seats(
+    ops_client, operator
+):
+    """Pat's 360.00 at a 120.00 event came without a quantity (the amount said '3 seats') and only
+    Sam has been given a seat so far. The card still fills in one seat's share, 120.00, not half
+    the payment."""
+    make_event()
+    pay("pat.payer@example.org", "Pat Payer", amount=3 * PRICE, quantity=1)
+    book("pat.payer@example.org", "Pat", "Payer", source_id=9102)
+    book("sam.guest@example.org", "Sam", "Guest")
+    sam = Registration.objects.get(attendee__email="sam.guest@example.org")
+    group_item = ReviewItem.objects.get(kind=ReviewItem.Kind.GROUP_PAYMENT)
+    assert group_item.data["seats"] == 3
+    assign_group_seats(group_item.pk, [{"registration_id": sam.pk}], Actor.operator(operator))
+    book("pat.payer@example.org", "Pat", "Payer", source_id=9102, status="cancelled")
+
+    page = ops_client.get(reverse("ops:queue") + "?kind=paid_cancelled").content.decode()
+    filled = re.search(r'name="amount" inputmode="decimal" value="([^"]*)"', page).group(1)
+    assert filled == f"{PRICE / 100:.2f}"
+    assert f"one seat's share (${PRICE / 100:.2f})" in page_text(
+        ops_client.get(reverse("ops:queue") + "?kind=paid_cancelled")
+    )
