@@ -205,8 +205,15 @@ def detect_review_items(
     # Duplicate payment: a second payment by the same attendee for the same event within 24 h.
     # A pair of which one payment has been refunded in full (in the Stripe Dashboard, say) is
     # settled: no card, and an open one closes by itself.
-    ordered = sorted(payments, key=lambda p: (p.occurred_at or p.created_at, p.pk))
+    # The refunded ones are left out of the pairing: of three payments with the middle one
+    # refunded, the first and the third are still a duplicate.
     refunded = {p.pk for p in payments if p.fully_refunded}
+    ordered = sorted((p for p in payments if p.pk not in refunded), key=lambda p: (p.occurred_at or p.created_at, p.pk))
+    live_pairs = {
+        later.pk: earlier
+        for earlier, later in zip(ordered, ordered[1:], strict=False)
+        if (later.occurred_at or later.created_at) - (earlier.occurred_at or earlier.created_at) <= DUPLICATE_WINDOW
+    }
     for item in list(known.values()):
         if (
             item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT
@@ -214,12 +221,16 @@ def detect_review_items(
             and item.registration_id == reg.pk
             and ({item.payment_id, (item.data or {}).get("first_payment")} & refunded)
         ):
-            _auto_close(item, "refunded in full", actor)
+            if item.payment_id in live_pairs:  # still a duplicate, of an earlier payment now
+                earlier = live_pairs[item.payment_id]
+                item.data = {**(item.data or {}), "first_payment": earlier.pk}
+                item.save(update_fields=["data"])
+                audit("review.updated", actor=actor, registration=reg, obj=item, after={"first_payment": earlier.pk})
+            else:
+                _auto_close(item, "refunded in full", actor)
     for earlier, later in zip(ordered, ordered[1:], strict=False):
         if (later.occurred_at or later.created_at) - (earlier.occurred_at or earlier.created_at) <= DUPLICATE_WINDOW:
             if later.method != later.Method.STRIPE and earlier.method != earlier.Method.STRIPE:
-                continue
-            if {earlier.pk, later.pk} & refunded:
                 continue
             _ensure(
                 f"duplicate:{later.pk}",

@@ -226,6 +226,26 @@ def test_a_duplicate_refunded_in_the_stripe_dashboard_closes_its_card_by_itself(
     assert Registration.objects.get().status == Status.PAID_ONLY
 
 
+def test_paying_three_times_and_one_refunded_in_the_dashboard_still_shows_the_other_two_as_a_duplicate(event):
+    """River paid three times within a few hours; the middle payment is refunded in full in the
+    Stripe Dashboard. The first and the third are still both paid: that is still a duplicate for
+    an operator, not a settled registration."""
+    apply_payment(paid(1, hours=0))
+    apply_payment(paid(2, hours=3))
+    apply_payment(paid(3, hours=6))
+    assert open_items(ReviewItem.Kind.DUPLICATE_PAYMENT).count() == 2
+
+    apply_payment(refunded(2, 12000, hours=7))
+
+    item = open_items(ReviewItem.Kind.DUPLICATE_PAYMENT).get()
+    first, third = Payment.objects.get(payment_intent_id="pi_1"), Payment.objects.get(payment_intent_id="pi_3")
+    assert (item.data["first_payment"], item.payment_id) == (first.pk, third.pk)
+    assert Registration.objects.get().status == Status.NEEDS_REVIEW
+    audits = AuditLog.objects.filter(action__startswith="review.").count()
+    apply_payment(refunded(2, 12000, hours=7))  # the same refund delivered again changes nothing
+    assert AuditLog.objects.filter(action__startswith="review.").count() == audits
+
+
 def test_a_partly_refunded_duplicate_stays_for_the_operator(event):
     apply_payment(paid(1, hours=0))
     apply_payment(paid(2, hours=3))
