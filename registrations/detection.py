@@ -213,6 +213,7 @@ def detect_review_items(
         later.pk: earlier
         for earlier, later in zip(ordered, ordered[1:], strict=False)
         if (later.occurred_at or later.created_at) - (earlier.occurred_at or earlier.created_at) <= DUPLICATE_WINDOW
+        and Payment.Method.STRIPE in (later.method, earlier.method)
     }
     for item in list(known.values()):
         if (

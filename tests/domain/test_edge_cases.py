@@ -3,6 +3,7 @@
 import pytest
 
 from registrations.audit import Actor
+from registrations.engine import recompute
 from registrations.models import (
     Attendee,
     AttendeeAlias,
@@ -21,7 +22,7 @@ from registrations.services import add_mapping, apply_booking, apply_payment, en
 from registrations.signals import PaymentSignal
 from tests.factories import EventFactory
 
-from .builders import booked, disputed, paid, pi_succeeded, refunded
+from .builders import at, booked, disputed, paid, pi_succeeded, refunded
 
 pytestmark = pytest.mark.django_db
 
@@ -244,6 +245,24 @@ def test_paying_three_times_and_one_refunded_in_the_dashboard_still_shows_the_ot
     audits = AuditLog.objects.filter(action__startswith="review.").count()
     apply_payment(refunded(2, 12000, hours=7))  # the same refund delivered again changes nothing
     assert AuditLog.objects.filter(action__startswith="review.").count() == audits
+
+
+def test_two_cash_walk_ins_left_when_the_card_payment_between_them_is_refunded_are_not_a_duplicate(event):
+    """Cash at the door, then a card payment, then cash again: two cards (each pair has the card
+    payment). Once the card payment is refunded in full, the two cash payments are not a
+    duplicate by the rule (neither went through Stripe): no card stays open."""
+    system = Actor.system("test")
+    enter_walk_in(event=event, email="river@example.org", name="River Stone", method="cash", amount=12000, actor=system)
+    Payment.objects.filter(method=Payment.Method.CASH).update(occurred_at=at(0))
+    apply_payment(paid(1, hours=2))
+    enter_walk_in(event=event, email="river@example.org", name="River Stone", method="cash", amount=12000, actor=system)
+    Payment.objects.filter(method=Payment.Method.CASH, occurred_at__gt=at(3)).update(occurred_at=at(4))
+    recompute(Registration.objects.get(), system)
+    assert open_items(ReviewItem.Kind.DUPLICATE_PAYMENT).count() == 2
+
+    apply_payment(refunded(1, 12000, hours=5))
+
+    assert open_items(ReviewItem.Kind.DUPLICATE_PAYMENT).count() == 0
 
 
 def test_a_partly_refunded_duplicate_stays_for_the_operator(event):
