@@ -50,3 +50,24 @@ def test_recent_walk_ins_carry_the_event_time_zone(ops_client, event):
     page = ops_client.get(url).content.decode()
     recent = re.search(r"Recent walk-ins</h2>\s*<ul[^>]*>(.*?)</ul>", page, re.S).group(1)
     assert ZONE.search(re.sub(r"<[^>]+>", "", recent).strip()), recent
+
+
+def test_the_refund_confirm_step_gives_the_payment_day_in_the_event_time_zone(ops_client, world, htmx_headers):
+    """A payment made at 19:30 in California on 2 December reads '2 Dec' on the card; the confirm
+    step must not say it was paid on 3 December (the server's UTC day)."""
+    from datetime import datetime
+
+    item = ReviewItem.objects.get(kind="duplicate_payment", state=ReviewItem.State.OPEN)
+    tz = zoneinfo.ZoneInfo(world.event.timezone)
+    Payment.objects.filter(pk=item.payment_id).update(
+        occurred_at=datetime(2026, 12, 2, 19, 30, tzinfo=tz), payment_intent_id="pi_evening"
+    )
+    payment = Payment.objects.get(pk=item.payment_id)
+    for headers in (htmx_headers(), {}):
+        page = ops_client.post(
+            reverse("ops:queue_action", args=[item.pk, "refund"]),
+            {"payment": payment.pk, "amount": f"{payment.net_amount / 100:.2f}"},
+            headers=headers,
+        ).content.decode()
+        assert "Confirm refund of" in page
+        assert "paid on 2 Dec 2026" in page
