@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from datetime import datetime
 
 import pytest
 from django.urls import reverse
 
 from registrations.models import Payment, Registration, ReviewItem
+
+from .scenario import book, make_event, pay
 
 pytestmark = pytest.mark.django_db
 
@@ -55,8 +58,6 @@ def test_recent_walk_ins_carry_the_event_time_zone(ops_client, event):
 def test_the_refund_confirm_step_gives_the_payment_day_in_the_event_time_zone(ops_client, world, htmx_headers):
     """A payment made at 19:30 in California on 2 December reads '2 Dec' on the card; the confirm
     step must not say it was paid on 3 December (the server's UTC day)."""
-    from datetime import datetime
-
     item = ReviewItem.objects.get(kind="duplicate_payment", state=ReviewItem.State.OPEN)
     tz = zoneinfo.ZoneInfo(world.event.timezone)
     Payment.objects.filter(pk=item.payment_id).update(
@@ -71,3 +72,22 @@ def test_the_refund_confirm_step_gives_the_payment_day_in_the_event_time_zone(op
         ).content.decode()
         assert "Confirm refund of" in page
         assert "paid on 2 Dec 2026" in page
+
+
+def test_a_paid_but_cancelled_card_names_each_payment_by_its_day_in_the_event_time_zone(ops_client, operator):
+    """Two payments on one cancelled registration: each refund form names its payment's day. The
+    one made at 19:30 in California on 2 December is 'payment of 2 Dec', not 3 Dec (UTC)."""
+    event = make_event()
+    pay("two.payments@example.org", "Two Payments")
+    pay("two.payments@example.org", "Two Payments")
+    tz = zoneinfo.ZoneInfo(event.timezone)
+    first, second = Payment.objects.order_by("pk")
+    Payment.objects.filter(pk=first.pk).update(occurred_at=datetime(2026, 11, 20, 10, 0, tzinfo=tz))
+    Payment.objects.filter(pk=second.pk).update(occurred_at=datetime(2026, 12, 2, 19, 30, tzinfo=tz))
+    book("two.payments@example.org", "Two", "Payments", source_id=9301)
+    book("two.payments@example.org", "Two", "Payments", source_id=9301, status="cancelled")
+    assert ReviewItem.objects.filter(kind="paid_cancelled", state=ReviewItem.State.OPEN).exists()
+
+    page = ops_client.get(reverse("ops:queue") + "?kind=paid_cancelled").content.decode()
+    assert "payment of 20 Nov" in page
+    assert "payment of 2 Dec" in page
