@@ -33,6 +33,8 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from jlf.tasks import task_timeout
+
 log = logging.getLogger(__name__)
 
 
@@ -283,8 +285,7 @@ def default_wait_budget() -> float:
     processing: up to two Stripe calls per delivery, each with its own HTTP timeouts; reminders'
     live checks), which are killed at that timeout, or in web requests; a task killed mid-call is
     only recovered later by the sweeper, where a temporary error is retried with backoff."""
-    timeout = (getattr(settings, "Q_CLUSTER", None) or {}).get("timeout") or 60
-    return float(timeout) / 6
+    return task_timeout() / 6
 
 
 @contextmanager

@@ -46,6 +46,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from jlf.readonly import processing_paused
+from jlf.tasks import task_timeout
 from registrations.audit import Actor
 from registrations.models import Source
 from registrations.services import apply_booking, apply_payment
@@ -68,7 +69,7 @@ def retry_delay(attempts: int) -> timedelta:
 def _lease() -> timedelta:
     # django-q2 kills a task after Q_CLUSTER["timeout"]: a lease a little longer than that is
     # never cut short by a slow but live attempt.
-    return timedelta(seconds=int(settings.Q_CLUSTER.get("timeout") or 60) + 30)
+    return timedelta(seconds=task_timeout() + 30)
 
 
 def _log_extra(row: WebhookEvent, **more) -> dict:

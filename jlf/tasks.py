@@ -14,8 +14,18 @@ Connected in ``jlf.apps.JlfConfig.ready``.
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from .context import request_id_var
 from .middleware import new_request_id, valid_request_id
+
+
+def task_timeout() -> float:
+    """Seconds django-q2 lets a task run before it kills it (Q_CLUSTER["timeout"], 60 by default):
+    what every per-task deadline (live checks, message retries, provider back-off, leases) is
+    measured against."""
+    return float((getattr(settings, "Q_CLUSTER", None) or {}).get("timeout") or 60)
+
 
 _tokens: dict[str, list] = {}
 

@@ -36,6 +36,7 @@ from django.conf import settings
 
 from integrations.clients import AcuityClient, ProviderError, stripe_call, stripe_client
 from integrations.parsing import appointment_to_signal, session_to_signal
+from jlf.tasks import task_timeout
 from registrations.audit import Actor
 from registrations.identity import known_emails, normalise_email, split_emails
 from registrations.models import EventMapping, Source
@@ -83,7 +84,7 @@ _task_ends: contextvars.ContextVar[float | None] = contextvars.ContextVar("live_
 def one_task():
     """Around the reminders of one django-q2 task: together, their live checks start no call
     once half of Q_CLUSTER["timeout"] has gone (the later reminders wait for the next scan)."""
-    token = _task_ends.set(time.monotonic() + settings.Q_CLUSTER.get("timeout", 60) / 2)
+    token = _task_ends.set(time.monotonic() + task_timeout() / 2)
     try:
         yield
     finally:
@@ -96,7 +97,7 @@ class _Deadline:
 
     def __init__(self, provider: str):
         self.provider = provider
-        self.seconds = settings.Q_CLUSTER.get("timeout", 60) / 2
+        self.seconds = task_timeout() / 2
         self.ends = time.monotonic() + self.seconds
         task_ends = _task_ends.get()
         if task_ends is not None:

@@ -37,11 +37,11 @@ def deliver_messages(message_ids: list[int]) -> dict:
     the task is never killed half-way through its list."""
     import time
 
-    from django.conf import settings
+    from jlf.tasks import task_timeout
 
     from .delivery import deliver
 
-    ends = time.monotonic() + settings.Q_CLUSTER.get("timeout", 60) / 2
+    ends = time.monotonic() + task_timeout() / 2
     statuses: dict[str, int] = {}
     for i, pk in enumerate(message_ids):
         if time.monotonic() > ends:
