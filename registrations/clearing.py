@@ -125,10 +125,9 @@ def _flag(payment_id: int, now, after: timedelta) -> bool:
     if payment is None or payment.registration_id is None:
         return False
     reg = locked_registrations().get(pk=payment.registration_id)
-    if not _stalled(now, after).filter(pk=payment_id).exists():  # changed meanwhile (under the lock)
+    # Changed meanwhile (checked again under the lock), paid another way included.
+    if not _stalled(now, after).filter(pk=payment_id).exists():
         return False
-    if any(p.is_paid and not p.fully_refunded for p in reg.payments.all()):
-        return False  # paid another way: the debit no longer holds anything back
     rounds = ReviewItem.objects.filter(payment=payment, kind=KIND).count()
     booked = reg.bookings.filter(cancelled=False).exists()
     group = _group_of(payment)
