@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import sys
 import time
 from datetime import datetime, timedelta
@@ -39,7 +40,13 @@ def parse_args():
     p.add_argument("--dates", type=int, default=50, help="appointment dates per event")
     p.add_argument("--db", default="jlf_recon_bench")
     p.add_argument("--db-host", default="postgres://postgres@127.0.0.1:5432")
-    p.add_argument("--profile", metavar="FILE", help="write a cProfile of the first run to FILE")
+    p.add_argument("--profile", metavar="FILE", help="cProfile the first run (implies --processes 1)")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="RECONCILE_APPLY_PROCESSES for the runs (default: the setting's default, one per core up to 4)",
+    )
     return p.parse_args()
 
 
@@ -99,6 +106,10 @@ def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jlf.settings")
     for key in ("STRIPE_REQUESTS_PER_SECOND", "ACUITY_REQUESTS_PER_SECOND"):
         os.environ.pop(key, None)  # the real limits, never raised for the benchmark
+    if args.profile:
+        args.processes = 1  # cProfile sees this process only
+    if args.processes is not None:
+        os.environ["RECONCILE_APPLY_PROCESSES"] = str(args.processes)
 
     recreate_database(args.db_host, args.db)
     import django
@@ -140,6 +151,11 @@ def main():
         f"machine: {os.cpu_count()} cores, {cpu_model()}, PostgreSQL {connection.pg_version // 10000}, "
         f"Python {sys.version.split()[0]}"
     )
+    processes = settings.RECONCILE_APPLY_PROCESSES
+    print(
+        f"apply processes: {processes}"
+        + (" (the SQL queries below are this process's only, not the apply processes')" if processes > 1 else "")
+    )
 
     results = []
     for label in ("first run (empty database)", "re-run (nothing changed)"):
@@ -154,6 +170,7 @@ def main():
         wrapper = connection.execute_wrapper(count_queries)
         wrapper.__enter__()
         t, cpu = time.monotonic(), time.process_time()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         if args.profile and not results:
             import cProfile
 
@@ -163,6 +180,8 @@ def main():
         else:
             run = reconcile(since=parse_since("3d"), options={"since": "3d"})
         took, cpu = time.monotonic() - t, time.process_time() - cpu
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        child_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
         wrapper.__exit__(None, None, None)
         calls = {
             "stripe sessions": stripe.count("GET", r"^/v1/checkout/sessions$"),
@@ -175,7 +194,8 @@ def main():
         results.append((label, took, run, calls))
         per = queries[0] / max(totals(run)["seen"], 1)
         print(
-            f"\n== {label}: {took:.1f} s (CPU of this process {cpu:.1f} s), status {run.status}, "
+            f"\n== {label}: {took:.1f} s (CPU of this process {cpu:.1f} s, of the apply processes "
+            f"{child_cpu:.1f} s), status {run.status}, "
             f"{queries[0]:,} SQL queries ({per:.1f} per record)"
         )
         print("   API calls: " + ", ".join(f"{k} {v}" for k, v in calls.items()))

@@ -61,6 +61,7 @@ from .parsing import (
     session_event_keys,
     session_to_signal,
 )
+from .reconcile_pool import ApplyPool, Outcome, usable
 from .reconcile_report import _empty_counts, summary_line
 from .reconcile_sources import (
     AcuityWalker,
@@ -255,6 +256,7 @@ class Reconciler:
         self._failures_in_a_row = 0
         self._awaiting: list[tuple[str, str]] = []  # (session id, slug): unpaid, older than the window
         self.run: ReconcileRun | None = None
+        self.pool: ApplyPool | None = None  # several processes apply the records (reconcile_pool)
 
     # counting ----------------------------------------------------------------------------------
     def _c(self, slug: str, provider: str) -> dict:
@@ -287,7 +289,7 @@ class Reconciler:
         """Through the one code path; in a dry run, inside a transaction rolled back at once (per
         record, so no row lock outlives the record and webhooks are never held up)."""
         fn = apply_payment if provider == "stripe" else apply_booking
-        actor = Actor.system(source=f"reconcile:{self.run.pk}")
+        actor = Actor.system(source=self._source)
         try:
             if self.dry_run:
                 with transaction.atomic():
@@ -297,29 +299,55 @@ class Reconciler:
                 result = fn(signal, actor=actor, source=Source.RECONCILIATION)
         except Exception as exc:  # one bad record must not stop the run; it is counted and listed
             log.exception("reconcile: applying %s failed", what)
-            self._error(provider, slug, f"{what}: {type(exc).__name__}: {exc}")
-            self._failures_in_a_row += 1
-            if self._failures_in_a_row >= MAX_ERRORS_IN_A_ROW:
-                raise ReconcileAborted(
-                    f"stopped after {MAX_ERRORS_IN_A_ROW} records in a row failed to apply (last: {what}: "
-                    f"{type(exc).__name__}: {exc}); this is not one bad record — check the database and the logs."
-                ) from exc
+            self._failed(provider, slug, what, f"{type(exc).__name__}: {exc}")
             return None
         self._failures_in_a_row = 0
         return result
 
-    def _apply_and_count(self, provider: str, slug: str, signal, what: str, text: str):
+    @property
+    def _source(self) -> str:
+        return f"reconcile:{self.run.pk}"
+
+    def _failed(self, provider: str, slug: str, what: str, error: str):
+        self._error(provider, slug, f"{what}: {error}")
+        self._failures_in_a_row += 1
+        if self._failures_in_a_row >= MAX_ERRORS_IN_A_ROW:
+            raise ReconcileAborted(
+                f"stopped after {MAX_ERRORS_IN_A_ROW} records in a row failed to apply (last: {what}: "
+                f"{error}); this is not one bad record — check the database and the logs."
+            )
+
+    def _apply_and_count(self, provider: str, slug: str, signal, what: str, text: str, pi: str = ""):
         """Apply one record and count it as the apply function saw it: created → new, changed
-        fields → changed (listed after ``text``), neither → known. None when it failed (counted
-        as an error by ``_apply``)."""
+        fields → changed (listed after ``text``), neither → known. With several processes
+        (``self.pool``) the record is sent to one of them and counted when its outcome comes
+        back (``_collect``); ``pi``, the payment intent of a session, is remembered as new then."""
+        if self.pool is not None:
+            self.pool.submit(slug, provider, signal, self._source, what, (provider, slug, what, text, pi))
+            self._collect()
+            return
         result = self._apply(provider, slug, signal, what)
-        if result is None:
-            return None
-        outcome = "new" if result.created else "changed" if result.changed else "known"
-        if outcome == "changed":
-            text += f" ({', '.join(result.changed)})"
-        self._outcome(provider, slug, outcome, text)
-        return result
+        if result is not None:
+            self._count(provider, slug, text, Outcome(created=result.created, changed=tuple(result.changed)), pi)
+
+    def _collect(self, block: bool = False):
+        """Count the outcomes the apply processes sent back (with ``block``: wait for all)."""
+        if self.pool is None:
+            return
+        for (provider, slug, what, text, pi), outcome in self.pool.done(block):
+            if outcome.error:
+                self._failed(provider, slug, what, outcome.error)
+            else:
+                self._failures_in_a_row = 0
+                self._count(provider, slug, text, outcome, pi)
+
+    def _count(self, provider: str, slug: str, text: str, outcome: Outcome, pi: str):
+        kind = "new" if outcome.created else "changed" if outcome.changed else "known"
+        if kind == "changed":
+            text += f" ({', '.join(outcome.changed)})"
+        self._outcome(provider, slug, kind, text)
+        if outcome.created and pi:
+            self._new_pis.add(pi)
 
     def _outcome(self, provider: str, slug: str, outcome: str, text: str):
         self._c(slug, provider)[outcome] += 1
@@ -418,9 +446,7 @@ class Reconciler:
                 counts["known"] += 1
                 continue
             text = f"payment {sid} {signal.email} {signal.status} {_money(signal.amount, signal.currency)}".strip()
-            result = self._apply_and_count("stripe", slug, signal, f"session {sid}", text)
-            if result is not None and result.created and signal.payment_intent_id:
-                self._new_pis.add(signal.payment_intent_id)
+            self._apply_and_count("stripe", slug, signal, f"session {sid}", text, signal.payment_intent_id or "")
 
     def _stripe_refunds(self, refunds: list[dict]):
         pis = {_ref(r.get("payment_intent")) for r in refunds} - {""}
@@ -540,8 +566,10 @@ class Reconciler:
                 if kind == "sessions":
                     self._stripe_sessions(slug, payload, client)
                 elif kind == "refunds":
+                    self._collect(block=True)  # they look at the payments the sessions just added
                     self._stripe_refunds(payload)
                 elif kind == "disputes":
+                    self._collect(block=True)
                     self._stripe_disputes(*payload)
                 elif kind == "page":
                     self._acuity_page(slug, *payload)
@@ -561,6 +589,16 @@ class Reconciler:
             stream.close()
 
     def execute(self) -> ReconcileRun:
+        processes = settings.RECONCILE_APPLY_PROCESSES
+        if not self.dry_run and usable(processes):
+            self.pool = ApplyPool(processes)  # forked first: no connection open, no lock held yet
+        try:
+            return self._execute()
+        finally:
+            if self.pool is not None:
+                self.pool.close()
+
+    def _execute(self) -> ReconcileRun:
         # patience: the listing threads (Prefetch) copy this context, so their calls get it too.
         with run_lock(), patience(self.max_retry_wait, self._waiting):
             self.run = ReconcileRun.objects.create(
@@ -583,6 +621,7 @@ class Reconciler:
                     streams[provider] = Prefetch(gen, name=f"reconcile-{provider}")
                 for provider, stream in streams.items():
                     self._consume(provider, stream)
+                    self._collect(block=True)  # what was read before a provider failed is applied too
                     self._save(final=False)
             except ReconcileAborted as exc:
                 self._error("-", None, str(exc), record=False)

@@ -6,6 +6,7 @@ start until every required secret is present, and names all missing ones in one 
 Every key is documented in ``.env.example``.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -280,6 +281,10 @@ RECONCILE_ACUITY_HORIZON_DAYS = env.int("RECONCILE_ACUITY_HORIZON_DAYS", default
 RECONCILE_BACKFILL_EARLIEST = env.str("RECONCILE_BACKFILL_EARLIEST", default="2006-01-01")
 # Worker timeout of the scheduled run (seconds); it is far longer than Q_CLUSTER["timeout"].
 RECONCILE_TASK_TIMEOUT = env.int("RECONCILE_TASK_TIMEOUT", default=60 * 60)
+# Processes that apply a reconciliation's records (``manage.py reconcile``/``backfill``): the
+# apply is Python work, one core per process. 1 applies in the command's own process. The daily
+# run inside the worker always applies in its own process (django-q2's workers cannot fork).
+RECONCILE_APPLY_PROCESSES = env.int("RECONCILE_APPLY_PROCESSES", default=min(os.cpu_count() or 1, 4))
 
 # --- Magic links (django-sesame) -----------------------------------------------------------
 SESAME_MAX_AGE = env.int("SESAME_MAX_AGE", default=15 * 60)

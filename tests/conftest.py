@@ -12,6 +12,9 @@ pytest_plugins = ["tests.log_secrets"]
 def _fast_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Reconciliation applies in the test's own process (a forked one would not report to caplog
+    # or see a test's monkeypatches made later); tests/reconcile/test_processes.py forks.
+    settings.RECONCILE_APPLY_PROCESSES = 1
 
 
 def serve_stripe(settings, fake):
