@@ -24,6 +24,7 @@ Stripe says later still wins.
 from __future__ import annotations
 
 import logging
+import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
@@ -120,6 +121,13 @@ def _group_of(payment: Payment) -> Payment | None:
     return Payment.objects.select_related("registration__attendee").filter(pk=int(group_pk)).first()
 
 
+def _event_zone(event: Event) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(event.timezone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
 def _flag(payment_id: int, now, after: timedelta) -> bool:
     payment = Payment.objects.filter(pk=payment_id).first()
     if payment is None or payment.registration_id is None:
@@ -134,6 +142,7 @@ def _flag(payment_id: int, now, after: timedelta) -> bool:
     debit = group or payment
     since = debit.occurred_at or debit.created_at
     days = (now - since).days
+    day = since.astimezone(_event_zone(reg.event))  # the event's day, as on every ops page
     amount = format_money(debit.amount, debit.currency)
     if group is not None:  # a seat of someone else's group payment: the debit is the payer's
         seat = payment.manual_key.rsplit(":", 1)[-1]
@@ -142,7 +151,7 @@ def _flag(payment_id: int, now, after: timedelta) -> bool:
     else:
         paid = f"{reg.attendee} paid {amount}"
     explanation = (
-        f"{paid} by bank debit on {since:%Y-%m-%d}, and Stripe still reports it as "
+        f"{paid} by bank debit on {day:%Y-%m-%d}, and Stripe still reports it as "
         f"awaiting funds after {days} days (a debit normally clears in a few business days). "
         + ("Payment reminders are on hold meanwhile. " if booked else "")
         + "Check the payment in the Stripe dashboard or ask the attendee. Remind them to pay if it is not coming "
