@@ -12,6 +12,8 @@ What an attendee sees when something is off:
 - the provider unreachable (down, 5xx after retries, timeout): a calm "your payment / booking
   went through" page (status 200) with the event's plain link when the URL named the event; the
   webhook finishes the job later.
+Once the named event has started, neither page offers a link to pay or book: it says the event
+has started and to reply to the confirmation email.
 No input makes these views answer 500.
 """
 
@@ -105,31 +107,27 @@ def _event_hint(request) -> Event | None:
     return Event.objects.filter(slug=slug).first()
 
 
+def _plain_links(step: str, event: Event | None) -> dict:
+    """The event's plain links for the "not found" and outage pages. Once the event has started
+    there is nothing left to pay for or book online (as on the thank-you page after paying at the
+    door): no links, and ``started`` makes the page say so and whom to ask."""
+    started = bool(event and event.has_started)
+    offer = event is not None and not started
+    return {
+        "step": step,
+        "event": event,
+        "started": started,
+        "plain_booking_link": plain_booking_link(event) if offer else "",
+        "plain_payment_link": plain_payment_link(event) if offer else "",
+    }
+
+
 def _not_found(request, step: str, event: Event | None):
-    return _page(
-        request,
-        "not_found.html",
-        {
-            "step": step,
-            "event": event,
-            "plain_booking_link": plain_booking_link(event) if event else "",
-            "plain_payment_link": plain_payment_link(event) if event else "",
-        },
-        status=404,
-    )
+    return _page(request, "not_found.html", _plain_links(step, event), status=404)
 
 
 def _outage(request, step: str, event: Event | None):
-    return _page(
-        request,
-        "outage.html",
-        {
-            "step": step,
-            "event": event,
-            "plain_booking_link": plain_booking_link(event) if event else "",
-            "plain_payment_link": plain_payment_link(event) if event else "",
-        },
-    )
+    return _page(request, "outage.html", _plain_links(step, event))
 
 
 def _all_set(request, reg: Registration, *, donation_link: str = "", missing_link: str = ""):
