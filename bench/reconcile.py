@@ -175,10 +175,10 @@ def main():
             import cProfile
 
             prof = cProfile.Profile()
-            run = prof.runcall(reconcile, since=parse_since("3d"), options={"since": "3d"})
+            run = prof.runcall(reconcile, since=parse_since("3d"), options={"since": "3d"}, processes=1)
             prof.dump_stats(args.profile)
         else:
-            run = reconcile(since=parse_since("3d"), options={"since": "3d"})
+            run = reconcile(since=parse_since("3d"), options={"since": "3d"}, processes=processes)
         took, cpu = time.monotonic() - t, time.process_time() - cpu
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         child_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)

@@ -233,8 +233,10 @@ class Reconciler:
         on_wait: Callable | None = None,
         acuity_client: AcuityClient | None = None,
         max_retry_wait: float | None = None,
+        processes: int = 1,
     ):
         self.plan = plan
+        self.processes = processes
         self.kind = kind
         self.dry_run = dry_run
         self.options = options or {}
@@ -589,9 +591,8 @@ class Reconciler:
             stream.close()
 
     def execute(self) -> ReconcileRun:
-        processes = settings.RECONCILE_APPLY_PROCESSES
-        if not self.dry_run and usable(processes):
-            self.pool = ApplyPool(processes)  # forked first: no connection open, no lock held yet
+        if not self.dry_run and usable(self.processes):
+            self.pool = ApplyPool(self.processes)  # forked first: no connection open, no lock held yet
         try:
             return self._execute()
         finally:
@@ -724,9 +725,12 @@ def reconcile(
     on_wait: Callable | None = None,
     acuity_client: AcuityClient | None = None,
     max_retry_wait: float | None = None,
+    processes: int = 1,
 ) -> ReconcileRun:
     """Run one reconciliation (``since=None``: the whole history, i.e. a backfill).
-    Raises ValueError for bad options and ReconcileBusy when another run holds the lock."""
+    Raises ValueError for bad options and ReconcileBusy when another run holds the lock.
+    ``processes`` > 1 applies the records in that many forked processes (``reconcile_pool``; the
+    commands pass RECONCILE_APPLY_PROCESSES; the daily task applies in its own process)."""
     plan = make_plan(event_slugs, providers, since)
     opts = {
         "since": None if since is None else f"{since.total_seconds() / 86400:g}d",
@@ -747,6 +751,7 @@ def reconcile(
         on_wait=on_wait,
         acuity_client=acuity_client,
         max_retry_wait=max_retry_wait,
+        processes=processes,
     ).execute()
 
 

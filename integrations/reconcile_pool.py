@@ -41,12 +41,17 @@ class Outcome:
     error: str = ""  # "ExceptionType: message" when it failed
 
 
+class ApplyProcessDied(RuntimeError):
+    """An apply process ended without being asked to (killed, out of memory)."""
+
+
 def usable(processes: int) -> bool:
-    """Several processes only where they can be forked: not inside a transaction (a test's, or a
-    caller's: closing the connection would end it) and not inside a daemonic process (django-q2's
-    workers, where the daily run applies in its own process)."""
+    """Several processes only on PostgreSQL (SQLite, the laptop default, takes one writer at a
+    time) and where they can be forked: not inside a transaction (a test's, or a caller's: closing
+    the connection would end it) and not inside a daemonic process."""
     return (
         processes > 1
+        and connection.vendor == "postgresql"
         and "fork" in multiprocessing.get_all_start_methods()
         and not multiprocessing.current_process().daemon
         and not any(c.in_atomic_block for c in connections.all(initialized_only=True))
@@ -115,7 +120,7 @@ class ApplyPool:
                     return
                 dead = [p.name for p in self.procs if not p.is_alive()]
                 if dead:
-                    raise RuntimeError(
+                    raise ApplyProcessDied(
                         f"{', '.join(dead)} stopped while applying records ({len(self.pending)} not applied); "
                         "see the log above. Nothing applied is lost; run the reconciliation again."
                     )

@@ -9,15 +9,17 @@ from collections import Counter
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, transaction
 
 from integrations import reconcile_pool
 from integrations.models import ReconcileRun
-from integrations.reconcile import reconcile
+from integrations.reconcile import reconcile, scheduled_reconcile
 from integrations.reconcile_sources import parse_since
 from registrations import services
 from registrations.models import AuditLog, Booking, Event, EventMapping, Payment, Refund, Registration, ReviewItem
 
-from .conftest import day
+from .conftest import day, run_command
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,8 +100,8 @@ def _state():
 
 
 def _run(settings, processes):
-    settings.RECONCILE_APPLY_PROCESSES = processes
-    run = reconcile(since=parse_since("3d"), options={"since": "3d"})
+    settings.RECONCILE_APPLY_PROCESSES = processes  # what the commands pass on
+    run = reconcile(since=parse_since("3d"), options={"since": "3d"}, processes=processes)
     return run.status, run.counts
 
 
@@ -191,20 +193,33 @@ def test_an_apply_process_that_dies_stops_the_run_with_a_message_instead_of_hang
         return real(signal, **kwargs)
 
     monkeypatch.setattr(services, "apply_payment", dies)
+    settings.RECONCILE_APPLY_PROCESSES = 2
 
-    with pytest.raises(RuntimeError, match="stopped while applying records"):
-        _run(settings, 2)
+    with pytest.raises(CommandError, match="stopped while applying records"):
+        run_command()  # manage.py reconcile: a clear error, not a traceback
 
     run = ReconcileRun.objects.get()
     assert run.status == "failed" and run.finished_at is not None
     assert "run the reconciliation again" in run.errors[-1]["message"]
 
 
-def test_a_dry_run_and_a_run_inside_a_transaction_apply_in_their_own_process(settings):
+def test_the_daily_task_a_dry_run_and_sqlite_apply_in_their_own_process(
+    settings, fake_stripe, fake_acuity, monkeypatch
+):
+    pools = []
+    monkeypatch.setattr("integrations.reconcile.ApplyPool", lambda n: pools.append(n))
     settings.RECONCILE_APPLY_PROCESSES = 2
-    assert reconcile_pool.usable(2)
-    assert not reconcile_pool.usable(1)
-    from django.db import transaction
+    _events()
+    _fill(fake_stripe, fake_acuity)
 
+    dry = run_command("--dry-run")
+    scheduled_reconcile()  # inside a django-q2 worker: never forks
+
+    assert pools == []
+    assert dry.run.dry_run and ReconcileRun.objects.get(kind="scheduled").status == "ok"
+    assert Registration.objects.filter(status="complete").count() == 3 * 6 + 3
+    assert reconcile_pool.usable(2) and not reconcile_pool.usable(1)
     with transaction.atomic():
         assert not reconcile_pool.usable(2)  # forking would need this transaction's connection closed
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    assert not reconcile_pool.usable(2)  # one writer at a time

@@ -3,11 +3,13 @@ each change, and the report."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import CommandError
 
 from integrations.models import ReconcileRun
 from integrations.progress import Progress
 from integrations.reconcile import ReconcileBusy, reconcile
+from integrations.reconcile_pool import ApplyProcessDied
 from integrations.reconcile_report import format_report
 
 
@@ -30,10 +32,15 @@ def run_and_report(command, *, verbosity: int, dry_run: bool, **kwargs) -> Recon
             command.stderr.write(text)
 
     try:
-        run = reconcile(dry_run=dry_run, on_change=on_change, on_progress=progress.update, on_wait=on_wait, **kwargs)
-    except ValueError as exc:
-        raise CommandError(str(exc))
-    except ReconcileBusy as exc:
+        run = reconcile(
+            dry_run=dry_run,
+            on_change=on_change,
+            on_progress=progress.update,
+            on_wait=on_wait,
+            processes=settings.RECONCILE_APPLY_PROCESSES,
+            **kwargs,
+        )
+    except (ValueError, ReconcileBusy, ApplyProcessDied) as exc:
         raise CommandError(str(exc))
     finally:
         progress.clear()
