@@ -96,6 +96,8 @@ class ReconcileAborted(Exception):
 
 
 MAX_ERRORS_IN_A_ROW = 50
+# Records read but not yet applied by the apply processes, at most (then reading waits).
+MAX_QUEUED_RECORDS = 2000
 # A run waits out a provider's Retry-After of up to this many seconds per call (saying so on the
 # progress line); a longer one stops that provider for this run. Far above what a webhook task may
 # wait (clients.default_wait_budget): a run has no Q_CLUSTER["timeout"] to stay within (the command)
@@ -326,17 +328,19 @@ class Reconciler:
         back (``_collect``); ``pi``, the payment intent of a session, is remembered as new then."""
         if self.pool is not None:
             self.pool.submit(slug, provider, signal, self._source, what, (provider, slug, what, text, pi))
-            self._collect()
+            # Reading runs ahead of applying; a backfill of months must not hold every record in memory.
+            self._collect(block=len(self.pool.pending) > MAX_QUEUED_RECORDS, until=MAX_QUEUED_RECORDS // 2)
             return
         result = self._apply(provider, slug, signal, what)
         if result is not None:
             self._count(provider, slug, text, Outcome(created=result.created, changed=tuple(result.changed)), pi)
 
-    def _collect(self, block: bool = False):
-        """Count the outcomes the apply processes sent back (with ``block``: wait for all)."""
+    def _collect(self, block: bool = False, until: int = 0):
+        """Count the outcomes the apply processes sent back (with ``block``: wait until no more
+        than ``until`` records are still being applied)."""
         if self.pool is None:
             return
-        for (provider, slug, what, text, pi), outcome in self.pool.done(block):
+        for (provider, slug, what, text, pi), outcome in self.pool.done(block, until):
             if outcome.error:
                 self._failed(provider, slug, what, outcome.error)
             else:

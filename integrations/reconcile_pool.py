@@ -109,14 +109,15 @@ class ApplyPool:
         worker = self._worker.setdefault(key, len(self._worker) % len(self.queues))
         self.queues[worker].put((self._next, provider, signal, source, what))
 
-    def done(self, block: bool = False):
-        """(context, Outcome) of records applied since the last call; with ``block``, every record
-        sent so far."""
+    def done(self, block: bool = False, until: int = 0):
+        """(context, Outcome) of records applied since the last call; with ``block``, wait until
+        no more than ``until`` records are still waiting."""
         while self.pending:
+            waiting = block and len(self.pending) > until
             try:
-                tid, outcome = self.results.get(timeout=1.0) if block else self.results.get_nowait()
+                tid, outcome = self.results.get(timeout=1.0) if waiting else self.results.get_nowait()
             except queue.Empty:
-                if not block:
+                if not waiting:
                     return
                 dead = [p.name for p in self.procs if not p.is_alive()]
                 if dead:

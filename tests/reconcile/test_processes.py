@@ -223,3 +223,24 @@ def test_the_daily_task_a_dry_run_and_sqlite_apply_in_their_own_process(
         assert not reconcile_pool.usable(2)  # forking would need this transaction's connection closed
     monkeypatch.setattr(connection, "vendor", "sqlite")
     assert not reconcile_pool.usable(2)  # one writer at a time
+
+
+def test_reading_waits_for_the_apply_processes_instead_of_queueing_every_record(
+    settings, fake_stripe, fake_acuity, monkeypatch
+):
+    waiting = []
+
+    class Spy(reconcile_pool.ApplyPool):
+        def submit(self, *args, **kwargs):
+            waiting.append(len(self.pending))
+            super().submit(*args, **kwargs)
+
+    monkeypatch.setattr("integrations.reconcile.ApplyPool", Spy)
+    monkeypatch.setattr("integrations.reconcile.MAX_QUEUED_RECORDS", 4)
+    _events()
+    _fill(fake_stripe, fake_acuity)
+
+    status, counts = _run(settings, 2)
+
+    assert status == "ok" and len(waiting) == sum(c["new"] for per in counts.values() for c in per.values())
+    assert max(waiting) <= 4
