@@ -46,6 +46,7 @@ ACTION_LABELS = {
     "review.auto_closed": "Review item closed automatically",
     "attendee.alias_learned": "Another email address learned",
     "attendee.created": "Attendee created",
+    "attendee.opted_out": "Reminders stopped",
 }
 
 
@@ -129,7 +130,7 @@ DETAIL_LABELS = {
     "quantity": "Quantity",
     "client_reference_id": "Reference on the payment",
     "livemode": "Live mode",
-    "mapping_keys": "Event keys",
+    "mapping_keys": "Matched by",
     "occurred_at": "Time of payment",
     "disputed": "Disputed",
     "timezone": "Attendee's time zone",
@@ -170,8 +171,49 @@ _CHOICES = {
     "source": Source,
     "kind": ReviewItem.Kind,
 }
+# What a fact's mapping keys ([kind, value] from the provider) are, in the operator's words.
+_MAPPING_KINDS = {
+    "stripe_payment_link": "payment link",
+    "stripe_price": "Stripe price",
+    "stripe_metadata": "Stripe metadata",
+    "acuity_appointment_type": "Acuity appointment type",
+}
+_SEAT_KEY = re.compile(r"seat:(\d+):(\d+)")  # registrations.seats.seat_key
 _TIME_KEYS = {"starts_at", "occurred_at"}
 _MONEY_KEYS = {"amount", "amount_refunded"}
+
+
+def mapping_words(keys) -> str:
+    """A fact's mapping keys as words: "payment link plink_…, Stripe price price_…"."""
+    words = []
+    for pair in keys or []:
+        if isinstance(pair, (list, tuple)) and len(pair) == 2:
+            kind, value = pair
+            words.append(f"{_MAPPING_KINDS.get(str(kind), str(kind).replace('_', ' '))} {value}")
+        else:
+            words.append(str(pair))
+    return ", ".join(words)
+
+
+def seat_words(key: str, payers: dict[int, str] | None = None) -> str:
+    """A seat's internal key ``seat:<group payment pk>:<seat>`` as "seat 3 of payment #12", with
+    ", paid by <payer>" when ``payers`` names the group payment's payer. Other keys as they are."""
+    seat = _SEAT_KEY.fullmatch(key or "")
+    if not seat:
+        return key
+    payer = (payers or {}).get(int(seat[1]))
+    return f"seat {seat[2]} of payment #{seat[1]}" + (f", paid by {payer}" if payer else "")
+
+
+def _seat_payers(keys) -> dict[int, str]:
+    """For the group payments named by these seat keys: payment pk → the payer's name (or email)."""
+    pks = {int(m[1]) for m in (_SEAT_KEY.fullmatch(k or "") for k in keys) if m}
+    if not pks:
+        return {}
+    rows = Payment.objects.filter(pk__in=pks).values_list(
+        "pk", "registration__attendee__name", "registration__attendee__email", "name", "email"
+    )
+    return {pk: (a_name or a_email or name or email or "") for pk, a_name, a_email, name, email in rows}
 
 
 def _label(key: str) -> str:
@@ -211,10 +253,13 @@ def _words(key: str, value, currency: str, tz) -> str:
     if key == "status" and isinstance(value, str):
         return _status_label(value).replace("_", " ")  # a registration's status, or Stripe's word
     if key in ("payment", "group_payment", "kept", "folded", "booking") and isinstance(value, str):
-        return re.sub(r"^(Payment|Booking) ", "", value)  # str(fact) names it: "Payment cs_…"
+        value = re.sub(r"^(Payment|Booking) ", "", value)  # str(fact) names it: "Payment cs_…"
+        return seat_words(value)  # a seat of a group payment is named by its internal key
     if key == "manual_key" and isinstance(value, str):
-        seat = re.fullmatch(r"seat:(\d+):(\d+)", value)  # registrations.seats.seat_key
+        seat = _SEAT_KEY.fullmatch(value)
         return f"{seat[2]} of group payment #{seat[1]}" if seat else value
+    if key == "mapping_keys" and isinstance(value, list):
+        return mapping_words(value)
     if key == "opt_outs_carried" and isinstance(value, list):
         return ", ".join({"email_opt_out": "email", "sms_opt_out": "text messages"}.get(v, str(v)) for v in value)
     if isinstance(value, dict):
@@ -298,12 +343,16 @@ def registration_timeline(reg: Registration) -> list[Entry]:
                 row.created_at, "audit", ACTION_LABELS.get(row.action, row.action), _actor(row), row.message or detail
             )
         )
+    payers = _seat_payers(p.manual_key for p in payments)
     for p in payments:
         what = f"{p.get_method_display()} payment, {p.get_state_display().lower()}"
-        ids = ", ".join(x for x in (p.checkout_session_id, p.payment_intent_id, p.manual_key) if x)
+        ids = ", ".join(x for x in (p.checkout_session_id, p.payment_intent_id, seat_words(p.manual_key, payers)) if x)
         amount = format_money(p.amount, p.currency)
         when = p.occurred_at or p.created_at
-        entries.append(Entry(when, "payment", what, p.get_source_display(), f"{amount} · {ids}"))
+        detail = " · ".join(x for x in (amount, ids) if x)
+        if p.mapping_keys:
+            detail += f" · Matched by: {mapping_words(p.mapping_keys)}"
+        entries.append(Entry(when, "payment", what, p.get_source_display(), detail))
         for r in p.refunds.all():
             entries.append(
                 Entry(
