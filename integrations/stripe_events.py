@@ -105,9 +105,14 @@ def _line_items(session_id: str) -> list[dict] | None:
     return [item.to_dict() for item in page.auto_paging_iter()]
 
 
-def _session_signal(session: dict, event_type: str, raw_ref: str) -> PaymentSignal:
+def _session_signal(session: dict, event_type: str, raw_ref: str, event: dict | None = None) -> PaymentSignal:
     items = _line_items(session["id"]) if event_type in NEEDS_LINE_ITEMS and session.get("id") else None
-    return session_to_signal(session, event_type=event_type, line_items=items, raw_ref=raw_ref)
+    signal = session_to_signal(session, event_type=event_type, line_items=items, raw_ref=raw_ref)
+    if event_type == "checkout.session.async_payment_succeeded" and event is not None:
+        # A bank debit's funds arrived: when (the event's time; the session's ``created`` is when
+        # the debit started). A duplicate payment made while it cleared is found by this.
+        signal = dataclasses.replace(signal, cleared_at=_created(event))
+    return signal
 
 
 def _session_for_payment_intent(pi_id: str) -> dict | None:
@@ -143,7 +148,7 @@ def signals_for(body: str, event_id: str) -> list[PaymentSignal]:
     obj = (event.get("data") or {}).get("object") or {}
     raw_ref = event_id
     if event_type in SESSION_EVENTS:
-        return [_session_signal(obj, event_type, raw_ref)]
+        return [_session_signal(obj, event_type, raw_ref, event)]
     if event_type == "payment_intent.succeeded":
         return _payment_intent_signals(obj, event, raw_ref)
     if event_type == "charge.refunded":

@@ -9,6 +9,7 @@ again if the condition returns, so the final set of open items does not depend o
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import timedelta
 
 from django.db import connection
@@ -22,6 +23,9 @@ from .money import format_money
 from .seats import declined_sentence
 
 DUPLICATE_WINDOW = timedelta(hours=24)
+# ``data["rule"]`` of a duplicate-payment card opened for a bank debit that cleared after the
+# attendee had paid again (``_cleared_late_pairs``), however long after.
+CLEARED_LATE = "cleared_late"
 
 
 def open_review_count(reg: Registration) -> int:
@@ -136,6 +140,55 @@ def _follow_seat_count(item: ReviewItem, reg: Registration, p: Payment, seats: i
     )
 
 
+def _paid_at(p: Payment):
+    """When the money of ``p`` was paid: a bank debit when it cleared, else when it was made."""
+    return p.cleared_at or p.occurred_at or p.created_at
+
+
+def _cleared_late_pairs(candidates: list, same_day_pairs: dict) -> dict:
+    """{debit pk: other payment}: a bank debit (``cleared_at``) that cleared after another payment
+    of this registration was paid, however long after; the other is the last one paid before it
+    cleared. ``candidates``: paid, not refunded in full, one seat each (no group, no seat). A pair
+    the 24-hour rule already pairs (``same_day_pairs``, in either direction) is left to it."""
+    pairs = {}
+    for debit in candidates:
+        if debit.cleared_at is None or debit.method != Payment.Method.STRIPE:
+            continue
+        others = [
+            o
+            for o in candidates
+            if o.pk != debit.pk
+            and _paid_at(o) < debit.cleared_at
+            and same_day_pairs.get(debit.pk) is not o
+            and same_day_pairs.get(o.pk) is not debit
+        ]
+        if others:
+            pairs[debit.pk] = max(others, key=lambda o: (_paid_at(o), o.pk))
+    return pairs
+
+
+def _day(when, event) -> str:
+    try:
+        zone = zoneinfo.ZoneInfo(event.timezone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    return f"{when.astimezone(zone):%Y-%m-%d}"
+
+
+def _cleared_late_explanation(reg: Registration, debit: Payment, other: Payment) -> str:
+    event = reg.event
+    how = "through Stripe" if other.method == Payment.Method.STRIPE else f"by {other.get_method_display().lower()}"
+    if other.cleared_at:
+        how = "by another bank debit"
+    return (
+        f"{reg.attendee} paid twice for {event}: a bank debit of {_money(debit.amount, debit.currency)} "
+        f"started on {_day(debit.occurred_at or debit.created_at, event)} was still clearing when they paid "
+        f"{_money(other.amount, other.currency)} {how} on {_day(_paid_at(other), event)}, and the debit then "
+        f"cleared too, on {_day(debit.cleared_at, event)}. Keep both (for example a second seat) or refund "
+        "the bank debit through Stripe."
+    )
+
+
 def sides(reg: Registration, payments=None, bookings=None) -> tuple[bool, bool]:
     """(has live payment, has live booking) from facts, independent of the stored status."""
     payments = reg.payments.all() if payments is None else payments
@@ -215,6 +268,29 @@ def detect_review_items(
         if (later.occurred_at or later.created_at) - (earlier.occurred_at or earlier.created_at) <= DUPLICATE_WINDOW
         and Payment.Method.STRIPE in (later.method, earlier.method)
     }
+    # A bank debit that cleared after the attendee had paid again (a reminder went out while it
+    # cleared, or they lost patience): paid twice, whatever the time between the two payments.
+    candidates = [
+        p
+        for p in payments
+        if p.pk in one_seat
+        and p.pk not in refunded
+        and p.method != Payment.Method.GROUP_SEAT
+        and p.event_id in (None, reg.event_id)
+    ]
+    late_pairs = _cleared_late_pairs(candidates, live_pairs)
+    for item in list(known.values()):
+        if (
+            item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT
+            and item.state == ReviewItem.State.OPEN
+            and item.registration_id == reg.pk
+            and (item.data or {}).get("rule") == CLEARED_LATE
+            and item.payment_id not in late_pairs
+            and not ({item.payment_id, (item.data or {}).get("first_payment")} & refunded)
+        ):
+            # No longer paid twice this way (the payments now read as a group, or as a pair the
+            # 24-hour rule holds): closed as ``auto:``, so it opens again if that changes back.
+            _auto_close(item, "no longer a debit cleared after another payment", actor)
     for item in list(known.values()):
         if (
             item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT
@@ -222,8 +298,9 @@ def detect_review_items(
             and item.registration_id == reg.pk
             and ({item.payment_id, (item.data or {}).get("first_payment")} & refunded)
         ):
-            if item.payment_id in live_pairs:  # still a duplicate, of an earlier payment now
-                earlier = live_pairs[item.payment_id]
+            pairs = late_pairs if (item.data or {}).get("rule") == CLEARED_LATE else live_pairs
+            if item.payment_id in pairs:  # still a duplicate, of an earlier payment now
+                earlier = pairs[item.payment_id]
                 item.data = {**(item.data or {}), "first_payment": earlier.pk}
                 item.save(update_fields=["data"])
                 audit("review.updated", actor=actor, registration=reg, obj=item, after={"first_payment": earlier.pk})
@@ -245,6 +322,18 @@ def detect_review_items(
                 payment=later,
                 data={"first_payment": earlier.pk},
             )
+    for debit_pk, other in late_pairs.items():
+        debit = next(p for p in candidates if p.pk == debit_pk)
+        _ensure(
+            f"duplicate:{debit.pk}",
+            ReviewItem.Kind.DUPLICATE_PAYMENT,
+            reg,
+            actor,
+            known=known,
+            explanation=_cleared_late_explanation(reg, debit, other),
+            payment=debit,
+            data={"first_payment": other.pk, "rule": CLEARED_LATE},
+        )
 
     # Disputes.
     for p in payments:

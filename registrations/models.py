@@ -306,6 +306,11 @@ class Payment(models.Model):
     client_reference_id = models.CharField(max_length=200, blank=True)
     seat_assignments = models.JSONField(default=list, blank=True)
     occurred_at = models.DateTimeField(null=True, blank=True)
+    cleared_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A bank debit: when Stripe said its funds arrived; the earliest report wins",
+    )
     raw_refs = models.JSONField(default=list, blank=True, help_text="Provider event ids that told us this")
     note = models.CharField(max_length=300, blank=True)
     personal_data_removed_at = models.DateTimeField(

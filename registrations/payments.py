@@ -224,6 +224,10 @@ def _merge_payment_fields(payment: Payment, other) -> list[str]:
     if occurred and (payment.occurred_at is None or occurred < payment.occurred_at):
         payment.occurred_at = occurred
         changed.append("occurred_at")
+    cleared = getattr(other, "cleared_at", None)  # earliest report wins: the same whatever the order
+    if cleared and (payment.cleared_at is None or cleared < payment.cleared_at):
+        payment.cleared_at = cleared
+        changed.append("cleared_at")
     raw = getattr(other, "raw_ref", "")
     refs = sorted(set(payment.raw_refs) | set(getattr(other, "raw_refs", []) or []) | ({raw} if raw else set()))
     if refs != payment.raw_refs:

@@ -46,6 +46,9 @@ class PaymentSignal:
     dispute_status: str = ""
     reason: str = ""
     occurred_at: datetime | None = None
+    # A delayed method (bank debit): when Stripe said its funds arrived (the time of its
+    # ``checkout.session.async_payment_succeeded``); None for a payment paid at checkout.
+    cleared_at: datetime | None = None
     raw_ref: str = ""  # the delivery that told us (evt_…, "reconcile:<run>", "handoff")
 
 
