@@ -55,6 +55,40 @@ def _save_mapping(request, obj: EventMapping, event, changed_fields=()) -> Event
     return mapping
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def mapping_usage(mapping: EventMapping) -> str:
+    """What removing ``mapping`` does to the stored payments and bookings that came in with its
+    key, in words for the confirmation step. Nothing is moved: a fact keeps the event and
+    registration it was matched to (``_attach_payment`` / ``_attach_booking`` look a key up only
+    for a fact with no event yet); only new payments or bookings with the key find no event."""
+    counts = []
+    for model in (Payment, Booking):
+        rows = model.objects.filter(event=mapping.event, mapping_keys__icontains=mapping.value)
+        key = (mapping.kind, str(mapping.value))
+        counts.append(
+            sum(
+                1
+                for keys in rows.values_list("mapping_keys", flat=True).iterator()
+                if any(len(k) == 2 and (str(k[0]), str(k[1])) == key for k in keys or [])
+            )
+        )
+    payments, bookings = _plural(counts[0], "payment"), _plural(counts[1], "booking")
+    if mapping.event is None:  # "not ours": its facts were kept but never matched
+        return (
+            f"{payments} and {bookings} with this key were set aside as not ours; they stay unmatched. "
+            "New ones with this key will wait in the exception queue as an unmatched event."
+        )
+    return (
+        f"{payments} and {bookings} were matched through this mapping; they stay with their registrations "
+        f"at {mapping.event} (removing the mapping moves nothing). New payments and bookings with this key "
+        "no longer go to the event (unless another of their keys is mapped): they wait in the exception queue "
+        "as an unmatched event."
+    )
+
+
 def _audit_mapping_removed(request, mapping: EventMapping) -> None:
     """A mapping deleted in the admin: its signals stop going to the event, so who removed what."""
     from .audit import Actor, audit
@@ -170,8 +204,10 @@ class EventAdmin(admin.ModelAdmin):
             return super().save_formset(request, form, formset, change)
         instances = formset.save(commit=False)
         for obj in formset.deleted_objects:
+            usage = mapping_usage(obj)
             _audit_mapping_removed(request, obj)
             obj.delete()
+            self.message_user(request, f"{obj.get_kind_display()} {obj.value} removed: {usage}")
         changed = {obj.pk: fields for obj, fields in formset.changed_objects}
         for obj in instances:
             _save_mapping(request, obj, form.instance, changed.get(obj.pk, ()))
@@ -244,6 +280,23 @@ class EventMappingAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         _save_mapping(request, obj, obj.event, form.changed_data if change else ())
 
+    delete_confirmation_template = "admin/registrations/eventmapping/delete_confirmation.html"
+    delete_selected_confirmation_template = "admin/registrations/eventmapping/delete_selected_confirmation.html"
+
+    def delete_view(self, request, object_id, extra_context=None):
+        mapping = self.get_object(request, object_id) if object_id else None
+        extra_context = dict(extra_context or {})
+        if mapping is not None:
+            extra_context["mapping_usage"] = [mapping_usage(mapping)]
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _func, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (_delete_selected_saying_usage, name, description)
+        return actions
+
     def delete_model(self, request, obj):
         _audit_mapping_removed(request, obj)
         super().delete_model(request, obj)
@@ -252,6 +305,19 @@ class EventMappingAdmin(admin.ModelAdmin):
         for mapping in queryset.select_related("event"):
             _audit_mapping_removed(request, mapping)
         super().delete_queryset(request, queryset)
+
+
+def _delete_selected_saying_usage(modeladmin, request, queryset):
+    """The admin's "Delete selected" action; its confirmation step also says, for each mapping,
+    how many stored payments and bookings came in through it."""
+    from django.contrib.admin.actions import delete_selected
+
+    response = delete_selected(modeladmin, request, queryset)
+    if response is not None and getattr(response, "context_data", None) is not None:
+        response.context_data["mapping_usage"] = [
+            f"{m.get_kind_display()} {m.value}: {mapping_usage(m)}" for m in queryset.select_related("event")
+        ]
+    return response
 
 
 class AliasInline(admin.TabularInline):
