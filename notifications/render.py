@@ -12,6 +12,10 @@ template cannot reach anything but the variables below:
 A missing value renders as "" (use ``{{ first_name|default:"there" }}``). An event template that
 does not compile or fails to render falls back to the default wording, and the problem is
 reported (``Rendered.errors``) so the admin preview shows it before anything is sent.
+
+The email HTML, default or the event's own (a fragment or a whole page), always leaves as a whole
+document (``html_document``): doctype, ``<html lang>``, and a ``<head>`` declaring
+``<meta charset="utf-8">`` (what the email is sent in), a viewport and a title (the subject).
 """
 
 from __future__ import annotations
@@ -185,6 +189,48 @@ def _with_unsubscribe(text: str, html: str, url: str) -> tuple[str, str]:
     return text, html
 
 
+_DOCTYPE = re.compile(r"^\s*<!doctype\b[^>]*>\s*", re.I)
+_HTML_OPEN = re.compile(r"<html\b[^>]*>", re.I)
+_HEAD_OPEN = re.compile(r"<head\b[^>]*>", re.I)
+_BODY_OPEN = re.compile(r"<body\b", re.I)
+# <meta charset="…"> and <meta http-equiv="Content-Type" content="text/html; charset=…">: the
+# email is always sent as UTF-8, so any other declaration would be wrong (and two would conflict).
+_CHARSET_META = re.compile(r"<meta\b[^>]*\bcharset\s*=[^>]*>\s*", re.I)
+_VIEWPORT_META = re.compile(r"<meta\b[^>]*\bname\s*=\s*[\"']?viewport\b", re.I)
+_TITLE = re.compile(r"<title\b", re.I)
+_LANG = re.compile(r"\blang\s*=", re.I)
+
+
+def html_document(html: str, title: str) -> str:
+    """``html`` as a whole HTML document declaring its character set.
+
+    A fragment (an event's own ``<p>Hi {{ first_name }}</p>``) is put inside ``<body>``; a page
+    without a ``<head>`` gets one; an existing head keeps its own title, viewport and styles and
+    only gains what it lacks. Any other charset declaration is replaced by UTF-8 (the encoding
+    the email is sent in), so a mail app shows "Zoë", not "ZoÃ«"."""
+    lang = escape(settings.LANGUAGE_CODE or "en")
+    doc = _DOCTYPE.sub("", html, count=1).strip()
+    if not _HTML_OPEN.search(doc):
+        if not _BODY_OPEN.search(doc):
+            doc = f"<body>\n{doc}\n</body>"
+        doc = f'<html lang="{lang}">\n{doc}\n</html>'
+    opening = _HTML_OPEN.search(doc)
+    if not _LANG.search(opening.group(0)):
+        doc = f'{doc[: opening.end() - 1]} lang="{lang}">{doc[opening.end() :]}'
+        opening = _HTML_OPEN.search(doc)
+    if not _HEAD_OPEN.search(doc):
+        doc = f"{doc[: opening.end()]}\n<head>\n</head>{doc[opening.end() :]}"
+    doc = _CHARSET_META.sub("", doc)
+    head = _HEAD_OPEN.search(doc)
+    added = ['<meta charset="utf-8">']
+    if not _VIEWPORT_META.search(doc):
+        added.append('<meta name="viewport" content="width=device-width, initial-scale=1">')
+    if not _TITLE.search(doc):
+        added.append(f"<title>{escape(title)}</title>")
+    doc = f"{doc[: head.end()]}\n" + "\n".join(added) + doc[head.end() :]
+    return f"<!doctype html>\n{doc}"
+
+
 SMS_SHORTENED = (("event_name", 24), ("event_location", 0), ("name", 20), ("first_name", 12))
 
 
@@ -217,4 +263,5 @@ def render_reminder(
     subject = re.sub(r"\s+", " ", subject).strip()[:SUBJECT_MAX] or f"A reminder about {event.name}"
     text, html = _with_unsubscribe(text, html, unsubscribe_url)
     text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    html = html_document(html, subject) if html.strip() else ""
     return Rendered(subject=subject, text=text, html=html.strip(), sms=sms, errors=errors, context=ctx)
