@@ -464,6 +464,9 @@ class ReviewItem(models.Model):
         UNMATCHED_EVENT = "unmatched_event", "Unmatched event"
         # Opened by ``registrations.clearing`` (the reminder scan), not by ``detection``.
         PAYMENT_NOT_CLEARED = "payment_not_cleared", "Bank payment not cleared"
+        # Opened by a merge (``resolutions.merge_registrations``): the two merged people were both
+        # registered at another event, where one person now has two registrations.
+        SAME_PERSON_TWICE = "same_person_twice", "Same person registered twice"
 
     class State(models.TextChoices):
         OPEN = "open", "Open"

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .audit import Actor, audit
-from .detection import sides
+from .detection import _ensure, sides
 from .engine import _retrying, locked_registrations
 from .models import (
     Attendee,
@@ -116,9 +116,10 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     # theirs leads to one attendee with all their registrations. Otherwise a later signal at
     # such an event under one of ``gone``'s addresses (which now name the survivor) would start a
     # second registration there next to theirs, and could be asked to pay again. Where the
-    # survivor is registered at that event too, both stay as they are (two registrations of one
-    # person at one event are for an operator to look at, not to fold here).
-    _move_other_registrations(gone, survivor, other, reason, actor)
+    # survivor is registered at that event too, both stay as they are (one registration per
+    # attendee and event, and two people's money is not folded together here) and a "same person
+    # registered twice" card asks an operator to merge those two as well.
+    twice = _move_other_registrations(gone, survivor, other, reason, actor)
     fields = []
     if not survivor.phone and gone.phone:
         survivor.phone = gone.phone
@@ -132,6 +133,10 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
         fields += [*carried, "opted_out_at"]
     if fields:
         survivor.save(update_fields=fields)
+    if twice:
+        # ``gone`` lives on for those registrations (reminders for them go to its address and
+        # phone): a stop said by either of them holds for it too.
+        _carry_opt_outs(survivor, gone, actor, keep)
     other_attendee = other.attendee
     other.delete()
     if not other_attendee.registrations.exists():
@@ -148,16 +153,55 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     recompute(keep, actor)
     for reg in Registration.objects.filter(pk__in=suggested_with).order_by("pk"):
         recompute(reg, actor)
+    for theirs, ours in twice:
+        _ensure(
+            f"same_person:{min(theirs.pk, ours.pk)}:{max(theirs.pk, ours.pk)}",
+            ReviewItem.Kind.SAME_PERSON_TWICE,
+            theirs,
+            actor,
+            explanation=f"{gone.email} was merged into {survivor.email} (one person), and both were "
+            f"registered for {theirs.event}: this person now has two registrations there ({theirs.reference} and "
+            f"{ours.reference}). Neither was changed and nothing was refunded. Check both, then merge them into "
+            "one (payments and bookings together: if both paid, the money stays as it is for you to decide), "
+            "or keep both.",
+            counterpart=ours,
+            data={"merged_attendee": gone.pk, "survivor": survivor.pk},
+        )
+        recompute(theirs, actor)
+        recompute(ours, actor)
     return keep
+
+
+def _carry_opt_outs(source: Attendee, target: Attendee, actor: Actor, registration: Registration) -> None:
+    carried = [f for f in ("email_opt_out", "sms_opt_out") if getattr(source, f) and not getattr(target, f)]
+    if not carried:
+        return
+    for f in carried:
+        setattr(target, f, True)
+    target.opted_out_at = target.opted_out_at or source.opted_out_at or timezone.now()
+    target.save(update_fields=[*carried, "opted_out_at"])
+    audit(
+        "attendee.opted_out",
+        actor=actor,
+        registration=registration,
+        obj=target,
+        before={f: False for f in carried},
+        after={**{f: True for f in carried}, "via": f"merged with {source.email}"},
+        message=f"Stopped {' and '.join(f.split('_')[0] for f in carried)} reminders (said under {source.email})",
+    )
 
 
 def _move_other_registrations(
     gone: Attendee, survivor: Attendee, merged: Registration, reason: str, actor: Actor
-) -> None:
-    taken = set(Registration.objects.filter(attendee=survivor).values_list("event_id", flat=True))
+) -> list[tuple[Registration, Registration]]:
+    """Move ``gone``'s registrations at other events to ``survivor``. Where the survivor has one
+    at that event too, the pair (survivor's, gone's) is returned instead: both stay."""
+    taken = {r.event_id: r for r in Registration.objects.filter(attendee=survivor).select_related("event")}
     rows = Registration.objects.select_for_update().filter(attendee=gone).exclude(pk=merged.pk).order_by("pk")
+    twice = []
     for reg in rows:
         if reg.event_id in taken:
+            twice.append((taken[reg.event_id], reg))
             continue
         reg.attendee = survivor
         reg.save(update_fields=["attendee", "updated_at"])
@@ -169,6 +213,7 @@ def _move_other_registrations(
             before={"attendee": gone.email},
             after={"attendee": survivor.email, "reason": reason},
         )
+    return twice
 
 
 def _move_aliases(gone: Attendee, survivor: Attendee, reason: str, actor: Actor, registration: Registration) -> None:
@@ -191,11 +236,16 @@ def _move_aliases(gone: Attendee, survivor: Attendee, reason: str, actor: Actor,
 
 @retried
 def accept_suggested_match(item_id: int, actor: Actor) -> Registration:
+    """Same person: merge the item's two registrations (a suggested match, or one person's two
+    registrations at one event left by an earlier merge)."""
     with transaction.atomic():
-        item = _lock_open_item(item_id, ReviewItem.Kind.SUGGESTED_MATCH)
+        item = _lock_open_item(item_id)
+        if item.kind not in (ReviewItem.Kind.SUGGESTED_MATCH, ReviewItem.Kind.SAME_PERSON_TWICE):
+            raise ResolutionError(f"This is a {item.get_kind_display()} item, not a pair to merge.")
         if item.registration is None or item.counterpart is None:
+            close_with = "dismiss" if item.kind == ReviewItem.Kind.SUGGESTED_MATCH else "keep"
             raise ResolutionError(
-                "One of the two registrations no longer exists, so there is nothing to merge: dismiss it."
+                f"One of the two registrations no longer exists, so there is nothing to merge: {close_with} it."
             )
         keep, other = item.registration, item.counterpart
         close_item(item, "merged", actor)
@@ -243,6 +293,11 @@ def _money(amount: int, currency: str) -> str:
 def keep_duplicate(item_id: int, actor: Actor, note: str = "") -> ReviewItem:
     """Both payments stand (for example a second seat bought on purpose)."""
     return acknowledge(item_id, actor, note, kind=ReviewItem.Kind.DUPLICATE_PAYMENT, resolution="kept")
+
+
+def keep_both_registrations(item_id: int, actor: Actor, note: str = "") -> ReviewItem:
+    """Same person registered twice: both registrations stand as they are (nothing is merged)."""
+    return acknowledge(item_id, actor, note, kind=ReviewItem.Kind.SAME_PERSON_TWICE, resolution="kept")
 
 
 def keep_as_credit(item_id: int, actor: Actor, note: str = "") -> ReviewItem:

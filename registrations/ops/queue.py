@@ -37,6 +37,7 @@ from ..resolutions import (
     dismiss,
     duplicate_to_refund,
     keep_as_credit,
+    keep_both_registrations,
     keep_duplicate,
     map_unmatched_event,
     refund_idempotency_key,
@@ -322,6 +323,8 @@ def _who(item: ReviewItem) -> str:
 
 def do_accept(request, item, actor):
     reg = accept_suggested_match(item.pk, actor)
+    if item.kind == ReviewItem.Kind.SAME_PERSON_TWICE:
+        return _resolved(request, item, f"Merged: {reg.attendee} now has one registration for {reg.event}.")
     return _resolved(request, item, f"Merged: {reg.attendee} now has both the payment and the booking.")
 
 
@@ -331,6 +334,9 @@ def do_dismiss(request, item, actor):
 
 
 def do_keep(request, item, actor):
+    if item.kind == ReviewItem.Kind.SAME_PERSON_TWICE:
+        keep_both_registrations(item.pk, actor, _note(request))
+        return _resolved(request, item, f"Kept both registrations of {_who(item)}.")
     keep_duplicate(item.pk, actor, _note(request))
     return _resolved(request, item, f"Kept both payments of {_who(item)}.")
 
@@ -487,4 +493,5 @@ ALLOWED = {
     ReviewItem.Kind.DISPUTE: {"acknowledge"},
     ReviewItem.Kind.UNMATCHED_EVENT: {"map", "ignore"},
     ReviewItem.Kind.PAYMENT_NOT_CLEARED: {"remind", "wait"},
+    ReviewItem.Kind.SAME_PERSON_TWICE: {"accept", "keep"},
 }

@@ -164,6 +164,7 @@ _REVIEW_KEY_KINDS = {
     "match": ReviewItem.Kind.SUGGESTED_MATCH,
     "not_cleared": ReviewItem.Kind.PAYMENT_NOT_CLEARED,
     "unmatched": ReviewItem.Kind.UNMATCHED_EVENT,
+    "same_person": ReviewItem.Kind.SAME_PERSON_TWICE,
 }
 _CHOICES = {
     "state": Payment.State,

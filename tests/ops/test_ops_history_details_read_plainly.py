@@ -156,6 +156,7 @@ EVERY_ACTION = {
     "review.auto_closed": {"key": "group:12", "why": "no longer one-sided"},
     "attendee.alias_learned": {"alias": "b@example.org", "attendee": "a@example.org", "reason": "reference match"},
     "attendee.created": {"email": "a@example.org"},
+    "attendee.opted_out": {"email_opt_out": True, "via": "merged with a@example.org"},
 }
 
 

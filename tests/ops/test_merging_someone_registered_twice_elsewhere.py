@@ -1,0 +1,99 @@
+"""An operator merges two attendees who are one person, and both of them are also registered at
+another event. That other event now has two registrations of one person: the operator is told so
+with a card of its own (money is never folded together behind their back), a stop said by either
+address holds for both, and accepting that card leaves one person with one registration there."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from django.urls import reverse
+
+from notifications.optout import opt_out
+from registrations.models import Attendee, EventMapping, Registration, ReviewItem, Status
+from registrations.services import apply_booking, apply_payment
+from tests.domain.builders import booked, paid
+from tests.factories import EventFactory
+
+pytestmark = pytest.mark.django_db
+
+HOME, WORK, PHONE = "river@home.example", "river@work.example", "+14155550123"
+
+
+def act(client, item, name, data=None):
+    return client.post(reverse("ops:queue_action", args=[item.pk, name]), data or {})
+
+
+def open_cards(kind=None):
+    items = ReviewItem.objects.filter(state=ReviewItem.State.OPEN)
+    return items.filter(kind=kind) if kind else items
+
+
+@pytest.fixture
+def two_events(db):
+    spring = EventFactory(slug="spring", name="Spring Retreat", price=12000)
+    summer = EventFactory(slug="summer", name="Summer Retreat", price=12000)
+    for event, plink, atype in ((spring, "plink_spring", "111"), (summer, "plink_summer", "222")):
+        EventMapping.objects.create(kind=EventMapping.Kind.STRIPE_PAYMENT_LINK, value=plink, event=event)
+        EventMapping.objects.create(kind=EventMapping.Kind.ACUITY_APPOINTMENT_TYPE, value=atype, event=event)
+    return spring, summer
+
+
+def test_merging_a_person_registered_twice_at_another_event_asks_the_operator_to_merge_that_one_too(
+    ops_client, two_events
+):
+    spring, summer = two_events
+    # River signed up for the summer retreat twice, once from home and once from work (paid
+    # and booked both times, weeks apart: no duplicate-payment card, no suggestion).
+    apply_payment(paid(1, HOME, phone=PHONE, plink="plink_summer"))
+    apply_booking(booked(1, HOME, phone=PHONE, atype="222"))
+    apply_payment(paid(2, WORK, phone=PHONE, plink="plink_summer", hours=24 * 20))
+    apply_booking(booked(2, WORK, phone=PHONE, atype="222", hours=24 * 20))
+    summer_home = Registration.objects.get(attendee__email=HOME, event=summer)
+    summer_work = Registration.objects.get(attendee__email=WORK, event=summer)
+    assert summer_home.status == summer_work.status == Status.COMPLETE
+    # River said stop to email reminders from home, and to texts from work.
+    opt_out(summer_home.attendee_id, "email", via="unsubscribe-link")
+    opt_out(summer_work.attendee_id, "sms", via="twilio-stop")
+    # At the spring retreat River booked from home and paid from work: the queue suggests a match.
+    apply_booking(booked(3, HOME, phone=PHONE, atype="111", hours=24 * 30))
+    apply_payment(paid(3, WORK, phone=PHONE, plink="plink_spring", hours=24 * 30 + 1))
+    (suggestion,) = open_cards(ReviewItem.Kind.SUGGESTED_MATCH)
+
+    act(ops_client, suggestion, "accept")
+
+    # Spring: one registration, paid and booked.
+    spring_reg = Registration.objects.get(event=spring)
+    assert spring_reg.status == Status.COMPLETE
+    survivor = spring_reg.attendee
+    assert survivor.email == WORK
+    # Summer: both registrations are still there (nobody's money was folded together)...
+    assert set(Registration.objects.filter(event=summer)) == {summer_home, summer_work}
+    # ... and the queue says River has two registrations at the summer retreat to merge too.
+    (card,) = open_cards().filter(event=summer)
+    page = html.unescape(ops_client.get(reverse("ops:queue")).content.decode())
+    assert f'id="item-{card.pk}"' in page
+    assert card.explanation in page
+    assert "Summer Retreat" in card.explanation and HOME in card.explanation and WORK in card.explanation
+    assert {card.registration_id, card.counterpart_id} == {summer_home.pk, summer_work.pk}
+    # Every stop River said holds for both of River's attendees while both exist.
+    for attendee in Attendee.objects.all():
+        assert attendee.email_opt_out and attendee.sms_opt_out, attendee
+    # The card does not close by itself when the registrations are recomputed.
+    from registrations.services import recompute
+
+    recompute(Registration.objects.get(pk=summer_home.pk))
+    recompute(Registration.objects.get(pk=summer_work.pk))
+    card.refresh_from_db()
+    assert card.state == ReviewItem.State.OPEN
+
+    # Accepting it leaves one person with one summer registration holding both payments.
+    response = act(ops_client, card, "accept")
+    assert response.status_code in (200, 302)
+    card.refresh_from_db()
+    assert card.state == ReviewItem.State.RESOLVED
+    (summer_reg,) = Registration.objects.filter(event=summer)
+    assert summer_reg.attendee == survivor
+    assert summer_reg.payments.count() == 2
+    assert list(Attendee.objects.all()) == [survivor]
