@@ -4,9 +4,12 @@ submit harmless (the second is recognised and nothing is entered twice)."""
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from ..audit import Actor
@@ -73,6 +76,11 @@ def walk_in(request, slug):
                         request,
                         f"Walk-in entered: {entered.attendee}{note} — now {entered.get_status_display().lower()}.",
                     )
+                    if ended_on := _ended_on(event):
+                        # Cash entered after the fact is legitimate: recorded, but said plainly.
+                        messages.warning(
+                            request, f"This event ended on {ended_on}; the walk-in is recorded for the record."
+                        )
                     return redirect(reverse("ops:walk_in", args=[event.slug]))
         status = 400
     else:
@@ -83,8 +91,21 @@ def walk_in(request, slug):
         .select_related("attendee")
         .order_by("-created_at")[:10]
     )
-    context = ops_context(request, nav="events", event=event, form=form, recent=recent)
+    context = ops_context(request, nav="events", event=event, form=form, recent=recent, ended_on=_ended_on(event))
     return render(request, "ops/walk_in.html", context, status=status)
+
+
+def _ended_on(event: Event) -> str | None:
+    """The day the event ended ("2 Dec 2026", in its time zone), if it is over; else None."""
+    end = event.ends_at or event.starts_at
+    if end is None or end > timezone.now():
+        return None
+    try:
+        tz = zoneinfo.ZoneInfo(event.timezone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = zoneinfo.ZoneInfo("UTC")
+    day = end.astimezone(tz)
+    return f"{day.day} {day:%b %Y}"
 
 
 def _someone_else(owner, typed_name: str) -> bool:
