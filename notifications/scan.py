@@ -14,7 +14,8 @@
 3. **Sweep**: reminders left open (a deferred one whose time has come, or a pending one whose
    task was lost) and queued messages due a retry.
 4. **Bank debits not cleared**: a debit still awaiting funds after ``PAYMENT_CLEARING_REVIEW_DAYS``
-   (its reminders held meanwhile) gets a review item for an operator (``registrations.clearing``).
+   (its reminders held meanwhile), or at all when its event starts within a day or has started,
+   gets a review item for an operator (``registrations.clearing``).
 5. **Process** what was claimed or swept: in django-q2 tasks of ``CHUNK`` reminders (default),
    inline (tests, ``manage.py send_reminders --inline``), or not at all (``none``: benchmarks).
 """

@@ -8,7 +8,8 @@ payment. If neither webhook ever comes, that hold would last for ever, unseen.
 
 So once a debit has been awaiting funds for ``settings.PAYMENT_CLEARING_REVIEW_DAYS`` (the
 reminder scan calls ``flag_stalled_debits``), a "Bank payment not cleared" review item opens for
-it (status NEEDS_REVIEW, in the exception queue and the operators' digest). The operator decides:
+it (status NEEDS_REVIEW, in the exception queue and the operators' digest); at once, whatever
+its age, when the event starts within ``EVENT_NEAR`` or has started. The operator decides:
 
 * **remind to pay** (``remind_to_pay``): the debit is not coming; this payment no longer holds the
   reminders, which resume on the event's usual rules ("please pay", with the payment link).
@@ -46,6 +47,9 @@ KIND = ReviewItem.Kind.PAYMENT_NOT_CLEARED
 REMIND = "remind_to_pay"
 WAIT = "keep_waiting"
 SOURCE = "reminder-scan:payment-clearing"
+# A debit still awaiting funds when its event starts within this (or has started) is sent for
+# review at once, whatever its age: the operator needs to know before the attendee arrives.
+EVENT_NEAR = timedelta(days=1)
 
 
 def review_after() -> timedelta | None:
@@ -74,19 +78,27 @@ def _paid_another_way() -> Exists:
 
 
 def _stalled(now, after: timedelta):
-    """Awaiting funds for longer than ``after``, upcoming event that is not donation-based,
-    registration not paid another way, and no item open for it nor one closed less than
-    ``after`` ago; never one an operator released."""
+    """Awaiting funds for longer than ``after`` at an upcoming event, or still awaiting funds
+    however recent when the event starts within ``EVENT_NEAR`` or started less than ``after``
+    ago (waiting the full delay would tell the operator after the event); not a donation-based
+    event, registration not paid another way, and no item open for it nor one closed less than
+    ``after`` ago (near the event: one closed before the event came near does not count, the
+    operator decided that while there was still time); never one an operator released."""
     cutoff = now - after
     items = ReviewItem.objects.filter(payment=OuterRef("pk"), kind=KIND)
+    is_open = Q(state=ReviewItem.State.OPEN)
+    recent = Q(resolved_at__gt=cutoff)
+    long_wait = Q(since__lte=cutoff, event__starts_at__gt=now) & ~Exists(items.filter(is_open | recent))
+    near = Q(event__starts_at__lte=now + EVENT_NEAR, event__starts_at__gt=cutoff) & ~Exists(
+        items.filter(is_open | (recent & Q(resolved_at__gte=OuterRef("event__starts_at") - EVENT_NEAR)))
+    )
     return (
         still_clearing(Payment.objects.all())
         .annotate(since=Coalesce("occurred_at", "created_at"))
-        .filter(since__lte=cutoff, registration__isnull=False, event__starts_at__gt=now)
+        .filter(long_wait | near, registration__isnull=False)
         # At a donation-based event the booking is the registration: a gift that has not cleared
         # holds nothing back (no payment reminder is ever due there), so there is nothing to decide.
         .exclude(event__kind=Event.Kind.DONATION)
-        .exclude(Exists(items.filter(Q(state=ReviewItem.State.OPEN) | Q(resolved_at__gt=cutoff))))
         # Else such a debit, which ``_flag`` never flags, would come first in every scan and
         # could fill its ``limit``, so that later debits were never flagged.
         .exclude(_paid_another_way())
@@ -150,9 +162,21 @@ def _flag(payment_id: int, now, after: timedelta) -> bool:
         paid = f"{reg.attendee} has seat {seat} of the group payment of {amount} that {payer} paid"
     else:
         paid = f"{reg.attendee} paid {amount}"
+    starts = reg.event.starts_at
+    near = starts <= now + EVENT_NEAR and (since > now - after or starts <= now)
+    when = f"{starts.astimezone(_event_zone(reg.event)):%Y-%m-%d %H:%M}"
     explanation = (
         f"{paid} by bank debit on {day:%Y-%m-%d}, and Stripe still reports it as "
         f"awaiting funds after {days} days (a debit normally clears in a few business days). "
+        + (
+            f"The event started on {when} and the debit has still not cleared: settle it with them (no "
+            "reminder is sent once an event has started, whatever you choose here). "
+            if starts <= now
+            else f"The event starts on {when} and the debit has still not cleared, so this card opens now "
+            f"rather than after {after.days} days: settle it before they arrive. "
+            if near
+            else ""
+        )
         + ("Payment reminders are on hold meanwhile. " if booked else "")
         + "Check the payment in the Stripe dashboard or ask the attendee. Remind them to pay if it is not coming "
         f"(the reminders resume with the payment link), or keep waiting (asked again in {after.days} days)."
@@ -166,7 +190,7 @@ def _flag(payment_id: int, now, after: timedelta) -> bool:
             registration=reg,
             payment=payment,
             explanation=explanation,
-            data={"days": days, "since": since.isoformat(), "after_days": after.days},
+            data={"days": days, "since": since.isoformat(), "after_days": after.days, "event_near": near},
         ),
     )
     if not created:
