@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .audit import Actor, audit
@@ -217,11 +218,15 @@ def _move_other_registrations(
 
 
 def _move_aliases(gone: Attendee, survivor: Attendee, reason: str, actor: Actor, registration: Registration) -> None:
-    for alias in AttendeeAlias.objects.select_for_update().filter(attendee=gone).order_by("pk"):
+    # ``gone``'s own address may already name someone else: an earlier survivor, when ``gone``
+    # was merged before and stayed for a registration at an event both had. This merge is the
+    # latest word on who that address is (``learn_alias`` leaves an address known to anyone be).
+    aliases = AttendeeAlias.objects.select_for_update(of=("self",)).filter(Q(attendee=gone) | Q(email=gone.email))
+    for alias in aliases.exclude(attendee=survivor).select_related("attendee").order_by("pk"):
         if alias.email == survivor.email:  # the survivor's own address names it already
             alias.delete()
             continue
-        before = {"alias": alias.email, "attendee": gone.email, "reason": alias.reason}
+        before = {"alias": alias.email, "attendee": alias.attendee.email, "reason": alias.reason}
         alias.attendee, alias.reason = survivor, reason[:200]
         alias.save(update_fields=["attendee", "reason"])
         audit(
