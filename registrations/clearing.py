@@ -30,8 +30,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
-from django.db.models.functions import Coalesce
+from django.db.models import CharField, Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Cast, Coalesce, Concat, Length, Substr
 from django.utils import timezone
 
 from .audit import Actor, audit
@@ -57,9 +57,17 @@ def review_after() -> timedelta | None:
     return timedelta(days=days) if days > 0 else None
 
 
-def released() -> Exists:
-    """For a Payment queryset: an operator decided this debit is not coming (remind to pay)."""
-    return Exists(ReviewItem.objects.filter(payment=OuterRef("pk"), kind=KIND, resolution=REMIND))
+def released() -> Q:
+    """For a Payment queryset: an operator decided this debit is not coming (remind to pay), on
+    its own card or, for a seat of a group payment (``seat:<group pk>:<seat>``), on the group
+    payment's card: the seats share the payer's debit."""
+    decided = ReviewItem.objects.filter(kind=KIND, resolution=REMIND)
+    own = Exists(decided.filter(payment=OuterRef("pk")))
+    prefix = Concat(Value("seat:"), Cast("payment_id", CharField()), Value(":"), output_field=CharField())
+    of_group = Exists(
+        decided.annotate(prefix=prefix).filter(prefix=Substr(OuterRef("manual_key"), 1, Length("prefix")))
+    )
+    return own | Q(of_group, method=Payment.Method.GROUP_SEAT)
 
 
 def still_clearing(payments):
@@ -212,7 +220,23 @@ def _decide(item_id: int, actor: Actor, resolution: str, note: str) -> ReviewIte
         close_item(item, resolution, actor, note)
         if item.registration is not None:
             recompute(item.registration, actor, detect=False)
+        _decide_seats(item, actor, resolution)
         return item
+
+
+def _decide_seats(item: ReviewItem, actor: Actor, resolution: str) -> None:
+    """The payer's card of a group payment decides for the seats it covers too: each seat's open
+    "not cleared" card closes with the same choice (audited on the seat holder's registration).
+    A seat's reminders follow the payer's "remind to pay" through ``released`` even without a
+    card of its own (a seat taken later included)."""
+    if item.payment_id is None:
+        return
+    seats = Payment.objects.filter(manual_key__startswith=f"seat:{item.payment_id}:", method=Payment.Method.GROUP_SEAT)
+    cards = ReviewItem.objects.filter(kind=KIND, state=ReviewItem.State.OPEN, payment__in=seats).order_by("pk")
+    for seat_card in cards.select_for_update():
+        close_item(seat_card, resolution, actor, f"decided on the payer's card #{item.pk} for the group payment")
+        if seat_card.registration is not None:
+            recompute(seat_card.registration, actor, detect=False)
 
 
 @retried
