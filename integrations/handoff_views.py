@@ -13,7 +13,8 @@ What an attendee sees when something is off:
   went through" page (status 200) with the event's plain link when the URL named the event; the
   webhook finishes the job later.
 Once the named event has started, neither page offers a link to pay or book: it says the event
-has started and to reply to the confirmation email.
+has started and to reply to the confirmation email. The same goes for someone who books after the
+start: they are not sent on to pay (nor offered the donation link).
 No input makes these views answer 500.
 """
 
@@ -130,11 +131,18 @@ def _outage(request, step: str, event: Event | None):
     return _page(request, "outage.html", _plain_links(step, event))
 
 
-def _all_set(request, reg: Registration, *, donation_link: str = "", missing_link: str = ""):
+def _all_set(request, reg: Registration, *, donation_link: str = "", missing_link: str = "", started: bool = False):
     return _page(
         request,
         "all_set.html",
-        {"event": reg.event, "registration": reg, "donation_link": donation_link, "missing_link": missing_link},
+        {
+            "event": reg.event,
+            "registration": reg,
+            "step": "booked",
+            "donation_link": donation_link,
+            "missing_link": missing_link,
+            "started": started,
+        },
     )
 
 
@@ -301,14 +309,19 @@ def _fetch_appointment(appointment_id: str) -> dict:
 def _after_booking(request, reg: Registration):
     event = reg.event
     paid, _booked = sides(reg)
+    # Booked once the event is under way (Acuity still takes the booking): nothing left to pay
+    # or donate online, as on the "not found" and outage pages; the page says so and whom to ask.
+    started = not paid and event.has_started
     if event.is_donation:
         # Booked is complete; a donation is welcome but optional.
-        return _all_set(request, reg, donation_link="" if paid else payment_link(reg))
+        return _all_set(request, reg, donation_link="" if paid or started else payment_link(reg), started=started)
     if paid:
         return _all_set(request, reg)
     if reg.payments.filter(state=Payment.State.UNPAID).exists():
         # A bank debit is still clearing: paying again would charge twice.
         return _page(request, "pending.html", {"event": event, "step": "booked", "link": "", "pending": True})
+    if started:
+        return _all_set(request, reg, started=True)
     link = payment_link(reg)
     if not link:
         return _all_set(request, reg, missing_link="payment")
