@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .audit import Actor, audit
-from .detection import _ensure, sides
+from .detection import _auto_close, _ensure, sides
 from .engine import _retrying, locked_registrations
 from .models import (
     Attendee,
@@ -100,6 +100,7 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
         .exclude(registration__isnull=True)
         .values_list("registration_id", flat=True)
     )
+    _follow_same_person_cards(keep, other, actor)
     Payment.objects.filter(registration=other).update(registration=keep)
     SeatReference.objects.filter(registration=other).update(registration=keep)  # claimed seats stay claimed
     Booking.objects.filter(registration=other).update(registration=keep)
@@ -160,17 +161,60 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
             ReviewItem.Kind.SAME_PERSON_TWICE,
             theirs,
             actor,
-            explanation=f"{gone.email} was merged into {survivor.email} (one person), and both were "
-            f"registered for {theirs.event}: this person now has two registrations there ({theirs.reference} and "
-            f"{ours.reference}). Neither was changed and nothing was refunded. Check both, then merge them into "
-            "one (payments and bookings together: if both paid, the money stays as it is for you to decide), "
-            "or keep both.",
+            explanation=_twice_explanation(
+                f"{gone.email} was merged into {survivor.email} (one person), and both were registered for "
+                f"{theirs.event}",
+                theirs,
+                ours,
+            ),
             counterpart=ours,
             data={"merged_attendee": gone.pk, "survivor": survivor.pk},
         )
         recompute(theirs, actor)
         recompute(ours, actor)
     return keep
+
+
+def _twice_explanation(why: str, first: Registration, second: Registration) -> str:
+    return (
+        f"{why}: this person now has two registrations there ({first.reference} and {second.reference}). "
+        "Neither was changed and nothing was refunded. Check both, then merge them into one (payments and "
+        "bookings together: if both paid, the money stays as it is for you to decide), or keep both."
+    )
+
+
+def _follow_same_person_cards(keep: Registration, other: Registration, actor: Actor) -> None:
+    """An open "same person registered twice" card naming ``other`` now names ``keep``, which
+    holds what ``other`` had: still this person's second registration there. When ``keep`` is
+    the card's other registration, the two are one now: the card closes."""
+    cards = ReviewItem.objects.select_for_update().filter(
+        Q(registration=other) | Q(counterpart=other),
+        kind=ReviewItem.Kind.SAME_PERSON_TWICE,
+        state=ReviewItem.State.OPEN,
+    )
+    for item in cards.order_by("pk"):
+        pair = [keep.pk if pk == other.pk else pk for pk in (item.registration_id, item.counterpart_id)]
+        if None in pair:  # the other one is gone already: nothing to follow
+            continue
+        if pair[0] == pair[1]:
+            _auto_close(item, "the two registrations were merged", actor)
+            continue
+        regs = Registration.objects.select_related("attendee", "event").in_bulk(pair)
+        item.registration, item.counterpart = regs[pair[0]], regs[pair[1]]
+        item.explanation = _twice_explanation(
+            f"{item.registration.attendee.email} and {item.counterpart.attendee.email} are one person (merged by "
+            f"an operator), and both are registered for {keep.event}",
+            item.registration,
+            item.counterpart,
+        )
+        item.save(update_fields=["registration", "counterpart", "explanation"])
+        audit(
+            "review.updated",
+            actor=actor,
+            registration=keep,
+            obj=item,
+            after={"explanation": item.explanation, "because": f"{other.reference} merged into {keep.reference}"},
+        )
 
 
 def _carry_opt_outs(source: Attendee, target: Attendee, actor: Actor, registration: Registration) -> None:

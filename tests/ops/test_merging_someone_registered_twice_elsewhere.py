@@ -97,3 +97,54 @@ def test_merging_a_person_registered_twice_at_another_event_asks_the_operator_to
     assert summer_reg.attendee == survivor
     assert summer_reg.payments.count() == 2
     assert list(Attendee.objects.all()) == [survivor]
+
+
+def test_the_card_follows_a_registration_the_operator_merges_into_a_third_one(ops_client, two_events):
+    """River (home) was merged into River (work); both were at the summer retreat, so a card asks
+    to merge those two. Before that, the operator merges River's home summer booking with a
+    payment under a third address: the card now names that registration, still River's second."""
+    spring, summer = two_events
+    stone = "river.stone@example.org"
+    apply_payment(paid(1, WORK, phone=PHONE, plink="plink_summer"))
+    apply_booking(booked(1, WORK, phone=PHONE, atype="222"))
+    apply_booking(booked(2, HOME, phone=PHONE, atype="222", hours=24 * 20))
+    apply_payment(paid(2, stone, phone=PHONE, plink="plink_summer", hours=24 * 20 + 1))
+    apply_booking(booked(3, HOME, phone=PHONE, atype="111", hours=24 * 30))
+    apply_payment(paid(3, WORK, phone=PHONE, plink="plink_spring", hours=24 * 30 + 1))
+    act(ops_client, ReviewItem.objects.get(kind=ReviewItem.Kind.SUGGESTED_MATCH, event=spring), "accept")
+    (card,) = open_cards(ReviewItem.Kind.SAME_PERSON_TWICE)
+    summer_work = Registration.objects.get(event=summer, attendee__email=WORK)
+
+    act(ops_client, ReviewItem.objects.get(kind=ReviewItem.Kind.SUGGESTED_MATCH, event=summer), "accept")
+
+    summer_stone = Registration.objects.get(event=summer, attendee__email=stone)
+    assert set(Registration.objects.filter(event=summer)) == {summer_work, summer_stone}
+    (card,) = open_cards(ReviewItem.Kind.SAME_PERSON_TWICE)
+    assert {card.registration, card.counterpart} == {summer_work, summer_stone}
+    assert summer_stone.reference in card.explanation and summer_work.reference in card.explanation
+    page = ops_client.get(reverse("ops:queue")).content.decode()
+    assert f'id="item-{card.pk}"' in page
+
+    # Merging them there leaves River one summer registration and closes the card.
+    act(ops_client, card, "accept")
+    card.refresh_from_db()
+    assert card.state == ReviewItem.State.RESOLVED
+    assert Registration.objects.filter(event=summer).count() == 1
+
+
+def test_the_card_closes_when_the_operator_merges_the_two_another_way(ops_client, two_events):
+    spring, summer = two_events
+    apply_payment(paid(1, HOME, phone=PHONE, plink="plink_summer"))
+    apply_booking(booked(1, WORK, phone=PHONE, atype="222"))
+    apply_booking(booked(3, HOME, phone=PHONE, atype="111", hours=24 * 30))
+    apply_payment(paid(3, WORK, phone=PHONE, plink="plink_spring", hours=24 * 30 + 1))
+    # Summer: paid from home, booked from work (a suggestion there too); spring is accepted first.
+    act(ops_client, ReviewItem.objects.get(kind=ReviewItem.Kind.SUGGESTED_MATCH, event=spring), "accept")
+    (card,) = open_cards(ReviewItem.Kind.SAME_PERSON_TWICE)
+
+    act(ops_client, ReviewItem.objects.get(kind=ReviewItem.Kind.SUGGESTED_MATCH, event=summer), "accept")
+
+    assert Registration.objects.filter(event=summer).count() == 1
+    card.refresh_from_db()
+    assert card.state == ReviewItem.State.RESOLVED
+    assert not open_cards().exists()
