@@ -63,13 +63,18 @@ def sms_opt_out_phone(phone: str, *, via: str, opted_out: bool = True) -> int:
 
 def unsubscribe_targets(attendee_id: int) -> list[Attendee]:
     """Whom an unsubscribe link made for ``attendee_id`` speaks for: that attendee (if it still
-    exists) and every attendee it was merged into, the link's own attendee first.
+    exists), every attendee it was merged into, and every attendee merged into it that still
+    exists, the link's own attendee first.
 
     Emails sent before a merge carry the merged-away attendee's id. One person: a stop said
     under either address holds for the survivor, as the merge itself carries opt-outs.
     """
     merges = AuditLog.objects.filter(action="registration.merged", before__merged_attendee=attendee_id)
     ids = {attendee_id, *merges.exclude(registration=None).values_list("registration__attendee_id", flat=True)}
+    # ... and every attendee merged into it that still exists: one kept for a registration at an
+    # event both had (until an operator merges those two too) still gets reminders for it.
+    merged_in = AuditLog.objects.filter(action="registration.merged", registration__attendee_id=attendee_id)
+    ids |= {pk for pk in merged_in.values_list("before__merged_attendee", flat=True) if isinstance(pk, int)}
     attendees = sorted(Attendee.objects.filter(pk__in=ids), key=lambda a: (a.pk != attendee_id, a.pk))
     if attendees:
         return attendees

@@ -148,3 +148,29 @@ def test_the_card_closes_when_the_operator_merges_the_two_another_way(ops_client
     card.refresh_from_db()
     assert card.state == ReviewItem.State.RESOLVED
     assert not open_cards().exists()
+
+
+def test_a_stop_said_later_from_the_surviving_address_holds_for_the_merged_attendee_still_registered(
+    ops_client, client, two_events
+):
+    """After the merge the merged-away attendee still holds its summer registration (until the
+    operator merges that too): its reminders go to the home address. River then unsubscribes from
+    a reminder sent to the work address: no more reminder emails to either."""
+    from notifications.tokens import unsubscribe_token
+
+    spring, summer = two_events
+    apply_payment(paid(1, HOME, phone=PHONE, plink="plink_summer"))
+    apply_booking(booked(1, HOME, phone=PHONE, atype="222"))
+    apply_payment(paid(2, WORK, phone=PHONE, plink="plink_summer", hours=24 * 20))
+    apply_booking(booked(2, WORK, phone=PHONE, atype="222", hours=24 * 20))
+    apply_booking(booked(3, HOME, phone=PHONE, atype="111", hours=24 * 30))
+    apply_payment(paid(3, WORK, phone=PHONE, plink="plink_spring", hours=24 * 30 + 1))
+    act(ops_client, ReviewItem.objects.get(kind=ReviewItem.Kind.SUGGESTED_MATCH, event=spring), "accept")
+    work, home = Attendee.objects.get(email=WORK), Attendee.objects.get(email=HOME)
+
+    response = client.post(f"/n/unsubscribe/{unsubscribe_token(work.pk)}/")
+
+    assert response.status_code == 200
+    work.refresh_from_db()
+    home.refresh_from_db()
+    assert work.email_opt_out and home.email_opt_out
