@@ -169,12 +169,15 @@ def _usable_session(session: dict, session_id: str) -> None:
         raise Unusable(f"session {session.get('status')}")
 
 
-def _seat_rows(reg: Registration, payment: Payment) -> list[dict]:
+def _seat_rows(reg: Registration, payment: Payment, *, started: bool = False) -> list[dict]:
+    """One row per seat of a group payment, each with its own booking link; once the event has
+    started there is no booking it any more, so no links (the seats are still issued, as an
+    operator assigns them from the group card)."""
     rows = [
         {
             "seat": 1,
             "label": f"Seat 1 — you{f' ({reg.attendee.name})' if reg.attendee.name else ''}",
-            "link": booking_link(reg),
+            "link": "" if started else booking_link(reg),
             "booked": reg.bookings.filter(cancelled=False).exists(),
         }
     ]
@@ -183,7 +186,7 @@ def _seat_rows(reg: Registration, payment: Payment) -> list[dict]:
             {
                 "seat": seat.seat,
                 "label": f"Seat {seat.seat}",
-                "link": booking_link(reg, seat_reference=seat.reference),
+                "link": "" if started else booking_link(reg, seat_reference=seat.reference),
                 "booked": seat.registration_id is not None,
             }
         )
@@ -196,12 +199,18 @@ def _after_payment(request, payment: Payment, reg: Registration):
         return _page(request, "failed.html", {"event": event, "payment_link": payment_link(reg)})
     pending = payment.state != Payment.State.PAID
     if (payment.quantity or 1) >= 2:
-        rows = _seat_rows(reg, payment)
-        return _page(
-            request,
-            "group.html",
-            {"event": event, "registration": reg, "seats": rows, "pending": pending, "quantity": payment.quantity},
-        )
+        started = event.has_started
+        rows = _seat_rows(reg, payment, started=started)
+        context = {
+            "event": event,
+            "registration": reg,
+            "seats": rows,
+            "pending": pending,
+            "quantity": payment.quantity,
+            "step": "paid",
+            "started": started,
+        }
+        return _page(request, "group.html", context)
     _paid, booked = sides(reg)
     if booked and not pending:
         return _all_set(request, reg)
