@@ -30,6 +30,7 @@ Steps of one run (``manage.py reconcile``, ``manage.py backfill``, the daily sch
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -448,6 +449,11 @@ class Reconciler:
                 continue
             if signal.payment_intent_id:
                 self._pi_events[signal.payment_intent_id] = slug
+            if payment is not None and payment.state == Payment.State.UNPAID and signal.status == "paid":
+                # A bank debit that cleared while its webhook was missed: it cleared by now at the
+                # latest (a webhook's exact time, earlier, wins when it comes). The duplicate rule
+                # needs it to see an attendee who paid again while the debit cleared.
+                signal = dataclasses.replace(signal, cleared_at=timezone.now())
             if payment is not None and not payment_needs_apply(payment, signal):
                 counts["known"] += 1
                 continue

@@ -135,3 +135,29 @@ def test_a_bank_debit_that_cleared_after_the_window_began_is_found_though_its_se
     again = run_command("--since", "3d", "--provider", "stripe")
     assert again.counts(provider="stripe")["changed"] == 0
     assert stripe.count("GET", r"^/v1/checkout/sessions/cs_") == 1  # a paid payment is not asked about again
+
+
+def test_a_bank_debit_found_cleared_by_the_run_after_the_attendee_paid_again_asks_for_a_refund(event, providers):
+    """The debit's ``async_payment_succeeded`` webhook was missed; meanwhile the attendee paid again
+    by card. The run finds the debit paid: it cleared by then at the latest, so the operator gets
+    the duplicate-payment card the webhook would have opened."""
+    import time
+
+    from registrations.models import ReviewItem
+
+    stripe, _ = providers
+    now = int(time.time())
+    debit = stripe.add_session(email="bank@example.org", payment_status="unpaid", created=now - 60 * 3600)
+    # Two days later: beyond the 24-hour rule, which would pair them anyway.
+    card = stripe.add_session(email="bank@example.org", payment_status="paid", amount=12500, created=now - 12 * 3600)
+    for session in (debit, card):
+        apply_payment(session_to_signal(session, event_type="checkout.session.completed"), source=Source.WEBHOOK)
+    debit["payment_status"] = "paid"  # cleared; the webhook saying so never came
+
+    run_command("--since", "3d", "--provider", "stripe", expect_ok=False)
+
+    debit_row = Payment.objects.get(checkout_session_id=debit["id"])
+    assert debit_row.state == Payment.State.PAID and debit_row.cleared_at is not None
+    [card_item] = ReviewItem.objects.filter(kind=ReviewItem.Kind.DUPLICATE_PAYMENT, state=ReviewItem.State.OPEN)
+    assert card_item.payment_id == debit_row.pk
+    assert Registration.objects.get().status == Status.NEEDS_REVIEW
