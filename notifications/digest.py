@@ -22,6 +22,7 @@ from registrations.models import ReviewItem
 
 from .email import send_email
 from .models import NotificationLog, Reminder
+from .render import html_document
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def send_digest(now=None) -> dict:
         parts.append(f"{ctx['stuck_reminders']} stuck reminder{'s' if ctx['stuck_reminders'] != 1 else ''}")
     subject = "JLF daily digest: " + ", ".join(parts)
     text = render_to_string("notifications/digest/digest.txt", ctx)
-    html = render_to_string("notifications/digest/digest.html", ctx)
+    html = html_document(render_to_string("notifications/digest/digest.html", ctx), subject)
     day = timezone.localdate(now).isoformat()
     sent = 0
     for user in recipients():

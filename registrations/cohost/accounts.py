@@ -20,6 +20,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from sesame.utils import get_query_string
 
+from notifications.render import html_document
+
 from ..audit import Actor, audit
 from ..identity import normalise_email
 from ..models import AuditLog, CoHost, CoHostGrant
@@ -77,7 +79,7 @@ def send_sign_in_link(cohost: CoHost, *, invited: bool = False, actor: Actor | N
         user.email,
         subject,
         render_to_string("cohost/email/sign_in.txt", context),
-        render_to_string("cohost/email/sign_in.html", context),
+        html_document(render_to_string("cohost/email/sign_in.html", context), subject),
     )
     audit(
         "cohost.link_sent",

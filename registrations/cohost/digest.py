@@ -27,6 +27,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from notifications.render import html_document
+
 from ..audit import Actor, audit
 from ..models import CoHost, CoHostGrant, Event
 from .accounts import absolute_url
@@ -116,7 +118,7 @@ def _send(cohost: CoHost, sections: list[Section], since: datetime) -> int:
         cohost.user.email,
         subject,
         render_to_string("cohost/email/digest.txt", context),
-        render_to_string("cohost/email/digest.html", context),
+        html_document(render_to_string("cohost/email/digest.html", context), subject),
         kind="cohost_digest",
     )
 
