@@ -15,7 +15,8 @@ from django.utils import timezone
 from .audit import Actor
 from .clearing import flag_stalled_debits
 from .importing import import_events, load_file
-from .models import CoHost, CoHostGrant, Event, Registration, Source
+from .models import CoHost, CoHostGrant, Event, Registration, ReviewItem, Source
+from .resolutions import accept_suggested_match
 from .services import apply_booking, apply_payment, enter_walk_in
 from .signals import BookingSignal, PaymentSignal
 
@@ -42,6 +43,7 @@ PEOPLE = [
     ("iris", "iris.kowalski@example.org", "Iris Kowalski", ""),
     ("juno", "juno.baptiste@example.org", "Juno Baptiste", "+14155550134"),
     ("kai", "kai.osei@example.org", "Kai Osei", "+14155550135"),
+    ("lark", "lark.bell@example.org", "Lark Bell", "+14155550136"),
 ]
 
 
@@ -177,12 +179,25 @@ def seed(stdout=None) -> dict:
         # Donation event: booked is complete; a donor who has not booked yet
         (s[1], _book("river-w", p["river"], winter, WINTER, 12)),
         (s[0], _pay("sky-w", p["sky"], WINTER, 5000, 26)),
+        # Same person registered twice: Lark booked the winter retreat from two addresses; at the
+        # spring retreat Lark booked from home and paid from the other (merged below)
+        (s[1], _book("lark-w", p["lark"], winter, WINTER, 14)),
+        (s[1], _book("lark-w2", p["lark"], winter, WINTER, 13, email="lark.home@example.org")),
+        (s[1], _book("lark", p["lark"], spring, SPRING, 7, email="lark.home@example.org")),
+        (s[0], _pay("lark", p["lark"], SPRING, 12000, 6)),
         # Unmatched event: a payment link nobody mapped yet
         (s[0], _pay("stray", p["ash"], ("plink_unknownLink", None), 8000, 1)),
     ]
     for apply, signal in steps:
         apply(signal, actor, source=Source.DEMO)
     flag_stalled_debits()  # what the reminder scan does: Kai's debit goes to the exception queue
+    # An operator accepts Lark's suggestion: both were at the winter retreat, which now shows
+    # Lark's two registrations there as "same person registered twice".
+    lark = ReviewItem.objects.filter(
+        kind=ReviewItem.Kind.SUGGESTED_MATCH, state=ReviewItem.State.OPEN, registration__attendee__email=p["lark"][1]
+    ).first()
+    if lark is not None:
+        accept_suggested_match(lark.pk, actor)
     if not Registration.objects.filter(event=spring, source=Source.WALK_IN).exists():
         enter_walk_in(
             event=spring,
