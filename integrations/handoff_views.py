@@ -14,7 +14,8 @@ What an attendee sees when something is off:
   webhook finishes the job later.
 Once the named event has started, neither page offers a link to pay or book: it says the event
 has started and to reply to the confirmation email. The same goes for someone who books after the
-start: they are not sent on to pay (nor offered the donation link).
+start: they are not sent on to pay (nor offered the donation link); and for a payment that failed
+after the start: no "try paying again".
 No input makes these views answer 500.
 """
 
@@ -196,7 +197,15 @@ def _seat_rows(reg: Registration, payment: Payment, *, started: bool = False) ->
 def _after_payment(request, payment: Payment, reg: Registration):
     event = reg.event
     if payment.state == Payment.State.FAILED:
-        return _page(request, "failed.html", {"event": event, "payment_link": payment_link(reg)})
+        # Failed once the event is under way: no paying again online, as on the other pages.
+        started = event.has_started
+        context = {
+            "event": event,
+            "step": "failed",
+            "started": started,
+            "payment_link": "" if started else payment_link(reg),
+        }
+        return _page(request, "failed.html", context)
     pending = payment.state != Payment.State.PAID
     if (payment.quantity or 1) >= 2:
         started = event.has_started
