@@ -185,9 +185,14 @@ def _flag(payment_id: int, now, after: timedelta) -> bool:
             if near
             else ""
         )
-        + ("Payment reminders are on hold meanwhile. " if booked else "")
-        + "Check the payment in the Stripe dashboard or ask the attendee. Remind them to pay if it is not coming "
-        f"(the reminders resume with the payment link), or keep waiting (asked again in {after.days} days)."
+        + ("Payment reminders are on hold meanwhile. " if booked and starts > now else "")
+        + "Check the payment in the Stripe dashboard or ask the attendee."
+        + (
+            ""
+            if starts <= now  # no reminder resumes, and no card comes back, once the event has started
+            else " Remind them to pay if it is not coming (the reminders resume with the payment link), "
+            f"or keep waiting (asked again in {after.days} days)."
+        )
     )
     actor = Actor.system(SOURCE)
     item, created = ReviewItem.objects.get_or_create(

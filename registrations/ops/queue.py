@@ -19,6 +19,7 @@ from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from integrations.clients import ProviderError
@@ -93,9 +94,13 @@ def card_extras(items: list[ReviewItem]) -> dict[int, dict]:
         for p in Payment.objects.filter(registration_id__in=cancelled_regs, state=Payment.State.PAID).order_by("pk"):
             if p.method != Payment.Method.GROUP_SEAT:
                 by_reg.setdefault(p.registration_id, []).append(p)
+    now = timezone.now()
     with_seats: list[Payment] = []
     for item in items:
         e = extras[item.pk]
+        if item.kind == ReviewItem.Kind.PAYMENT_NOT_CLEARED:
+            # Once the event has started no payment reminder goes out, whatever is chosen.
+            e["event_started"] = item.event is not None and item.event.starts_at <= now
         if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT:
             e["first_payment"] = firsts.get(item.data.get("first_payment"))
             to_refund = duplicate_to_refund(item, e["first_payment"])

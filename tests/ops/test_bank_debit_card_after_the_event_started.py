@@ -1,0 +1,62 @@
+"""The "Bank payment not cleared" card once the event has started: no payment reminder goes out
+then, whatever the operator chooses, and the card does not come back, so "remind them to pay"
+must not promise that the reminders resume, nor "keep waiting" that the card returns."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from registrations.clearing import flag_stalled_debits
+from registrations.models import Event, Payment, ReviewItem
+
+from .scenario import book, make_event, pay
+
+pytestmark = pytest.mark.django_db
+
+
+def _card(client, item) -> str:
+    page = client.get(reverse("ops:queue") + "?kind=payment_not_cleared").content.decode()
+    card = re.search(rf'id="item-{item.pk}".*?</article>', page, re.S)
+    assert card, page
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", card[0])))
+
+
+def _debit(email, name, **kw):
+    pay(email, name, **kw)
+    Payment.objects.filter(email=email).update(
+        state=Payment.State.UNPAID, occurred_at=timezone.now() - timedelta(days=3)
+    )
+
+
+def test_remind_to_pay_does_not_promise_reminders_once_the_event_has_started(ops_client):
+    event = make_event()
+    _debit("dana.debit@example.org", "Dana Debit")
+    book("dana.debit@example.org", "Dana", "Debit", event=event)
+    Event.objects.filter(pk=event.pk).update(starts_at=timezone.now() - timedelta(hours=2))
+
+    assert flag_stalled_debits() == 1
+
+    card = _card(ops_client, ReviewItem.objects.get(kind="payment_not_cleared"))
+    assert "reminders resume" not in card, card
+    assert "no payment reminder goes out" in card, card
+    assert "comes back" not in card and "asked again" not in card, card  # nor does the card, once started
+
+
+def test_remind_to_pay_still_says_the_reminders_resume_before_the_event(ops_client):
+    event = make_event()
+    _debit("dana.debit@example.org", "Dana Debit")
+    book("dana.debit@example.org", "Dana", "Debit", event=event)
+    Event.objects.filter(pk=event.pk).update(starts_at=timezone.now() + timedelta(hours=12))
+
+    assert flag_stalled_debits() == 1
+
+    card = _card(ops_client, ReviewItem.objects.get(kind="payment_not_cleared"))
+    assert "The payment reminders resume on the event's usual schedule, with the payment link" in card, card
+    assert "no payment reminder goes out" not in card, card
+    assert "the item comes back if it is still not cleared" in card, card
