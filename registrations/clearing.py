@@ -133,12 +133,23 @@ def flag_stalled_debits(now=None, limit: int = 200) -> int:
 def _group_of(payment: Payment) -> Payment | None:
     """For a seat of a group payment (GROUP_SEAT, amount 0, keyed ``seat:<group pk>:<seat>``):
     the group payment, whose bank debit is the one awaiting funds. Else None."""
-    if payment.method != Payment.Method.GROUP_SEAT or not (payment.manual_key or "").startswith("seat:"):
-        return None
-    group_pk = payment.manual_key.split(":")[1]
-    if not group_pk.isdigit():
-        return None
-    return Payment.objects.select_related("registration__attendee").filter(pk=int(group_pk)).first()
+    return group_payments_of_seats([payment]).get(payment.pk)
+
+
+def group_payments_of_seats(payments) -> dict[int, Payment]:
+    """For the seats of group payments among ``payments``: seat payment pk → its group payment
+    (with the payer's registration and attendee), the debit a seat's card is about. One query."""
+    wanted: dict[int, int] = {}
+    for p in payments:
+        if p is None or p.method != Payment.Method.GROUP_SEAT or not (p.manual_key or "").startswith("seat:"):
+            continue
+        group_pk = p.manual_key.split(":")[1]
+        if group_pk.isdigit():
+            wanted[p.pk] = int(group_pk)
+    if not wanted:
+        return {}
+    groups = Payment.objects.select_related("registration__attendee").in_bulk(set(wanted.values()))
+    return {seat: groups[group] for seat, group in wanted.items() if group in groups}
 
 
 def _event_zone(event: Event) -> zoneinfo.ZoneInfo:

@@ -26,7 +26,7 @@ from integrations.clients import ProviderError
 from integrations.refunds import create_refund
 
 from ..audit import Actor
-from ..clearing import keep_waiting, remind_to_pay, review_after
+from ..clearing import group_payments_of_seats, keep_waiting, remind_to_pay, review_after
 from ..models import Event, Payment, ReviewItem
 from ..money import format_money
 from ..resolutions import (
@@ -94,11 +94,17 @@ def card_extras(items: list[ReviewItem]) -> dict[int, dict]:
         for p in Payment.objects.filter(registration_id__in=cancelled_regs, state=Payment.State.PAID).order_by("pk"):
             if p.method != Payment.Method.GROUP_SEAT:
                 by_reg.setdefault(p.registration_id, []).append(p)
+    # A seat's "not cleared" card: the debit awaiting funds is the payer's group payment.
+    groups = group_payments_of_seats(
+        [item.payment for item in items if item.kind == ReviewItem.Kind.PAYMENT_NOT_CLEARED and item.payment_id]
+    )
     now = timezone.now()
     with_seats: list[Payment] = []
     for item in items:
         e = extras[item.pk]
         if item.kind == ReviewItem.Kind.PAYMENT_NOT_CLEARED:
+            e["debit"] = groups.get(item.payment_id) or item.payment
+            e["group"] = item.payment_id in groups
             # Once the event has started no payment reminder goes out, whatever is chosen.
             e["event_started"] = item.event is not None and item.event.starts_at <= now
         if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT:
