@@ -50,6 +50,9 @@ SOURCE = "reminder-scan:payment-clearing"
 # A debit still awaiting funds when its event starts within this (or has started) is sent for
 # review at once, whatever its age: the operator needs to know before the attendee arrives.
 EVENT_NEAR = timedelta(days=1)
+# Why a card opened (the scan's log says so): the debit waited the review delay, or its event
+# starts within EVENT_NEAR, or has started.
+OVERDUE, NEAR, STARTED = "overdue", "event_near", "event_started"
 
 
 def review_after() -> timedelta | None:
@@ -121,12 +124,20 @@ def flag_stalled_debits(now=None, limit: int = 200) -> int:
     if after is None:
         return 0
     now = now or timezone.now()
-    opened = 0
+    why: dict[str, int] = {}  # why each card opened (``_flag``): how many
     for payment_id in list(_stalled(now, after).values_list("pk", flat=True)[:limit]):
-        if _retrying(lambda pid=payment_id: _flag(pid, now, after)):
-            opened += 1
+        reason = _retrying(lambda pid=payment_id: _flag(pid, now, after))
+        if reason:
+            why[reason] = why.get(reason, 0) + 1
+    opened = sum(why.values())
     if opened:
-        log.info("payment clearing: %d bank debit(s) not cleared after %s days sent for review", opened, after.days)
+        words = {
+            OVERDUE: f"not cleared after {after.days} days",
+            NEAR: "at an event starting within a day",
+            STARTED: "at an event that has started",
+        }
+        reasons = ", ".join(f"{why[r]} {words[r]}" for r in (OVERDUE, NEAR, STARTED) if r in why)
+        log.info("payment clearing: %d bank debit(s) sent for review: %s", opened, reasons)
     return opened
 
 
@@ -159,14 +170,15 @@ def _event_zone(event: Event) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo("UTC")
 
 
-def _flag(payment_id: int, now, after: timedelta) -> bool:
+def _flag(payment_id: int, now, after: timedelta) -> str | None:
+    """Open the card for this debit; returns why (OVERDUE, NEAR or STARTED), or None if not opened."""
     payment = Payment.objects.filter(pk=payment_id).first()
     if payment is None or payment.registration_id is None:
-        return False
+        return None
     reg = locked_registrations().get(pk=payment.registration_id)
     # Changed meanwhile (checked again under the lock), paid another way included.
     if not _stalled(now, after).filter(pk=payment_id).exists():
-        return False
+        return None
     rounds = ReviewItem.objects.filter(payment=payment, kind=KIND).count()
     booked = reg.bookings.filter(cancelled=False).exists()
     group = _group_of(payment)
@@ -218,7 +230,7 @@ def _flag(payment_id: int, now, after: timedelta) -> bool:
         ),
     )
     if not created:
-        return False
+        return None
     audit(
         "review.opened",
         actor=actor,
@@ -227,7 +239,7 @@ def _flag(payment_id: int, now, after: timedelta) -> bool:
         after={"kind": KIND, "key": item.key, "explanation": explanation},
     )
     recompute(reg, actor, detect=False)
-    return True
+    return STARTED if starts <= now else NEAR if near else OVERDUE
 
 
 def _decide(item_id: int, actor: Actor, resolution: str, note: str) -> ReviewItem:
