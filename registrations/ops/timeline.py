@@ -180,6 +180,7 @@ _MAPPING_KINDS = {
     "acuity_appointment_type": "Acuity appointment type",
 }
 _SEAT_KEY = re.compile(r"seat:(\d+):(\d+)")  # registrations.seats.seat_key
+_WALKIN_KEY = re.compile(r"walkin:(\d+):(\d+(?:\.\d+)?)")  # registrations.services.enter_walk_in
 _TIME_KEYS = {"starts_at", "occurred_at"}
 _MONEY_KEYS = {"amount", "amount_refunded"}
 
@@ -204,6 +205,21 @@ def seat_words(key: str, payers: dict[int, str] | None = None) -> str:
         return key
     payer = (payers or {}).get(int(seat[1]))
     return f"seat {seat[2]} of payment #{seat[1]}" + (f", paid by {payer}" if payer else "")
+
+
+def key_words(key: str, payers: dict[int, str] | None = None, tz=None, what: str = "payment") -> str:
+    """A fact's internal key as words: a seat as ``seat_words``; a walk-in's
+    ``walkin:<registration>:<unix time>`` as "walk-in payment entered 3 Dec 2026 18:05:09 PST"
+    (``what``: "payment" or "booking"; the time to the second, in ``tz``, the event's zone)."""
+    walk = _WALKIN_KEY.fullmatch(key or "")
+    if not walk:
+        return seat_words(key, payers)
+    try:
+        moment = datetime.fromtimestamp(float(walk[2]), tz=zoneinfo.ZoneInfo("UTC"))
+    except (ValueError, OverflowError, OSError):
+        return key
+    local = moment.astimezone(tz or zoneinfo.ZoneInfo("UTC"))
+    return f"walk-in {what} entered {local.day} {local:%b %Y %H:%M:%S %Z}"
 
 
 def _seat_payers(keys) -> dict[int, str]:
@@ -254,11 +270,12 @@ def _words(key: str, value, currency: str, tz) -> str:
     if key == "status" and isinstance(value, str):
         return _status_label(value).replace("_", " ")  # a registration's status, or Stripe's word
     if key in ("payment", "group_payment", "kept", "folded", "booking") and isinstance(value, str):
+        what = "booking" if key == "booking" or value.startswith("Booking ") else "payment"
         value = re.sub(r"^(Payment|Booking) ", "", value)  # str(fact) names it: "Payment cs_…"
-        return seat_words(value)  # a seat of a group payment is named by its internal key
+        return key_words(value, tz=tz, what=what)  # a seat or a walk-in is named by its internal key
     if key == "manual_key" and isinstance(value, str):
         seat = _SEAT_KEY.fullmatch(value)
-        return f"{seat[2]} of group payment #{seat[1]}" if seat else value
+        return f"{seat[2]} of group payment #{seat[1]}" if seat else key_words(value, tz=tz)
     if key == "mapping_keys" and isinstance(value, list):
         return mapping_words(value)
     if key == "opt_outs_carried" and isinstance(value, list):
@@ -347,7 +364,9 @@ def registration_timeline(reg: Registration) -> list[Entry]:
     payers = _seat_payers(p.manual_key for p in payments)
     for p in payments:
         what = f"{p.get_method_display()} payment, {p.get_state_display().lower()}"
-        ids = ", ".join(x for x in (p.checkout_session_id, p.payment_intent_id, seat_words(p.manual_key, payers)) if x)
+        ids = ", ".join(
+            x for x in (p.checkout_session_id, p.payment_intent_id, key_words(p.manual_key, payers, tz)) if x
+        )
         amount = format_money(p.amount, p.currency)
         when = p.occurred_at or p.created_at
         detail = " · ".join(x for x in (amount, ids) if x)
@@ -378,7 +397,7 @@ def registration_timeline(reg: Registration) -> list[Entry]:
     for b in bookings:
         when = format_time(b.starts_at, tz) if b.starts_at else "no time"
         state = "cancelled" if b.cancelled else ("rescheduled" if b.times_rescheduled else "booked")
-        ident = b.acuity_appointment_id or b.manual_key or ""
+        ident = b.acuity_appointment_id or key_words(b.manual_key or "", tz=tz, what="booking")
         entries.append(
             Entry(b.created_at, "booking", f"Booking ({state})", b.get_source_display(), f"for {when} · {ident}")
         )
