@@ -351,8 +351,8 @@ def booked(request):
     """``/r/booked/?appointment=<id>&event=<slug>`` — linked from Acuity's confirmation page.
 
     Appointment ids are sequential: past ``HANDOFF_BOOKED_PER_IP_PER_HOUR`` look-ups from one
-    client address, the page looks nothing up and offers the event's plain payment link (an
-    attendee still gets on; someone walking the ids learns no addresses)."""
+    client address, the page looks nothing up and offers the event's plain payment link until the
+    event starts (an attendee still gets on; someone walking the ids learns no addresses)."""
     raw = request.GET.get("appointment") or request.GET.get("id") or ""
     if isinstance(raw, str) and valid_appointment_id(raw):
         decision = ratelimit.take(
