@@ -15,7 +15,8 @@ What an attendee sees when something is off:
 Once the named event has started, neither page offers a link to pay or book: it says the event
 has started and to reply to the confirmation email. The same goes for someone who books after the
 start: they are not sent on to pay (nor offered the donation link); and for a payment that failed
-after the start: no "try paying again".
+after the start: no "try paying again". Nor for a failed payment of someone already paid another way
+or with another bank debit still clearing: the page says so (paying again would charge twice).
 No input makes these views answer 500.
 """
 
@@ -194,16 +195,27 @@ def _seat_rows(reg: Registration, payment: Payment, *, started: bool = False) ->
     return rows
 
 
+def _clearing(reg: Registration) -> bool:
+    """A bank debit of theirs is still clearing (awaiting funds): paying again would charge twice."""
+    return reg.payments.filter(state=Payment.State.UNPAID).exists()
+
+
 def _after_payment(request, payment: Payment, reg: Registration):
     event = reg.event
     if payment.state == Payment.State.FAILED:
+        # No "try paying again" when that would charge them twice: the registration is paid
+        # another way, or another bank debit of theirs is still clearing (the page says which).
         # Failed once the event is under way: no paying again online, as on the other pages.
+        already_paid, _booked = sides(reg)
+        clearing = not already_paid and _clearing(reg)
         started = event.has_started
         context = {
             "event": event,
             "step": "failed",
+            "already_paid": already_paid,
+            "clearing": clearing,
             "started": started,
-            "payment_link": "" if started else payment_link(reg),
+            "payment_link": "" if already_paid or clearing or started else payment_link(reg),
         }
         return _page(request, "failed.html", context)
     pending = payment.state != Payment.State.PAID
@@ -335,7 +347,7 @@ def _after_booking(request, reg: Registration):
         return _all_set(request, reg, donation_link="" if paid or started else payment_link(reg), started=started)
     if paid:
         return _all_set(request, reg)
-    if reg.payments.filter(state=Payment.State.UNPAID).exists():
+    if _clearing(reg):
         # A bank debit is still clearing: paying again would charge twice.
         return _page(request, "pending.html", {"event": event, "step": "booked", "link": "", "pending": True})
     if started:
