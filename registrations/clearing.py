@@ -170,6 +170,59 @@ def _event_zone(event: Event) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo("UTC")
 
 
+# Where a card's explanation stops stating facts (who paid what, when, for how long): what
+# follows depends on the time it is read (before or after the event starts), see ``explanation_at``.
+_FACTS_END = "(a debit normally clears in a few business days). "
+
+
+def _as_of(event: Event, now, *, near: bool, booked: bool, after_days: int) -> str:
+    """The part of a card's explanation that holds at ``now``: whether the event has started
+    (then no reminder goes out and the card does not come back) or is about to."""
+    starts = event.starts_at
+    local = starts.astimezone(_event_zone(event))
+    when = f"{local:%Y-%m-%d %H:%M %Z}"  # the zone named, as the history's times are
+    started = starts <= now
+    return (
+        (
+            f"The event started on {when} and the debit has still not cleared: settle it with them (no "
+            "reminder is sent once an event has started, whatever you choose here). "
+            if started
+            else f"The event starts on {when} and the debit has still not cleared, so this card opens now "
+            f"rather than after {after_days} days: settle it before they arrive. "
+            if near
+            else ""
+        )
+        + ("Payment reminders are on hold meanwhile. " if booked and not started else "")
+        + "Check the payment in the Stripe dashboard or ask the attendee."
+        + (
+            ""
+            if started  # no reminder resumes, and no card comes back, once the event has started
+            else " Remind them to pay if it is not coming (the reminders resume with the payment link), "
+            f"or keep waiting (asked again in {after_days} days)."
+        )
+    )
+
+
+def explanation_at(item: ReviewItem, now) -> str:
+    """A "Bank payment not cleared" card's explanation as it reads at ``now`` (the queue renders
+    it when the page loads): a card opened the day before the event says, once it has started,
+    that it has, not that reminders resume or that it is asked again. The facts are the stored
+    ones (scrubbed, if privacy erased them); an explanation not of that shape is shown as stored."""
+    facts, sep, _ = (item.explanation or "").partition(_FACTS_END)
+    if not sep or item.event is None:
+        return item.explanation
+    data = item.data or {}
+    after = review_after()
+    after_days = int(data.get("after_days") or (after.days if after else 14))
+    # Cards opened before "booked" was recorded: their stored text says whether it was.
+    booked = data.get("booked", "Payment reminders are on hold meanwhile." in item.explanation)
+    return (
+        facts
+        + sep
+        + _as_of(item.event, now, near=bool(data.get("event_near")), booked=bool(booked), after_days=after_days)
+    )
+
+
 def _flag(payment_id: int, now, after: timedelta) -> str | None:
     """Open the card for this debit; returns why (OVERDUE, NEAR or STARTED), or None if not opened."""
     payment = Payment.objects.filter(pk=payment_id).first()
@@ -195,27 +248,10 @@ def _flag(payment_id: int, now, after: timedelta) -> str | None:
         paid = f"{reg.attendee} paid {amount}"
     starts = reg.event.starts_at
     near = starts <= now + EVENT_NEAR and (since > now - after or starts <= now)
-    when = f"{starts.astimezone(_event_zone(reg.event)):%Y-%m-%d %H:%M}"
     explanation = (
         f"{paid} by bank debit on {day:%Y-%m-%d}, and Stripe still reports it as "
-        f"awaiting funds after {days} days (a debit normally clears in a few business days). "
-        + (
-            f"The event started on {when} and the debit has still not cleared: settle it with them (no "
-            "reminder is sent once an event has started, whatever you choose here). "
-            if starts <= now
-            else f"The event starts on {when} and the debit has still not cleared, so this card opens now "
-            f"rather than after {after.days} days: settle it before they arrive. "
-            if near
-            else ""
-        )
-        + ("Payment reminders are on hold meanwhile. " if booked and starts > now else "")
-        + "Check the payment in the Stripe dashboard or ask the attendee."
-        + (
-            ""
-            if starts <= now  # no reminder resumes, and no card comes back, once the event has started
-            else " Remind them to pay if it is not coming (the reminders resume with the payment link), "
-            f"or keep waiting (asked again in {after.days} days)."
-        )
+        f"awaiting funds after {days} days {_FACTS_END}"
+        + _as_of(reg.event, now, near=near, booked=booked, after_days=after.days)
     )
     actor = Actor.system(SOURCE)
     item, created = ReviewItem.objects.get_or_create(
@@ -226,7 +262,13 @@ def _flag(payment_id: int, now, after: timedelta) -> str | None:
             registration=reg,
             payment=payment,
             explanation=explanation,
-            data={"days": days, "since": since.isoformat(), "after_days": after.days, "event_near": near},
+            data={
+                "days": days,
+                "since": since.isoformat(),
+                "after_days": after.days,
+                "event_near": near,
+                "booked": booked,
+            },
         ),
     )
     if not created:

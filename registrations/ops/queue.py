@@ -26,7 +26,7 @@ from integrations.clients import ProviderError
 from integrations.refunds import create_refund
 
 from ..audit import Actor
-from ..clearing import group_payments_of_seats, keep_waiting, remind_to_pay, review_after
+from ..clearing import explanation_at, group_payments_of_seats, keep_waiting, remind_to_pay, review_after
 from ..models import Event, Payment, ReviewItem
 from ..money import format_money
 from ..resolutions import (
@@ -107,6 +107,8 @@ def card_extras(items: list[ReviewItem]) -> dict[int, dict]:
             e["group"] = item.payment_id in groups
             # Once the event has started no payment reminder goes out, whatever is chosen.
             e["event_started"] = item.event is not None and item.event.starts_at <= now
+            # Its explanation as of now: a card opened before the start reads as started after it.
+            e["explanation"] = explanation_at(item, now)
         if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT:
             e["first_payment"] = firsts.get(item.data.get("first_payment"))
             to_refund = duplicate_to_refund(item, e["first_payment"])

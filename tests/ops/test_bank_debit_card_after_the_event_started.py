@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+import zoneinfo
 from datetime import timedelta
 
 import pytest
@@ -60,3 +61,41 @@ def test_remind_to_pay_still_says_the_reminders_resume_before_the_event(ops_clie
     assert "The payment reminders resume on the event's usual schedule, with the payment link" in card, card
     assert "no payment reminder goes out" not in card, card
     assert "the item comes back if it is still not cleared" in card, card
+
+
+def test_a_card_opened_the_day_before_reads_as_started_once_the_event_has_started(ops_client):
+    """The card opened 12 hours before the start ("starts on …, settle it before they arrive …
+    asked again in 14 days"); the operator reads it after the start: it says the event started,
+    and neither that reminders resume nor that it is asked again."""
+    event = make_event()
+    _debit("dana.debit@example.org", "Dana Debit")
+    book("dana.debit@example.org", "Dana", "Debit", event=event)
+    Event.objects.filter(pk=event.pk).update(starts_at=timezone.now() + timedelta(hours=12))
+    assert flag_stalled_debits() == 1
+    item = ReviewItem.objects.get(kind="payment_not_cleared")
+    assert "The event starts on" in _card(ops_client, item)
+
+    Event.objects.filter(pk=event.pk).update(starts_at=timezone.now() - timedelta(hours=1))  # time passes
+
+    card = _card(ops_client, item)
+    assert "The event started on" in card and "settle it with them" in card, card
+    assert "The event starts on" not in card and "before they arrive" not in card, card
+    assert "reminders resume" not in card and "asked again" not in card, card
+    assert "Payment reminders are on hold meanwhile" not in card, card
+    assert "dana.debit@example.org> paid" in card and "awaiting funds after 3 days" in card, card  # facts stay
+
+
+def test_the_event_start_on_the_card_names_its_time_zone(ops_client):
+    event = make_event(timezone="America/Los_Angeles")
+    _debit("dana.debit@example.org", "Dana Debit")
+    book("dana.debit@example.org", "Dana", "Debit", event=event)
+    Event.objects.filter(pk=event.pk).update(starts_at=timezone.now() + timedelta(hours=12))
+    assert flag_stalled_debits() == 1
+    item = ReviewItem.objects.get(kind="payment_not_cleared")
+    event.refresh_from_db()
+    local = event.starts_at.astimezone(zoneinfo.ZoneInfo("America/Los_Angeles"))
+
+    assert f"The event starts on {local:%Y-%m-%d %H:%M} {local:%Z} " in _card(ops_client, item)
+    Event.objects.filter(pk=event.pk).update(starts_at=event.starts_at - timedelta(days=1))
+    local -= timedelta(days=1)
+    assert f"The event started on {local:%Y-%m-%d %H:%M} {local:%Z} " in _card(ops_client, item)
