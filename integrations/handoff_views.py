@@ -15,8 +15,10 @@ What an attendee sees when something is off:
 Once the named event has started, neither page offers a link to pay or book: it says the event
 has started and to reply to the confirmation email. The same goes for someone who books after the
 start: they are not sent on to pay (nor offered the donation link); and for a payment that failed
-after the start: no "try paying again". Nor for a failed payment of someone already paid another way
-or with another bank debit still clearing: the page says so (paying again would charge twice).
+after the start: no "try paying again". Nor is anyone offered to pay again when that would charge
+twice: a failed payment of someone already paid another way, or with another bank debit still
+clearing, and a booker (donation events included) whose bank debit is still clearing: the page
+says they are paid, or that the payment is being confirmed.
 No input makes these views answer 500.
 """
 
@@ -133,7 +135,15 @@ def _outage(request, step: str, event: Event | None):
     return _page(request, "outage.html", _plain_links(step, event))
 
 
-def _all_set(request, reg: Registration, *, donation_link: str = "", missing_link: str = "", started: bool = False):
+def _all_set(
+    request,
+    reg: Registration,
+    *,
+    donation_link: str = "",
+    missing_link: str = "",
+    started: bool = False,
+    clearing: bool = False,
+):
     return _page(
         request,
         "all_set.html",
@@ -144,6 +154,7 @@ def _all_set(request, reg: Registration, *, donation_link: str = "", missing_lin
             "donation_link": donation_link,
             "missing_link": missing_link,
             "started": started,
+            "clearing": clearing,
         },
     )
 
@@ -343,7 +354,11 @@ def _after_booking(request, reg: Registration):
     # or donate online, as on the "not found" and outage pages; the page says so and whom to ask.
     started = not paid and event.has_started
     if event.is_donation:
-        # Booked is complete; a donation is welcome but optional.
+        # Booked is complete; a donation is welcome but optional. A donation by bank debit still
+        # clearing is not asked for again (a second gift would be taken when both clear): the
+        # page says it is being confirmed, also after the start.
+        if not paid and _clearing(reg):
+            return _all_set(request, reg, clearing=True)
         return _all_set(request, reg, donation_link="" if paid or started else payment_link(reg), started=started)
     if paid:
         return _all_set(request, reg)
