@@ -310,6 +310,25 @@ COHOST_LOGIN_MIN_SECONDS = env.float("COHOST_LOGIN_MIN_SECONDS", default=0.3)
 # Too high lets a client pick its own rate-limit key; too low puts everyone in one bucket.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
+# A per-hour rate limit is a bucket of that many requests: 0 or less cannot be one. Neither "no
+# limit" (anyone could walk /r/booked/'s sequential ids) nor "refuse everyone" (no co-host could
+# sign in) is a safe guess, so refuse to start, in every environment, and say what to set.
+_bad_limits = [
+    f"{key}={value}"
+    for key, value in (
+        ("HANDOFF_BOOKED_PER_IP_PER_HOUR", HANDOFF_BOOKED_PER_IP_PER_HOUR),
+        ("COHOST_LOGIN_PER_IP_PER_HOUR", COHOST_LOGIN_PER_IP_PER_HOUR),
+        ("COHOST_LOGIN_PER_EMAIL_PER_HOUR", COHOST_LOGIN_PER_EMAIL_PER_HOUR),
+    )
+    if value < 1
+]
+if _bad_limits:
+    raise ImproperlyConfigured(
+        "These per-hour rate limits must be at least 1 (requests an hour; there is no 'no limit' "
+        "value): " + ", ".join(_bad_limits) + ". Set a number of requests an hour, or remove the "
+        "setting to use its default."
+    )
+
 # --- Logging -------------------------------------------------------------------------------
 # One JSON object per line on stderr (jlf/logs.py), each tagged with the request id
 # (jlf/middleware.py; carried into django-q2 tasks by jlf/tasks.py). LOG_FORMAT=plain for

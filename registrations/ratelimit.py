@@ -75,8 +75,13 @@ def take(
     """Spend ``cost`` tokens from bucket ``key``; say whether the request may go ahead.
 
     A refused request spends nothing, so a client that keeps hammering is let in again as soon
-    as the bucket has refilled by one token (``retry_after`` says when).
+    as the bucket has refilled by one token (``retry_after`` says when). A ``capacity`` below 1
+    refuses every request.
     """
+    if capacity < 1:
+        # A bucket that holds nothing admits nobody (and has no refill rate to divide by). The
+        # per-hour settings are at least 1 (jlf/settings.py refuses to start otherwise).
+        return Decision(False, math.ceil(per_seconds))
     now = now or timezone.now()
     try:
         return _take(key, capacity, per_seconds, cost, now)

@@ -122,3 +122,16 @@ def test_an_empty_database_url_means_sqlite():
     out = settings_in({"DATABASE_URL": ""})
     assert out.returncode == 0, out.stderr
     assert "django.db.backends.sqlite3" in out.stdout
+
+
+def test_a_per_hour_rate_limit_of_zero_refuses_to_start_and_says_what_to_set():
+    """0 (or less) look-ups an hour cannot be a bucket's size (it crashed /r/booked/ with a 500);
+    neither "no limit" (walking appointment ids would collect addresses) nor "refuse everyone"
+    (co-hosts could never sign in) can be assumed, so the site refuses to start and says why."""
+    for key in ("HANDOFF_BOOKED_PER_IP_PER_HOUR", "COHOST_LOGIN_PER_IP_PER_HOUR", "COHOST_LOGIN_PER_EMAIL_PER_HOUR"):
+        for value in ("0", "-5"):
+            out = settings_in({key: value})
+            assert out.returncode != 0, (key, value)
+            message = [line for line in out.stderr.splitlines() if "ImproperlyConfigured" in line][-1]
+            assert f"{key}={value}" in message and "at least 1" in message
+    assert settings_in({"HANDOFF_BOOKED_PER_IP_PER_HOUR": "1"}).returncode == 0
