@@ -209,9 +209,9 @@ def _finish(message: NotificationLog, status: str, *, error: str = "") -> Notifi
 
 def _failed_attempt(message: NotificationLog, provider: str, exc: TransportError, now) -> NotificationLog:
     if exc.opt_out and message.attendee_id and message.channel == NotificationLog.Channel.SMS:
-        from .optout import opt_out
+        from .optout import opt_out_one_person
 
-        opt_out(message.attendee_id, "sms", via=f"{provider}-{exc.code or 'opt-out'}")
+        opt_out_one_person(message.attendee_id, "sms", via=f"{provider}-{exc.code or 'opt-out'}")
     final = exc.permanent or message.attempts >= MAX_ATTEMPTS
     if final:
         log.warning(

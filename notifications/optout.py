@@ -3,7 +3,8 @@
 Ways in: the one-click unsubscribe link in every reminder email (``views.unsubscribe``), a spam
 complaint reported by Resend, an inbound STOP text, and Twilio error 21610 on a send. Each writes
 the attendee's flag and an ``attendee.opted_out`` audit row in one transaction; a repeat is a
-no-op (no second audit row). Operators see the flags in the Attendee admin list filters.
+no-op (no second audit row). Operators see the flags in the Attendee admin list filters. Each
+also reaches every attendee the same person still has after a merge (``unsubscribe_targets``).
 
 Opt-outs stop *reminders*. Mail somebody asked for (a co-host's sign-in link) is not affected.
 """
@@ -57,8 +58,22 @@ def attendees_with_phone(phone: str) -> list[int]:
 
 
 def sms_opt_out_phone(phone: str, *, via: str, opted_out: bool = True) -> int:
-    """STOP / START from a phone number applies to every attendee with that number."""
-    return sum(set_opt_out(pk, "sms", opted_out, via=via) for pk in attendees_with_phone(phone))
+    """STOP / START from a phone number applies to every attendee with that number. A STOP also
+    reaches every attendee each of them is one person with (``opt_out_one_person``), whose
+    reminders may go to another number. A START resumes only that number's attendees: Twilio
+    lifts its own block for that number alone, and a stop said elsewhere still stands."""
+    ids = attendees_with_phone(phone)
+    if opted_out:
+        ids = list(dict.fromkeys(a.pk for pk in ids for a in unsubscribe_targets(pk)))
+    return sum(set_opt_out(pk, "sms", opted_out, via=via) for pk in ids)
+
+
+def opt_out_one_person(attendee_id: int, channel: str, *, via: str) -> int:
+    """A stop said by ``attendee_id`` (a spam complaint, Twilio refusing a text as unsubscribed)
+    holds for the whole person: that attendee and every attendee it is one person with while both
+    exist (a merge's survivor, and the merged-away attendee kept for a registration at an event
+    both had), as the unsubscribe link does (``unsubscribe_targets``). How many changed."""
+    return sum(opt_out(a.pk, channel, via=via) for a in unsubscribe_targets(attendee_id))
 
 
 def unsubscribe_targets(attendee_id: int) -> list[Attendee]:
