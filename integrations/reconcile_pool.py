@@ -25,11 +25,17 @@ import logging
 import multiprocessing
 import queue
 import signal
+import time
 from dataclasses import dataclass
 
+from asgiref.local import Local
 from django.db import connection, connections
 
 log = logging.getLogger(__name__)
+
+# No outcome for this long while records wait: the processes are stuck (one record waits seconds
+# for a row lock at most), and the run stops instead of hanging until someone notices.
+STALL_SECONDS = 180
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,21 @@ def usable(processes: int) -> bool:
     )
 
 
+_INHERITED: list = []
+
+
+def _fresh_connections() -> None:
+    """In a forked child: database connections of its own, whatever the parent left behind.
+
+    The parent closes its connections before forking, but a connection wrapper can look closed
+    and still hold its socket (Django skips closing one closed inside a transaction), and two
+    processes talking on one socket read each other's answers. The inherited wrappers are set
+    aside untouched — closing or even garbage-collecting them would end the parent's session —
+    and the child exits with ``os._exit`` (multiprocessing's way), which runs no finalizers."""
+    _INHERITED.append(connections._connections)
+    connections._connections = Local(connections.thread_critical)
+
+
 def _serve(tasks, results):
     """A child: apply what arrives until None. Each record in its own transaction, as inline."""
     from registrations.audit import Actor
@@ -66,6 +87,7 @@ def _serve(tasks, results):
 
     # Ctrl-C reaches the whole process group: the run (the parent) decides and stops its children.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _fresh_connections()
     try:
         while True:
             task = tasks.get()
@@ -97,6 +119,7 @@ class ApplyPool:
         for p in self.procs:
             p.start()
         self.pending: dict[int, object] = {}
+        self._last_outcome = time.monotonic()
         self._worker: dict[str, int] = {}  # event → its process
         self._next = 0
 
@@ -104,6 +127,8 @@ class ApplyPool:
         """Queue one record for the process of ``key`` (its event); ``context`` comes back with
         its outcome from ``done()``."""
         self._next += 1
+        if not self.pending:
+            self._last_outcome = time.monotonic()  # idle until now: the stall clock starts here
         self.pending[self._next] = context
         # Events are dealt out in the order they are first seen, so each process gets its share.
         worker = self._worker.setdefault(key, len(self._worker) % len(self.queues))
@@ -119,6 +144,11 @@ class ApplyPool:
             except queue.Empty:
                 if not waiting:
                     return
+                if time.monotonic() - self._last_outcome > STALL_SECONDS:
+                    raise ApplyProcessDied(
+                        f"the apply processes have applied nothing for {STALL_SECONDS} s ({len(self.pending)} records "
+                        "not applied); see the log above. Nothing applied is lost; run the reconciliation again."
+                    )
                 dead = [p.name for p in self.procs if not p.is_alive()]
                 if dead:
                     raise ApplyProcessDied(
@@ -126,6 +156,7 @@ class ApplyPool:
                         "see the log above. Nothing applied is lost; run the reconciliation again."
                     )
                 continue
+            self._last_outcome = time.monotonic()
             yield self.pending.pop(tid), outcome
 
     def close(self) -> None:

@@ -5,12 +5,13 @@ These tests commit for real (the forked processes have their own connections and
 test's open transaction)."""
 
 import os
+import time
 from collections import Counter
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from integrations import reconcile_pool
 from integrations.models import ReconcileRun
@@ -244,3 +245,43 @@ def test_reading_waits_for_the_apply_processes_instead_of_queueing_every_record(
 
     assert status == "ok" and len(waiting) == sum(c["new"] for per in counts.values() for c in per.values())
     assert max(waiting) <= 4
+
+
+def test_apply_processes_never_talk_on_a_connection_the_run_left_open(settings, fake_stripe, fake_acuity, monkeypatch):
+    """A forked process that used a connection the run still had open would read the run's (and
+    the other process's) answers: seen once in a full test run, records failed with 'the last
+    operation didn't produce records' and the run hung. Here the run's connection stays open
+    across the fork on purpose."""
+    _events()
+    _fill(fake_stripe, fake_acuity)
+    _run(settings, 1)
+    expected = _state()
+    _wipe()
+    connection.ensure_connection()
+    monkeypatch.setattr(connections, "close_all", lambda: None)
+
+    two = _run(settings, 2)
+
+    assert two[0] == "ok" and _state() == expected
+
+
+def test_apply_processes_that_stop_answering_stop_the_run_with_a_message(
+    settings, fake_stripe, fake_acuity, monkeypatch
+):
+    _events()
+    _fill(fake_stripe, fake_acuity)
+    real = services.apply_booking
+
+    def stuck(signal, **kwargs):
+        if signal.email == "bookonly.summer@example.org":
+            time.sleep(60)
+        return real(signal, **kwargs)
+
+    monkeypatch.setattr(services, "apply_booking", stuck)
+    monkeypatch.setattr(reconcile_pool, "STALL_SECONDS", 2)
+
+    with pytest.raises(reconcile_pool.ApplyProcessDied, match="applied nothing for 2 s"):
+        _run(settings, 2)
+
+    run = ReconcileRun.objects.get()
+    assert run.status == "failed" and "run the reconciliation again" in run.errors[-1]["message"]
