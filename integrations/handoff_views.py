@@ -217,6 +217,8 @@ def _after_payment(request, payment: Payment, reg: Registration):
         # No "try paying again" when that would charge them twice: the registration is paid
         # another way, or another bank debit of theirs is still clearing (the page says which).
         # Failed once the event is under way: no paying again online, as on the other pages.
+        # A failed group payment (several seats): the page says how many, and that paying again
+        # means choosing that many on the Payment Link (its address cannot set the quantity).
         already_paid, _booked = sides(reg)
         clearing = not already_paid and _clearing(reg)
         started = event.has_started
@@ -226,6 +228,7 @@ def _after_payment(request, payment: Payment, reg: Registration):
             "already_paid": already_paid,
             "clearing": clearing,
             "started": started,
+            "seats": payment.quantity if (payment.quantity or 1) >= 2 else None,
             "payment_link": "" if already_paid or clearing or started else payment_link(reg),
         }
         return _page(request, "failed.html", context)
