@@ -208,10 +208,10 @@ def _finish(message: NotificationLog, status: str, *, error: str = "") -> Notifi
 
 
 def _failed_attempt(message: NotificationLog, provider: str, exc: TransportError, now) -> NotificationLog:
-    if exc.opt_out and message.attendee_id and message.channel == NotificationLog.Channel.SMS:
-        from .optout import opt_out_one_person
+    if exc.opt_out and message.channel == NotificationLog.Channel.SMS:
+        from .optout import opt_out_message_recipient
 
-        opt_out_one_person(message.attendee_id, "sms", via=f"{provider}-{exc.code or 'opt-out'}")
+        opt_out_message_recipient(message, "sms", via=f"{provider}-{exc.code or 'opt-out'}")
     final = exc.permanent or message.attempts >= MAX_ATTEMPTS
     if final:
         log.warning(

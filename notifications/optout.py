@@ -11,6 +11,8 @@ Opt-outs stop *reminders*. Mail somebody asked for (a co-host's sign-in link) is
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,6 +21,8 @@ from registrations.identity import find_attendee, normalise_phone
 from registrations.models import Attendee, AuditLog
 
 FIELDS = {"email": "email_opt_out", "sms": "sms_opt_out"}
+
+log = logging.getLogger(__name__)
 
 
 def set_opt_out(attendee_id: int, channel: str, opted_out: bool, *, via: str, actor: Actor | None = None) -> bool:
@@ -74,6 +78,33 @@ def opt_out_one_person(attendee_id: int, channel: str, *, via: str) -> int:
     exist (a merge's survivor, and the merged-away attendee kept for a registration at an event
     both had), as the unsubscribe link does (``unsubscribe_targets``). How many changed."""
     return sum(opt_out(a.pk, channel, via=via) for a in unsubscribe_targets(attendee_id))
+
+
+def opt_out_message_recipient(message, channel: str, *, via: str) -> int:
+    """A stop about one message we sent (a spam complaint about an email, Twilio refusing a text
+    with 21610) holds for the person it went to (``opt_out_one_person``). A reminder sent before
+    a full merge has lost its attendee (the merged-away one is deleted): the person is then found
+    by the message's recipient, as the merge left it: an email address names the attendee it is
+    an alias of (or whose address it is), a phone number every attendee with that number (as a
+    STOP text does). Only reminders fall back this way: other mail (a co-host's sign-in link, an
+    operator digest) never named an attendee. How many changed."""
+    if message.attendee_id:
+        return opt_out_one_person(message.attendee_id, channel, via=via)
+    from .delivery import REMINDER_KINDS
+
+    if message.kind not in REMINDER_KINDS:
+        return 0
+    if channel == "email":
+        found = find_attendee(message.recipient)
+        ids = [found.pk] if found else []
+    else:
+        ids = attendees_with_phone(message.recipient)
+    if not ids:
+        log.info("%s about message %s: its attendee is gone and no attendee has its recipient", via, message.uuid)
+        return 0
+    log.info("%s about message %s: its attendee is gone (merged); stopping attendee(s) %s", via, message.uuid, ids)
+    targets = dict.fromkeys(a.pk for pk in ids for a in unsubscribe_targets(pk))
+    return sum(opt_out(pk, channel, via=via) for pk in targets)
 
 
 def unsubscribe_targets(attendee_id: int) -> list[Attendee]:

@@ -29,7 +29,7 @@ from django.utils import timezone
 from integrations.models import WebhookEvent
 
 from .models import NotificationLog
-from .optout import opt_out_one_person, sms_opt_out_phone
+from .optout import opt_out_message_recipient, sms_opt_out_phone
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +167,8 @@ def resend_event(payload: dict) -> Outcome:
         failed = data.get("failed") if isinstance(data.get("failed"), dict) else {}
         error = str(failed.get("reason") or "Resend reported the email as failed")
     moved = apply_status(message, new_status, provider_status=event_type, error=error)
-    if new_status == Status.COMPLAINED and message.attendee_id:
-        opt_out_one_person(message.attendee_id, "email", via="resend-complaint")
+    if new_status == Status.COMPLAINED:
+        opt_out_message_recipient(message, "email", via="resend-complaint")
     return Outcome(f"{message.uuid}: {'now ' + new_status if moved else 'unchanged (' + message.status + ')'}")
 
 
@@ -181,8 +181,8 @@ def twilio_status(params, our_uuid: str) -> Outcome:
     if message is None:
         log.info("twilio status %s for unknown message %s: ignored", provider_status, sid or "(none)")
         return Outcome(f"unknown message {sid or '(none)'}", ignored=True)
-    if error_code == "21610" and message.attendee_id:
-        opt_out_one_person(message.attendee_id, "sms", via="twilio-21610")
+    if error_code == "21610":
+        opt_out_message_recipient(message, "sms", via="twilio-21610")
     if new_status is None:
         return Outcome(f"{message.uuid}: {provider_status or 'no status'} (interim, not recorded)", ignored=True)
     error = f"Twilio error {error_code}" if error_code else ""
