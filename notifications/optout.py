@@ -21,6 +21,9 @@ from registrations.identity import find_attendee, normalise_phone
 from registrations.models import Attendee, AuditLog
 
 FIELDS = {"email": "email_opt_out", "sms": "sms_opt_out"}
+# How far ``unsubscribe_targets`` follows merges (one person merged more times than this is not
+# expected; the bound only keeps a malformed history from walking the whole table).
+MAX_MERGE_STEPS = 20
 
 log = logging.getLogger(__name__)
 
@@ -110,17 +113,29 @@ def opt_out_message_recipient(message, channel: str, *, via: str) -> int:
 def unsubscribe_targets(attendee_id: int) -> list[Attendee]:
     """Whom an unsubscribe link made for ``attendee_id`` speaks for: that attendee (if it still
     exists), every attendee it was merged into, and every attendee merged into it that still
-    exists, the link's own attendee first.
+    exists, the link's own attendee first. Merges are followed step by step, both ways (A merged
+    into B, then B into C: A's link reaches C), at most ``MAX_MERGE_STEPS`` steps, each attendee
+    once.
 
     Emails sent before a merge carry the merged-away attendee's id. One person: a stop said
     under either address holds for the survivor, as the merge itself carries opt-outs.
     """
-    merges = AuditLog.objects.filter(action="registration.merged", before__merged_attendee=attendee_id)
-    ids = {attendee_id, *merges.exclude(registration=None).values_list("registration__attendee_id", flat=True)}
-    # ... and every attendee merged into it that still exists: one kept for a registration at an
-    # event both had (until an operator merges those two too) still gets reminders for it.
-    merged_in = AuditLog.objects.filter(action="registration.merged", registration__attendee_id=attendee_id)
-    ids |= {pk for pk in merged_in.values_list("before__merged_attendee", flat=True) if isinstance(pk, int)}
+    ids, frontier = {attendee_id}, {attendee_id}
+    for _step in range(MAX_MERGE_STEPS):
+        merges = AuditLog.objects.filter(action="registration.merged")
+        # Merged into: the merge row's registration follows the kept one through later merges.
+        into = merges.filter(before__merged_attendee__in=list(frontier)).exclude(registration=None)
+        found = set(into.values_list("registration__attendee_id", flat=True))
+        # ... and every attendee merged into it that still exists: one kept for a registration at
+        # an event both had (until an operator merges those two too) still gets reminders for it.
+        merged_in = merges.filter(registration__attendee_id__in=list(frontier))
+        found |= {pk for pk in merged_in.values_list("before__merged_attendee", flat=True) if isinstance(pk, int)}
+        frontier = found - ids - {None}
+        if not frontier:
+            break
+        ids |= frontier
+    else:
+        log.warning("unsubscribe for attendee %s: merges followed for %d steps, stopped", attendee_id, MAX_MERGE_STEPS)
     attendees = sorted(Attendee.objects.filter(pk__in=ids), key=lambda a: (a.pk != attendee_id, a.pk))
     if attendees:
         return attendees

@@ -1,7 +1,8 @@
 """River paid from work and booked from home; an operator merged the two (the home attendee is
 gone: it had nothing else). A reminder that went to the home address or phone before the merge
 no longer names an attendee. A spam complaint or Twilio's 21610 about it still comes from River:
-it must stop River's reminders (the survivor's), not be dropped."""
+it must stop River's reminders (the survivor's), not be dropped. And an unsubscribe link from
+before two merges in a row (home into work, work into a third address) reaches the last one."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from notifications import webhooks
 from notifications.delivery import create_message
 from notifications.models import NotificationLog
+from notifications.tokens import unsubscribe_url
 from registrations.audit import Actor
 from registrations.models import Attendee, AuditLog, EventMapping, Registration
 from registrations.resolutions import merge_registrations
@@ -91,3 +93,27 @@ def test_a_text_to_the_home_phone_before_the_merge_refused_with_21610_stops_rive
     work.refresh_from_db()
     assert work.sms_opt_out
     assert AuditLog.objects.filter(action="attendee.opted_out", object_id=str(work.pk)).count() == 1
+
+
+def test_an_unsubscribe_link_from_before_two_merges_in_a_row_stops_emails_to_the_last_address(client):
+    """Home merged into work at spring; later work merged into a new address at summer. The new
+    attendee was also at spring, so the work attendee stays for its spring registration."""
+    spring = _event("spring", "plink_spring", "111")
+    summer = _event("summer", "plink_summer", "222")
+    apply_booking(booked(1, HOME, atype="111"))
+    home_id = Attendee.objects.get(email=HOME).pk
+    apply_payment(paid(2, WORK, plink="plink_spring"))
+    apply_booking(booked(3, NEW, atype="111", first="Rivers", last="Newman"))
+    apply_payment(paid(4, WORK, plink="plink_summer"))
+    apply_booking(booked(5, NEW, atype="222", first="Rivers", last="Newman"))
+    _merge(spring, WORK, HOME)  # home is gone
+    _merge(summer, NEW, WORK)  # work stays: both work and new are registered at spring
+    work, new = Attendee.objects.get(email=WORK), Attendee.objects.get(email=NEW)
+    assert not Attendee.objects.filter(pk=home_id).exists()
+
+    response = client.post(unsubscribe_url(home_id))
+
+    assert response.status_code == 200
+    work.refresh_from_db()
+    new.refresh_from_db()
+    assert work.email_opt_out and new.email_opt_out
