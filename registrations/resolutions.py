@@ -14,6 +14,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from notifications.models import NotificationLog
+
 from .audit import Actor, audit
 from .detection import _auto_close, _ensure, sides
 from .engine import _retrying, locked_registrations
@@ -107,6 +109,11 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     AuditLog.objects.filter(registration=other).update(registration=keep)
     ReviewItem.objects.filter(registration=other).update(registration=keep)
     ReviewItem.objects.filter(counterpart=other).update(counterpart=None)
+    # The messages they were sent stay in the person's history. One still queued was written for
+    # ``other`` (its links, its missing half) and loses its registration, so it is not sent.
+    NotificationLog.objects.filter(registration=other).exclude(status=NotificationLog.Status.QUEUED).update(
+        registration=keep
+    )
     survivor, gone = keep.attendee, other.attendee
     learn_alias(survivor, gone.email, reason, actor, keep)
     # The addresses learned for ``gone`` already have alias rows (``learn_alias`` would leave
@@ -142,7 +149,10 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     other_attendee = other.attendee
     other.delete()
     if not other_attendee.registrations.exists():
-        # The address lives on as an alias of the survivor.
+        # The address lives on as an alias of the survivor, and so do the messages sent to it.
+        NotificationLog.objects.filter(attendee=other_attendee).exclude(status=NotificationLog.Status.QUEUED).update(
+            attendee=survivor
+        )
         other_attendee.delete()
     audit(
         "registration.merged",

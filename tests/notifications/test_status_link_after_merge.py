@@ -36,3 +36,30 @@ def test_a_status_link_still_works_after_the_merged_registration_was_merged_agai
     merge_registrations(third, second, Actor.system("test"), reason="same person")
 
     assert client.get(old_link).status_code == 200
+
+
+def test_reminders_sent_before_a_merge_stay_in_the_kept_registrations_history(one_sided):
+    """The merged-away registration and attendee are deleted; the reminders they were sent stay in
+    the person's message history (the admin's Messages list, the registration's timeline) instead
+    of losing both links."""
+    from notifications.models import NotificationLog
+
+    booker = one_sided(Status.BOOKED_ONLY, email="river.old@example.org", name="River Stone")
+    sent = NotificationLog.objects.create(
+        channel="email",
+        kind="reminder_booking",
+        recipient="river.old@example.org",
+        subject="River, pay for your place",
+        body="Hi River",
+        status="delivered",
+        attendee=booker.attendee,
+        registration=booker,
+    )
+    payer = one_sided(Status.PAID_ONLY, email="river.stone@example.org", name="River Stone")
+
+    merge_registrations(payer, booker, Actor.system("test"), reason="same person")
+
+    sent.refresh_from_db()
+    assert sent.registration_id == payer.pk
+    assert sent.attendee_id == payer.attendee_id
+    assert list(payer.notifications.all()) == [sent]
