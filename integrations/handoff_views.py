@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.views.decorators.http import require_GET
 
+from notifications.policy import payment_clearing
 from registrations import ratelimit
 from registrations.audit import Actor
 from registrations.detection import sides
@@ -206,11 +207,6 @@ def _seat_rows(reg: Registration, payment: Payment, *, started: bool = False) ->
     return rows
 
 
-def _clearing(reg: Registration) -> bool:
-    """A bank debit of theirs is still clearing (awaiting funds): paying again would charge twice."""
-    return reg.payments.filter(state=Payment.State.UNPAID).exists()
-
-
 def _after_payment(request, payment: Payment, reg: Registration):
     event = reg.event
     if payment.state == Payment.State.FAILED:
@@ -220,7 +216,7 @@ def _after_payment(request, payment: Payment, reg: Registration):
         # A failed group payment (several seats): the page says how many, and that paying again
         # means choosing that many on the Payment Link (its address cannot set the quantity).
         already_paid, _booked = sides(reg)
-        clearing = not already_paid and _clearing(reg)
+        clearing = not already_paid and payment_clearing(reg)
         started = event.has_started
         context = {
             "event": event,
@@ -360,12 +356,12 @@ def _after_booking(request, reg: Registration):
         # Booked is complete; a donation is welcome but optional. A donation by bank debit still
         # clearing is not asked for again (a second gift would be taken when both clear): the
         # page says it is being confirmed, also after the start.
-        if not paid and _clearing(reg):
+        if not paid and payment_clearing(reg):
             return _all_set(request, reg, clearing=True)
         return _all_set(request, reg, donation_link="" if paid or started else payment_link(reg), started=started)
     if paid:
         return _all_set(request, reg)
-    if _clearing(reg):
+    if payment_clearing(reg):
         # A bank debit is still clearing: paying again would charge twice.
         return _page(request, "pending.html", {"event": event, "step": "booked", "link": "", "pending": True})
     if started:

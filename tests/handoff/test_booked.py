@@ -1,6 +1,8 @@
 """/r/booked/: after booking, the attendee lands on the Payment Link with email and reference."""
 
 from integrations.parsing import session_to_signal
+from registrations.audit import Actor
+from registrations.clearing import remind_to_pay
 from registrations.models import Payment, Registration, ReviewItem, Source, Status
 from registrations.services import apply_payment
 
@@ -68,6 +70,29 @@ def test_booker_with_a_bank_debit_clearing_is_not_asked_to_pay_again(client, fak
     assert resp.status_code == 200
     assert b"confirming your payment" in resp.content
     assert b"buy.stripe.com" not in resp.content
+
+
+def test_booker_whose_debit_the_operator_gave_up_on_is_sent_to_pay_as_the_reminders_ask(
+    client, fake_stripe, fake_acuity, event
+):
+    """An operator chose "remind them to pay" on the debit's card (it is not coming): the payment
+    reminders now ask for the payment, so the page after booking must not say it is being confirmed."""
+    s = fake_stripe.add_session(email="river@example.org", payment_status="unpaid")
+    apply_payment(session_to_signal(s, line_items=fake_stripe.line_items[s["id"]], raw_ref="evt_1"))
+    debit = Payment.objects.get()
+    card = ReviewItem.objects.create(
+        kind=ReviewItem.Kind.PAYMENT_NOT_CLEARED,
+        key=f"not_cleared:{debit.pk}:1",
+        registration=debit.registration,
+        payment=debit,
+        explanation="not cleared",
+    )
+    remind_to_pay(card.pk, Actor.system("test"))
+    appt = fake_acuity.add_appointment(email="river@example.org", appointment_type_id=ATYPE)
+
+    resp = _booked(client, appt["id"])
+
+    assert resp.status_code == 302 and resp["Location"].startswith("https://buy.stripe.com/")
 
 
 def test_donation_event_booking_is_complete_with_an_optional_donation_link(
