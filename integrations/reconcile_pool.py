@@ -11,12 +11,12 @@ did comes back to the run, which counts it as before.
   at once. An attendee registered for events in two processes is created by one of them; the
   other's INSERT loses on the unique email and its transaction simply runs again, as it would
   for two webhooks at once.
-* ``done(block=True)`` returns when everything sent has been applied: the run calls it before the steps
-  that look at what the records did (refunds and disputes of sessions applied just now) and
-  before it saves its counts.
-* The processes are forked before the run takes its lock and opens its transaction (forking
-  needs every database connection closed); a process that dies stops the run with a clear
-  error instead of a hang.
+* ``done(block=True)`` returns when everything sent has been applied: the run calls it before
+  the steps that look at what the records did (refunds and disputes of sessions applied just
+  now) and before it saves its counts.
+* The processes are forked before the run takes its lock, and each opens connections of its own
+  (``_fresh_connections``); a process that dies or stalls stops the run with a clear error
+  instead of a hang.
 """
 
 from __future__ import annotations
