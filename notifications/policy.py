@@ -42,10 +42,7 @@ REMINDABLE_STATUSES = tuple(MISSING_FOR_STATUS)
 
 
 def event_zone(event) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(event.timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
+    return event.zone
 
 
 def in_quiet_hours(event, now: datetime | None = None) -> bool:

@@ -25,7 +25,6 @@ Stripe says later still wins.
 from __future__ import annotations
 
 import logging
-import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
@@ -163,13 +162,6 @@ def group_payments_of_seats(payments) -> dict[int, Payment]:
     return {seat: groups[group] for seat, group in wanted.items() if group in groups}
 
 
-def _event_zone(event: Event) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(event.timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
 # Where a card's explanation stops stating facts (who paid what, when, for how long): what
 # follows depends on the time it is read (before or after the event starts), see ``explanation_at``.
 _FACTS_END = "(a debit normally clears in a few business days). "
@@ -179,7 +171,7 @@ def _as_of(event: Event, now, *, near: bool, booked: bool, after_days: int) -> s
     """The part of a card's explanation that holds at ``now``: whether the event has started
     (then no reminder goes out and the card does not come back) or is about to."""
     starts = event.starts_at
-    local = starts.astimezone(_event_zone(event))
+    local = starts.astimezone(event.zone)
     when = f"{local:%Y-%m-%d %H:%M %Z}"  # the zone named, as the history's times are
     started = starts <= now
     return (
@@ -238,7 +230,7 @@ def _flag(payment_id: int, now, after: timedelta) -> str | None:
     debit = group or payment
     since = debit.occurred_at or debit.created_at
     days = (now - since).days
-    day = since.astimezone(_event_zone(reg.event))  # the event's day, as on every ops page
+    day = since.astimezone(reg.event.zone)  # the event's day, as on every ops page
     amount = format_money(debit.amount, debit.currency)
     if group is not None:  # a seat of someone else's group payment: the debit is the payer's
         seat = payment.manual_key.rsplit(":", 1)[-1]

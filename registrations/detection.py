@@ -9,7 +9,6 @@ again if the condition returns, so the final set of open items does not depend o
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import timedelta
 
 from django.db import connection
@@ -168,11 +167,7 @@ def _cleared_late_pairs(candidates: list, same_day_pairs: dict) -> dict:
 
 
 def _day(when, event) -> str:
-    try:
-        zone = zoneinfo.ZoneInfo(event.timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("UTC")
-    return f"{when.astimezone(zone):%Y-%m-%d}"
+    return f"{when.astimezone(event.zone):%Y-%m-%d}"
 
 
 def _cleared_late_explanation(reg: Registration, debit: Payment, other: Payment) -> str:

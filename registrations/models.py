@@ -138,6 +138,14 @@ class Event(models.Model):
     def has_started(self):
         return self.starts_at <= timezone.now()
 
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The event's time zone; UTC when its name is empty or unknown to this machine."""
+        try:
+            return zoneinfo.ZoneInfo(self.timezone or "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo("UTC")
+
 
 class EventMapping(models.Model):
     """Which provider object belongs to which event. An unmapped key keeps its signals waiting."""

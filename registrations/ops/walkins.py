@@ -4,8 +4,6 @@ submit harmless (the second is recognised and nothing is entered twice)."""
 
 from __future__ import annotations
 
-import zoneinfo
-
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -100,11 +98,7 @@ def _ended_on(event: Event) -> str | None:
     end = event.ends_at or event.starts_at
     if end is None or end > timezone.now():
         return None
-    try:
-        tz = zoneinfo.ZoneInfo(event.timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        tz = zoneinfo.ZoneInfo("UTC")
-    day = end.astimezone(tz)
+    day = end.astimezone(event.zone)
     return f"{day.day} {day:%b %Y}"
 
 
