@@ -281,11 +281,12 @@ def detect_review_items(
             and item.registration_id == reg.pk
             and (item.data or {}).get("rule") == CLEARED_LATE
             and item.payment_id not in late_pairs
+            and item.payment_id not in live_pairs  # the 24-hour rule holds this pair now (below)
             and not ({item.payment_id, (item.data or {}).get("first_payment")} & refunded)
         ):
-            # No longer paid twice this way (the payments now read as a group, or as a pair the
-            # 24-hour rule holds): closed as ``auto:``, so it opens again if that changes back.
-            _auto_close(item, "no longer a debit cleared after another payment", actor)
+            # No longer paid twice this way (the payments now read as a group, say): closed as
+            # ``auto:`` (the resolution holds 40 characters), so it opens again if that changes back.
+            _auto_close(item, "not paid twice this way now", actor)
     for item in list(known.values()):
         if (
             item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT
@@ -305,7 +306,7 @@ def detect_review_items(
         if (later.occurred_at or later.created_at) - (earlier.occurred_at or earlier.created_at) <= DUPLICATE_WINDOW:
             if later.method != later.Method.STRIPE and earlier.method != earlier.Method.STRIPE:
                 continue
-            _ensure(
+            item = _ensure(
                 f"duplicate:{later.pk}",
                 ReviewItem.Kind.DUPLICATE_PAYMENT,
                 reg,
@@ -317,6 +318,9 @@ def detect_review_items(
                 payment=later,
                 data={"first_payment": earlier.pk},
             )
+            if (item.data or {}).get("rule") == CLEARED_LATE:  # a late-debit card this rule holds now
+                item.data = {"first_payment": earlier.pk}
+                item.save(update_fields=["data"])
     for debit_pk, other in late_pairs.items():
         debit = next(p for p in candidates if p.pk == debit_pk)
         _ensure(

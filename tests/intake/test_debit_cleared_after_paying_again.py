@@ -3,6 +3,7 @@ they pay again by card, and days later the old debit clears too: they have paid 
 than 24 hours apart. An operator is asked to refund one, whatever order Stripe's events came in."""
 
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -100,3 +101,45 @@ def test_a_refund_of_either_payment_closes_the_card(deliver, fake_stripe, event)
 
     assert duplicate_cards() == []
     assert Registration.objects.get().status == Status.PAID_ONLY
+
+
+def test_a_late_debit_card_that_the_24_hour_rule_then_holds_stays_open_without_flipping(deliver, fake_stripe, event):
+    """The debit's time is corrected to within 24 hours of the card payment: the 24-hour rule now
+    holds the pair. The card stays open (one card, its rule updated) instead of being closed and
+    reopened on every re-derivation, each writing history rows."""
+    from registrations.models import AuditLog
+    from registrations.services import recompute
+
+    debit, card, order = debit_card_then_clearing(fake_stripe)
+    for evt in order:
+        deliver(evt)
+    [item] = duplicate_cards()
+    card_row = Payment.objects.get(checkout_session_id=card["id"])
+    Payment.objects.filter(checkout_session_id=debit["id"]).update(
+        occurred_at=card_row.occurred_at + timedelta(hours=1)
+    )
+    reg = Registration.objects.get()
+
+    for _ in range(3):
+        recompute(reg)
+
+    [again] = duplicate_cards()
+    assert again.pk == item.pk and "rule" not in again.data
+    assert not AuditLog.objects.filter(action__in=["review.auto_closed", "review.reopened"]).exists()
+
+
+def test_a_late_debit_card_closes_by_itself_when_the_other_payment_turns_out_to_be_for_two_seats(
+    deliver, fake_stripe, event
+):
+    from registrations.services import recompute
+
+    debit, card, order = debit_card_then_clearing(fake_stripe)
+    for evt in order:
+        deliver(evt)
+    [item] = duplicate_cards()
+    Payment.objects.filter(checkout_session_id=card["id"]).update(quantity=2)  # a group payment, not a second seat
+
+    recompute(Registration.objects.get())
+
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.RESOLVED and item.resolution.startswith("auto:")
