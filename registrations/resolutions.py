@@ -167,7 +167,7 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
         recompute(reg, actor)
     for theirs, ours in twice:
         _ensure(
-            f"same_person:{min(theirs.pk, ours.pk)}:{max(theirs.pk, ours.pk)}",
+            _same_person_key(theirs.pk, ours.pk),
             ReviewItem.Kind.SAME_PERSON_TWICE,
             theirs,
             actor,
@@ -193,6 +193,11 @@ def _twice_explanation(why: str, first: Registration, second: Registration) -> s
     )
 
 
+def _same_person_key(a: int, b: int) -> str:
+    """The "same person registered twice" card of two registrations (either order)."""
+    return f"same_person:{min(a, b)}:{max(a, b)}"
+
+
 def _follow_same_person_cards(keep: Registration, other: Registration, actor: Actor) -> None:
     """An open "same person registered twice" card naming ``other`` now names ``keep``, which
     holds what ``other`` had: still this person's second registration there. When ``keep`` is
@@ -209,15 +214,19 @@ def _follow_same_person_cards(keep: Registration, other: Registration, actor: Ac
         if pair[0] == pair[1]:
             _auto_close(item, "the two registrations were merged", actor)
             continue
+        key = _same_person_key(*pair)
+        if ReviewItem.objects.filter(key=key).exclude(pk=item.pk).exists():
+            _auto_close(item, "another card names this pair", actor)
+            continue
         regs = Registration.objects.select_related("attendee", "event").in_bulk(pair)
-        item.registration, item.counterpart = regs[pair[0]], regs[pair[1]]
+        item.key, item.registration, item.counterpart = key, regs[pair[0]], regs[pair[1]]
         item.explanation = _twice_explanation(
             f"{item.registration.attendee.email} and {item.counterpart.attendee.email} are one person (merged by "
             f"an operator), and both are registered for {keep.event}",
             item.registration,
             item.counterpart,
         )
-        item.save(update_fields=["registration", "counterpart", "explanation"])
+        item.save(update_fields=["key", "registration", "counterpart", "explanation"])
         audit(
             "review.updated",
             actor=actor,

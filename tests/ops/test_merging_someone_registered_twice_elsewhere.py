@@ -174,3 +174,23 @@ def test_a_stop_said_later_from_the_surviving_address_holds_for_the_merged_atten
     work.refresh_from_db()
     home.refresh_from_db()
     assert work.email_opt_out and home.email_opt_out
+
+
+def test_a_card_that_followed_a_merge_is_keyed_by_the_pair_it_now_names(ops_client, two_events):
+    """A later merge that finds the same two registrations must find this card (its key names the
+    pair), not open a second one next to it."""
+    spring, summer = two_events
+    stone = "river.stone@example.org"
+    apply_payment(paid(1, WORK, phone=PHONE, plink="plink_summer"))
+    apply_booking(booked(1, WORK, phone=PHONE, atype="222"))
+    apply_booking(booked(2, HOME, phone=PHONE, atype="222", hours=24 * 20))
+    apply_payment(paid(2, stone, phone=PHONE, plink="plink_summer", hours=24 * 20 + 1))
+    apply_booking(booked(3, HOME, phone=PHONE, atype="111", hours=24 * 30))
+    apply_payment(paid(3, WORK, phone=PHONE, plink="plink_spring", hours=24 * 30 + 1))
+    act(ops_client, ReviewItem.objects.get(kind=ReviewItem.Kind.SUGGESTED_MATCH, event=spring), "accept")
+
+    act(ops_client, ReviewItem.objects.get(kind=ReviewItem.Kind.SUGGESTED_MATCH, event=summer), "accept")
+
+    (card,) = open_cards(ReviewItem.Kind.SAME_PERSON_TWICE)
+    low, high = sorted([card.registration_id, card.counterpart_id])
+    assert card.key == f"same_person:{low}:{high}"
