@@ -97,17 +97,15 @@ def opt_out_message_recipient(message, channel: str, *, via: str) -> int:
 
     if message.kind not in REMINDER_KINDS:
         return 0
-    if channel == "email":
-        found = find_attendee(message.recipient)
-        ids = [found.pk] if found else []
-    else:
-        ids = attendees_with_phone(message.recipient)
-    if not ids:
-        log.info("%s about message %s: its attendee is gone and no attendee has its recipient", via, message.uuid)
+    if channel == "sms":  # as a STOP texted from that number
+        log.info("%s about message %s: its attendee is gone (merged); stopping its number", via, message.uuid)
+        return sms_opt_out_phone(message.recipient, via=via)
+    found = find_attendee(message.recipient)
+    if found is None:
+        log.info("%s about message %s: its attendee is gone and no attendee has its address", via, message.uuid)
         return 0
-    log.info("%s about message %s: its attendee is gone (merged); stopping attendee(s) %s", via, message.uuid, ids)
-    targets = dict.fromkeys(a.pk for pk in ids for a in unsubscribe_targets(pk))
-    return sum(opt_out(pk, channel, via=via) for pk in targets)
+    log.info("%s about message %s: its attendee is gone (merged); stopping attendee %s", via, message.uuid, found.pk)
+    return opt_out_one_person(found.pk, channel, via=via)
 
 
 def unsubscribe_targets(attendee_id: int) -> list[Attendee]:

@@ -1,9 +1,11 @@
 """Delivery-status and opt-out webhooks from Resend and Twilio: verify, record, apply.
 
 Each verified delivery is stored in the integrations inbox (``WebhookEvent``, provider resend or
-twilio) and applied in the request: it is one small UPDATE, so there is nothing to gain from a
-task. A redelivery of a processed event is counted and not applied again (it would change
-nothing anyway: statuses only move forward).
+twilio) and applied in the request: a status is one small UPDATE; a stop (spam complaint, 21610)
+is a few indexed queries more (the person's attendees through their merges, at most
+``optout.MAX_MERGE_STEPS`` rounds, usually one) and takes effect before the answer, so no
+reminder can slip out between the two. No provider is called. A redelivery of a processed event
+is counted and not applied again (it would change nothing anyway: statuses only move forward).
 
 Finding the message: by the provider's id; failing that by our uuid, which Resend echoes in the
 ``message`` tag and Twilio in the ``?m=`` of the status-callback URL — so a status still lands
