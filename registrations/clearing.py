@@ -38,6 +38,7 @@ from .engine import _retrying, locked_registrations
 from .models import Event, Payment, ReviewItem
 from .money import format_money
 from .resolutions import _lock_open_item, close_item, retried
+from .seats import parse_seat_key
 from .services import recompute
 
 log = logging.getLogger(__name__)
@@ -151,11 +152,9 @@ def group_payments_of_seats(payments) -> dict[int, Payment]:
     (with the payer's registration and attendee), the debit a seat's card is about. One query."""
     wanted: dict[int, int] = {}
     for p in payments:
-        if p is None or p.method != Payment.Method.GROUP_SEAT or not (p.manual_key or "").startswith("seat:"):
-            continue
-        group_pk = p.manual_key.split(":")[1]
-        if group_pk.isdigit():
-            wanted[p.pk] = int(group_pk)
+        parsed = parse_seat_key(p.manual_key) if p is not None and p.method == Payment.Method.GROUP_SEAT else None
+        if parsed:
+            wanted[p.pk] = parsed[0]
     if not wanted:
         return {}
     groups = Payment.objects.select_related("registration__attendee").in_bulk(set(wanted.values()))

@@ -61,10 +61,8 @@ def _payment_lookup(ids: dict) -> list[Payment]:
 
 
 def _seat_number(seat_payment: Payment) -> int | None:
-    try:
-        return int(seat_payment.manual_key.rsplit(":", 1)[1])
-    except (AttributeError, IndexError, ValueError):
-        return None
+    seat = seats.parse_seat_key(seat_payment.manual_key)
+    return seat[1] if seat else None
 
 
 def _merge_seats(keep: Payment, extra: Payment, actor: Actor) -> None:

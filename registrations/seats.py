@@ -57,6 +57,14 @@ def seat_key(payment: Payment, seat: int) -> str:
     return f"seat:{payment.pk}:{seat}"
 
 
+def parse_seat_key(key: str | None) -> tuple[int, int] | None:
+    """``seat_key`` read back: (group payment pk, seat number), or None for any other key."""
+    parts = (key or "").split(":")
+    if len(parts) == 3 and parts[0] == "seat" and parts[1].isdigit() and parts[2].isdigit():
+        return int(parts[1]), int(parts[2])
+    return None
+
+
 def issue_seat_references(payment: Payment, actor: Actor) -> list[SeatReference]:
     """One reference per extra seat (2..quantity) of ``payment``. Idempotent: a second call (the
     payer reloads the page, or two tabs at once) returns the same references."""

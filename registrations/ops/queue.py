@@ -45,6 +45,7 @@ from ..resolutions import (
     resolve_refunded,
     stripe_refundable,
 )
+from ..seats import parse_seat_key
 from ..services import apply_payment
 from ..signals import PaymentSignal
 from .access import staff_required
@@ -139,11 +140,9 @@ def name_seat_holders(payments: list[Payment]) -> None:
     holders: dict[int, list[str]] = {}
     rows = Payment.objects.filter(keys, method=Payment.Method.GROUP_SEAT, registration__isnull=False)
     for row in rows.select_related("registration__attendee"):
-        try:
-            group_pk = int(row.manual_key.split(":")[1])
-        except (IndexError, ValueError):
-            continue
-        holders.setdefault(group_pk, []).append(str(row.registration.attendee))
+        seat = parse_seat_key(row.manual_key)
+        if seat:
+            holders.setdefault(seat[0], []).append(str(row.registration.attendee))
     # The seats the group card counts (the amount may have told them, with no quantity).
     carded = {
         key: (data or {}).get("seats")

@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from ..models import AuditLog, Payment, Registration, ReviewItem, Source, Status
 from ..money import format_money
+from ..seats import parse_seat_key
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,6 @@ _MAPPING_KINDS = {
     "stripe_metadata": "Stripe metadata",
     "acuity_appointment_type": "Acuity appointment type",
 }
-_SEAT_KEY = re.compile(r"seat:(\d+):(\d+)")  # registrations.seats.seat_key
 _WALKIN_KEY = re.compile(r"walkin:(\d+):(\d+(?:\.\d+)?)")  # registrations.services.enter_walk_in
 _TIME_KEYS = {"starts_at", "occurred_at"}
 _MONEY_KEYS = {"amount", "amount_refunded"}
@@ -200,11 +200,11 @@ def mapping_words(keys) -> str:
 def seat_words(key: str, payers: dict[int, str] | None = None) -> str:
     """A seat's internal key ``seat:<group payment pk>:<seat>`` as "seat 3 of payment #12", with
     ", paid by <payer>" when ``payers`` names the group payment's payer. Other keys as they are."""
-    seat = _SEAT_KEY.fullmatch(key or "")
+    seat = parse_seat_key(key)
     if not seat:
         return key
-    payer = (payers or {}).get(int(seat[1]))
-    return f"seat {seat[2]} of payment #{seat[1]}" + (f", paid by {payer}" if payer else "")
+    payer = (payers or {}).get(seat[0])
+    return f"seat {seat[1]} of payment #{seat[0]}" + (f", paid by {payer}" if payer else "")
 
 
 def key_words(key: str, payers: dict[int, str] | None = None, tz=None, what: str = "payment") -> str:
@@ -224,7 +224,7 @@ def key_words(key: str, payers: dict[int, str] | None = None, tz=None, what: str
 
 def _seat_payers(keys) -> dict[int, str]:
     """For the group payments named by these seat keys: payment pk → the payer's name (or email)."""
-    pks = {int(m[1]) for m in (_SEAT_KEY.fullmatch(k or "") for k in keys) if m}
+    pks = {seat[0] for seat in map(parse_seat_key, keys) if seat}
     if not pks:
         return {}
     rows = Payment.objects.filter(pk__in=pks).values_list(
@@ -274,8 +274,8 @@ def _words(key: str, value, currency: str, tz) -> str:
         value = re.sub(r"^(Payment|Booking) ", "", value)  # str(fact) names it: "Payment cs_…"
         return key_words(value, tz=tz, what=what)  # a seat or a walk-in is named by its internal key
     if key == "manual_key" and isinstance(value, str):
-        seat = _SEAT_KEY.fullmatch(value)
-        return f"{seat[2]} of group payment #{seat[1]}" if seat else key_words(value, tz=tz)
+        seat = parse_seat_key(value)
+        return f"{seat[1]} of group payment #{seat[0]}" if seat else key_words(value, tz=tz)
     if key == "mapping_keys" and isinstance(value, list):
         return mapping_words(value)
     if key == "opt_outs_carried" and isinstance(value, list):
