@@ -64,18 +64,12 @@ def mapping_usage(mapping: EventMapping) -> str:
     key, in words for the confirmation step. Nothing is moved: a fact keeps the event and
     registration it was matched to (``_attach_payment`` / ``_attach_booking`` look a key up only
     for a fact with no event yet); only new payments or bookings with the key find no event."""
-    counts = []
-    for model in (Payment, Booking):
-        rows = model.objects.filter(event=mapping.event, mapping_keys__icontains=mapping.value)
-        key = (mapping.kind, str(mapping.value))
-        counts.append(
-            sum(
-                1
-                for keys in rows.values_list("mapping_keys", flat=True).iterator()
-                if any(len(k) == 2 and (str(k[0]), str(k[1])) == key for k in keys or [])
-            )
-        )
-    payments, bookings = _plural(counts[0], "payment"), _plural(counts[1], "booking")
+    from .services import facts_with_key
+
+    payments, bookings = (
+        _plural(len(facts_with_key(model, mapping.kind, mapping.value, event=mapping.event)), word)
+        for model, word in ((Payment, "payment"), (Booking, "booking"))
+    )
     if mapping.event is None:  # "not ours": its facts were kept but never matched
         return (
             f"{payments} and {bookings} with this key were set aside as not ours; they stay unmatched. "

@@ -115,22 +115,29 @@ class Replay:
         return text
 
 
+def facts_with_key(model, kind: str, value, **filters) -> list[int]:
+    """Pks (in order) of the stored facts of ``model`` (Payment or Booking) that came in with the
+    mapping key ``kind``/``value``, among those matching ``filters``. The database narrows to facts
+    whose keys mention the value (a text match, on SQLite and PostgreSQL alike); the exact pair is
+    checked here."""
+    key = (str(kind), str(value))
+    rows = model.objects.filter(mapping_keys__icontains=str(value), **filters).order_by("pk")
+    return [
+        pk
+        for pk, keys in rows.values_list("pk", "mapping_keys").iterator()
+        if any(isinstance(k, list | tuple) and len(k) == 2 and (str(k[0]), str(k[1])) == key for k in keys or [])
+    ]
+
+
 def _waiting_for(kind: str, value: str, after: tuple[int, int] = (0, 0)) -> list[tuple[int, type, int]]:
     """(position, model, pk) of every stored fact that waits for the mapping ``kind``/``value``,
     payments first, in pk order, from just after ``after`` = (position, pk) on."""
-    key = [kind, str(value)]
     found = []
     for position, model in enumerate((Payment, Booking)):
         if position < after[0]:
             continue
-        # The database narrows to facts whose keys mention the value (a text match, on SQLite
-        # and PostgreSQL alike); the exact [kind, value] pair is checked here.
-        rows = model.objects.filter(event__isnull=True, mapping_keys__icontains=str(value))
-        if position == after[0]:
-            rows = rows.filter(pk__gt=after[1])
-        for pk, keys in rows.order_by("pk").values_list("pk", "mapping_keys"):
-            if key in (keys or []):
-                found.append((position, model, pk))
+        after_pk = {"pk__gt": after[1]} if position == after[0] else {}
+        found += [(position, model, pk) for pk in facts_with_key(model, kind, value, event__isnull=True, **after_pk)]
     return found
 
 
