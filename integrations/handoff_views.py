@@ -18,7 +18,9 @@ start: they are not sent on to pay (nor offered the donation link); and for a pa
 after the start: no "try paying again". Nor is anyone offered to pay again when that would charge
 twice: a failed payment of someone already paid another way, or with another bank debit still
 clearing, and a booker (donation events included) whose bank debit is still clearing: the page
-says they are paid, or that the payment is being confirmed.
+says they are paid, or that the payment is being confirmed. Paid another way covers only the
+seats that other payment was for: a failed group payment's other seats beyond those are still
+unpaid, and the page says so, with no payment link (it would count the payer's place again).
 No input makes these views answer 500.
 """
 
@@ -37,6 +39,7 @@ from django.views.decorators.http import require_GET
 from notifications.policy import payment_clearing
 from registrations import ratelimit
 from registrations.audit import Actor
+from registrations.clearing import still_clearing
 from registrations.detection import sides
 from registrations.models import Event, Payment, Registration, Source
 from registrations.seats import issue_seat_references
@@ -207,6 +210,21 @@ def _seat_rows(reg: Registration, payment: Payment, *, started: bool = False) ->
     return rows
 
 
+def _seats_left_unpaid(reg: Registration, failed: Payment, *, clearing: bool) -> int:
+    """Seats of the failed group payment ``failed`` that the payer's other payments do not cover:
+    a live paid payment (or, with ``clearing``, one still clearing) covers its quantity of seats
+    (the payer's own place first); a seat of someone else's group payment covers one."""
+    if reg.event.is_donation:
+        return 0
+    others = reg.payments.exclude(pk=failed.pk)
+    if clearing:
+        covering = list(still_clearing(others))
+    else:
+        covering = [p for p in others if p.is_paid and not p.fully_refunded]
+    covered = sum(1 if p.method == Payment.Method.GROUP_SEAT else (p.quantity or 1) for p in covering)
+    return max((failed.quantity or 1) - max(covered, 1), 0)
+
+
 def _after_payment(request, payment: Payment, reg: Registration):
     event = reg.event
     if payment.state == Payment.State.FAILED:
@@ -215,16 +233,22 @@ def _after_payment(request, payment: Payment, reg: Registration):
         # Failed once the event is under way: no paying again online, as on the other pages.
         # A failed group payment (several seats): the page says how many, and that paying again
         # means choosing that many on the Payment Link (its address cannot set the quantity).
+        # Paid (or clearing) another way covers the payer's own place, and only as many seats as
+        # that other payment was for: the seats of a failed group payment beyond those are still
+        # unpaid, and the page says so (not "no need to pay again").
         already_paid, _booked = sides(reg)
         clearing = not already_paid and payment_clearing(reg)
         started = event.has_started
+        seats = payment.quantity if (payment.quantity or 1) >= 2 else None
+        other_seats = _seats_left_unpaid(reg, payment, clearing=clearing) if seats and (already_paid or clearing) else 0
         context = {
             "event": event,
             "step": "failed",
             "already_paid": already_paid,
             "clearing": clearing,
             "started": started,
-            "seats": payment.quantity if (payment.quantity or 1) >= 2 else None,
+            "seats": seats,
+            "other_seats": other_seats,
             "payment_link": "" if already_paid or clearing or started else payment_link(reg),
         }
         return _page(request, "failed.html", context)
