@@ -3,6 +3,7 @@ ab9821b) and merged payment rows (e53d9bc, 5b10b01). Each test names the behavio
 
 import random
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -92,6 +93,79 @@ def test_existing_registrations_becoming_one_sided_at_the_same_moment_still_sugg
         (apply_payment, paid(1, "river.work@example.org", name="River Stone")),
         (apply_booking, booked(2, "river.home@example.org", first="River", last="Stone", hours=3)),
     )
+    assert errors == []
+    assert open_suggestions().count() == 1
+
+
+@PG_ONLY
+@pytest.mark.django_db(transaction=True)
+def test_two_payments_for_one_event_applied_at_once_do_not_wait_for_each_other(event, monkeypatch):
+    """Sales open and two people pay in the same second: two workers apply the payments. Each
+    registration is paid-only and looks for people who booked without paying; neither can be
+    the other's match, so the second does not wait for the first to commit (before, the event's
+    search lock was exclusive and every payment of the event waited in line for it). Both hold
+    the lock at the same moment; the suggested match is still made with a booking (above)."""
+    both_hold_it = threading.Barrier(2)
+    met = []
+    real = detection._one_search_at_a_time
+
+    def search_lock(event_id, shared=False):
+        real(event_id, shared)
+        try:
+            both_hold_it.wait(timeout=3)
+            met.append(True)
+        except threading.BrokenBarrierError:
+            met.append(False)
+
+    monkeypatch.setattr(detection, "_one_search_at_a_time", search_lock)
+    errors = _run_at_once(
+        (apply_payment, paid(1, "river@example.org", name="River Stone")),
+        (apply_payment, paid(2, "ash@example.org", name="Ash Fern")),
+    )
+    assert errors == []
+    assert met == [True, True]
+    assert set(Registration.objects.values_list("status", flat=True)) == {Status.PAID_ONLY}
+
+
+@PG_ONLY
+@pytest.mark.django_db(transaction=True)
+def test_a_booking_waits_for_a_payment_being_applied_and_then_suggests_the_match(event, monkeypatch):
+    """The payment's worker has searched (under the event's search lock, taken shared) and not yet
+    committed when the booking of the same person under another address is applied: the booking
+    must wait for that commit, then see the payment and suggest the match."""
+    payment_searched, booking_started = threading.Event(), threading.Event()
+    real = detection._detect_suggested_matches
+    payment_thread = []
+
+    def search(*args, **kwargs):
+        touched = real(*args, **kwargs)
+        if threading.current_thread() in payment_thread:
+            payment_searched.set()
+            booking_started.wait(5)
+            time.sleep(0.5)  # the booking is now at the lock, and must wait for this commit
+        return touched
+
+    monkeypatch.setattr(detection, "_detect_suggested_matches", search)
+    errors = []
+
+    def pay():
+        try:
+            apply_payment(paid(1, "river.work@example.org", name="River Stone"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=pay)
+    payment_thread.append(thread)
+    thread.start()
+    try:
+        assert payment_searched.wait(5)
+        booking_started.set()
+        apply_booking(booked(1, "river.home@example.org", first="River", last="Stone"))
+    finally:
+        booking_started.set()
+        thread.join()
     assert errors == []
     assert open_suggestions().count() == 1
 
