@@ -310,6 +310,13 @@ def after_booking(booking: Booking, reg: Registration, actor: Actor) -> list[Reg
             _claim(seat, booking, reg, actor)
             if seat.payment.registration_id and seat.payment.registration_id != reg.pk:
                 others[seat.payment.registration_id] = seat.payment.registration
+            if seat.payment.state == Payment.State.FAILED:
+                # A seat of a failed group payment the payer has since paid again for.
+                from .seat_takeover import take_over_failed_seats
+
+                for other in take_over_failed_seats(seat.payment.registration_id, seat.payment.event_id, actor):
+                    if other.pk != reg.pk:
+                        others[other.pk] = other
         if seat is not None:
             _maybe_resolve_group_item(seat.payment, actor)
     # The payer's own booking can be the last seat to be booked (a registration created just now
@@ -364,4 +371,10 @@ def after_payment(payment: Payment, actor: Actor) -> list[Registration]:
         audit_seat_change(seat_payment, actor, before, after)
         if seat_payment.registration is not None:
             changed.append(seat_payment.registration)
+    if payment.state in (Payment.State.PAID, Payment.State.FAILED) and (payment.quantity or 1) >= 2:
+        # A failed group payment paid again (this one failing, or this one the new payment):
+        # the new payment takes over the seats that were booked (``registrations.seat_takeover``).
+        from .seat_takeover import take_over_failed_seats
+
+        changed += take_over_failed_seats(payment.registration_id, payment.event_id, actor)
     return changed

@@ -36,6 +36,7 @@ ACTION_LABELS = {
     "payment.dispute_recorded": "Dispute recorded",
     "payment.merged": "Two records of one payment joined",
     "payment.seat_references_issued": "Seat booking links issued",
+    "payment.seats_taken_over": "Paid again: seats of the failed group payment moved to the new one",
     "booking.recorded": "Booking recorded",
     "booking.updated": "Booking updated",
     "booking.matched": "Booking matched",
@@ -86,6 +87,8 @@ def _status_label(value) -> str:
 DETAIL_LABELS = {
     "payment": "Payment",
     "group_payment": "Group payment",
+    "failed_payment": "Failed group payment",
+    "moved": "Seats moved",
     "booking": "Booking",
     "appointment": "Appointment",
     "refund": "Refund",

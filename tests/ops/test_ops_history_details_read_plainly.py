@@ -140,6 +140,11 @@ EVERY_ACTION = {
     "payment.dispute_recorded": {"dispute": "dp_1", "status": "needs_response", "amount": 12000},
     "payment.merged": {"kept": "Payment cs_1", "folded": "Payment pi_1", "belongs to": "R23MNJCV9CXHB26MA"},
     "payment.seat_references_issued": {"payment": "Payment cs_1", "seats": 3, "issued": [2, 3]},
+    "payment.seats_taken_over": {
+        "payment": "Payment cs_new",
+        "failed_payment": "Payment cs_old",
+        "moved": "seat 2 (sam@example.org), seat 3 (alex@example.org)",
+    },
     "booking.recorded": {
         "appointment": "5011",
         "starts_at": "2026-12-15T18:00:00+00:00",
