@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from integrations.clients import ProviderError
 from integrations.refunds import create_refund
@@ -216,6 +217,7 @@ def queue(request):
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 @staff_required
 def card(request, pk):
     """One card, e.g. to go back from a confirm step or to open the seat-assignment form."""
@@ -226,7 +228,9 @@ def card(request, pk):
     extra = {}
     if mode == "assign" and item.kind == ReviewItem.Kind.GROUP_PAYMENT:
         extra["seats_form"] = _seats_form(item)
-    return render(request, "ops/queue.html#card", _card_context(request, item, mode=mode, **extra))
+    # htmx swaps the card in place; its address opened on its own (a new tab, no JavaScript) is a
+    # whole page with the navigation, not a bare fragment.
+    return render(request, _card_template(request), _card_context(request, item, mode=mode, nav="queue", **extra))
 
 
 # --- Answers ------------------------------------------------------------------------------------
@@ -245,15 +249,27 @@ def _counters_context(request) -> dict:
     }
 
 
-def _next_url(request) -> str:
+def _next_url(request, *, closed: bool = False) -> str:
+    """Where a plain (non-htmx) answer goes back to: the queue page it came from, with its filters.
+    Once the card is closed, a card's own page (``queue_card``) has nothing left to show: the
+    queue instead, rather than "already resolved" about the operator's own answer."""
     nxt = request.POST.get("next", "")
-    return nxt if nxt.startswith("/ops/queue/") else reverse("ops:queue")
+    if not nxt.startswith("/ops/queue/"):
+        return reverse("ops:queue")
+    if closed and urlparse(nxt).path != reverse("ops:queue"):
+        return reverse("ops:queue")
+    return nxt
+
+
+def _card_template(request) -> str:
+    """The card alone for htmx to swap in; a whole page with the navigation otherwise."""
+    return "ops/queue.html#card" if request.htmx else "ops/queue_card.html"
 
 
 def _resolved(request, item: ReviewItem, message: str):
     if not request.htmx:
         messages.success(request, message)
-        return redirect(_next_url(request))
+        return redirect(_next_url(request, closed=True))
     ctx = {"item": item, "message": message, **_counters_context(request)}
     return render(request, "ops/queue.html#resolved_response", ctx)
 
@@ -274,7 +290,7 @@ def _already(request, item: ReviewItem | None, message: str = ""):
             )
     if not request.htmx:
         messages.info(request, message)
-        return redirect(_next_url(request))
+        return redirect(_next_url(request, closed=True))
     ctx = {"item": item, "message": message, "already": True, **_counters_context(request)}
     return render(request, "ops/queue.html#resolved_response", ctx)
 
@@ -408,7 +424,8 @@ def do_assign(request, item, actor):
         if _is_already(exc):
             raise
         form.add_error(None, str(exc))
-        return render(request, "ops/queue.html#card", _card_context(request, item, mode="assign", seats_form=form))
+        ctx = _card_context(request, item, mode="assign", seats_form=form, nav="queue")
+        return render(request, _card_template(request), ctx)
     if not targets:
         return _resolved(request, item, "The payer takes a seat; every other seat was booked with its own link.")
     names = ", ".join(str(r.attendee) for r in targets)
