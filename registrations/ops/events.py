@@ -12,14 +12,14 @@ import logging
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Subquery, Sum
+from django.db.models import OuterRef, Q, Subquery, Sum
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from ..audit import Actor
-from ..models import Booking, Event, Payment, Registration
+from ..models import Booking, Event, Payment, Registration, ReviewItem
 from ..resolutions import ResolutionError, mark_booked_manually, mark_paid_manually
 from .access import staff_required
 from .charts import growth_chart, status_bar
@@ -131,6 +131,12 @@ def _timeline_context(request, event, reg, **extra):
         entries=registration_timeline(reg),
         can_mark_paid=not live_paid,
         can_mark_booked=not live_booking,
+        # The queue cases holding this registration (either side of a pair), to resolve from here.
+        open_items=list(
+            ReviewItem.objects.filter(Q(registration=reg) | Q(counterpart=reg), state=ReviewItem.State.OPEN).order_by(
+                "created_at", "pk"
+            )
+        ),
         paid_form=extra.pop("paid_form", None) or MarkPaidForm(initial={"token": new_token()}, currency=event.currency),
         booked_form=extra.pop("booked_form", None) or MarkBookedForm(initial={"token": new_token()}),
     )
