@@ -197,6 +197,15 @@ def check_webhooks(now) -> Check:
     return Check("Last webhook", "ok", "per provider", rows)
 
 
+def _next_run(when, now) -> str:
+    """ "next run in 2 min"; one that is due reads "due now" (the scheduler picks it up within a
+    minute or so) or, later than that, "overdue by 42 min" — not "next run 0 s ago"."""
+    if when is None or when > now:
+        return f"next run {_ago(when, now)}"
+    late = int((now - when).total_seconds())
+    return "due now" if late < 90 else f"overdue by {_span(late)}"
+
+
 def check_schedules(now) -> Check:
     from django_q.models import Schedule
 
@@ -206,7 +215,7 @@ def check_schedules(now) -> Check:
     except ValueError as exc:
         return Check("Schedules", "fail", f"the schedule registry is invalid: {exc}")
     missing = [name for name in expected if name not in present]
-    rows = [f"{name}: next run {_ago(s.next_run, now)}" for name, s in sorted(present.items())]
+    rows = [f"{name}: {_next_run(s.next_run, now)}" for name, s in sorted(present.items())]
     rows += [f"{name}: MISSING" for name in missing]
     if missing:
         return Check("Schedules", "fail", f"{len(missing)} missing: run `manage.py setup_schedules`", rows)

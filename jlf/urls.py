@@ -6,6 +6,8 @@ from jlf import health
 admin.site.site_header = "JLF Registrations"
 admin.site.site_title = "JLF Registrations"
 admin.site.index_title = "Operations"
+# "View site" goes to the operator dashboard: the site root has no page of its own.
+admin.site.site_url = "/ops/"
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
