@@ -7,7 +7,11 @@ template cannot reach anything but the variables below:
 
     first_name, name, event_name, event_date, event_location, missing ("booking"/"payment"),
     action ("book your place"/"complete your payment"), link, status_url, unsubscribe_url,
-    reference, reminder_number, signature
+    reference, reminder_number, signature, seats
+
+``seats`` is set ("3") only in a payment reminder to someone whose group payment (several seats in
+one payment) failed: the default wording then asks them to choose that many seats on the payment
+page, as the "didn't go through" page does (a Payment Link's address cannot set the quantity).
 
 A missing value renders as "" (use ``{{ first_name|default:"there" }}``). An event template that
 does not compile or fails to render falls back to the default wording, and the problem is
@@ -150,6 +154,22 @@ def format_event_date(event) -> str:
     return f"{formats.date_format(local, 'l j F Y, g:i A')} {zone_name(local)}"
 
 
+def failed_group_seats(registration) -> str:
+    """The seat count ("3") of this attendee's latest failed group payment, "" when there is none
+    (or the event takes donations): what a payment reminder asks them to choose when paying again."""
+    from registrations.models import Payment
+
+    if registration.pk is None or registration.event.is_donation:  # the admin preview's sample has no facts
+        return ""
+    seats = (
+        registration.payments.filter(method=Payment.Method.STRIPE, state=Payment.State.FAILED, quantity__gte=2)
+        .order_by("-occurred_at", "-pk")
+        .values_list("quantity", flat=True)
+        .first()
+    )
+    return str(seats) if seats else ""
+
+
 def reminder_context(
     registration, missing: str, number: int = 1, *, status_url: str = "", unsubscribe_url: str = ""
 ) -> dict:
@@ -168,6 +188,7 @@ def reminder_context(
         "reference": registration.reference or "",
         "reminder_number": str(number),
         "signature": getattr(settings, "NOTIFICATIONS_SIGNATURE", "") or "See you soon,\nThe JLF team",
+        "seats": failed_group_seats(registration) if missing == "payment" else "",
     }
 
 

@@ -29,7 +29,7 @@ from . import webhooks
 from .links import link_for
 from .optout import opt_out, registration_merged_into, unsubscribe_targets
 from .policy import payment_clearing
-from .render import first_name_of, format_event_date
+from .render import failed_group_seats, first_name_of, format_event_date
 from .tokens import read_status_token, read_unsubscribe_token
 
 log = logging.getLogger(__name__)
@@ -242,6 +242,8 @@ def status_page(request, token: str):
         "status": registration.status,
         "link": link_for(registration, next_step) if next_step else "",
         "button": button,
+        # A group payment that failed: paying again means choosing that many seats (as in the reminder).
+        "seats": failed_group_seats(registration) if next_step == "payment" else "",
         "event_started": event.has_started,
         "refunded": registration.status == Status.REFUNDED,
         "cancelled": registration.status == Status.CANCELLED,
