@@ -7,6 +7,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from integrations.models import WebhookEvent
+
 from ..models import Event, ReviewItem
 from .access import staff_required
 from .charts import growth_chart, status_bar
@@ -51,6 +53,9 @@ def dashboard(request):
         past_hidden=0 if show_all_past else max(past_total - len(past), 0),
         pulses=webhook_pulse(has_upcoming=bool(upcoming)),
         unmatched_open=sum(unmatched.values()),
+        # Deliveries that could not be applied (after their retries): a payment or booking that
+        # never reached its registration until someone retries it from the webhook inbox.
+        failed_webhooks=WebhookEvent.objects.filter(status=WebhookEvent.Status.FAILED).count(),
         now=now,
     )
     return render(request, "ops/dashboard.html", context)
