@@ -21,6 +21,8 @@ from ..models import Booking, Event, Payment, Registration, ReviewItem, Status
 from ..money import format_money
 
 INCOMPLETE = (Status.PAID_ONLY, Status.BOOKED_ONLY, Status.PENDING, Status.NEEDS_REVIEW)
+# Not coming (any more): counted apart, so registered = complete + incomplete + these.
+CANCELLED_OR_REFUNDED = (Status.CANCELLED, Status.REFUNDED)
 # Review kinds that are about money: their names are shown only to co-hosts who may see money.
 MONEY_REVIEW_KINDS = {
     ReviewItem.Kind.GROUP_PAYMENT,
@@ -96,6 +98,7 @@ def status_counts(event: Event) -> dict:
         total=Count("registrations"),
         complete=Count("registrations", filter=Q(registrations__status=Status.COMPLETE)),
         incomplete=Count("registrations", filter=incomplete),
+        cancelled=Count("registrations", filter=Q(registrations__status__in=CANCELLED_OR_REFUNDED)),
     )
 
 

@@ -37,7 +37,7 @@ from ..identity import normalise_email
 from ..models import CoHost, Event
 from . import access
 from .accounts import SCOPE, cohost_actor, link_minutes, send_sign_in_link
-from .attendees import INCOMPLETE, build_row, build_rows, registrations_for, status_counts
+from .attendees import CANCELLED_OR_REFUNDED, INCOMPLETE, build_row, build_rows, registrations_for, status_counts
 from .calendar import build_feed
 from .forms import AttendeeFilterForm, LoginForm, TokenForm
 
@@ -171,6 +171,7 @@ def index(request):
             n_total=Count("registrations"),
             n_complete=Count("registrations", filter=Q(registrations__status="complete")),
             n_incomplete=Count("registrations", filter=Q(registrations__status__in=INCOMPLETE)),
+            n_cancelled=Count("registrations", filter=Q(registrations__status__in=CANCELLED_OR_REFUNDED)),
         )
         .order_by("starts_at")
     )
