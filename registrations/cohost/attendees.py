@@ -82,6 +82,12 @@ def registrations_for(event: Event, *, show: str = "all", q: str = "") -> QueryS
                 queryset=ReviewItem.objects.filter(state=ReviewItem.State.OPEN).order_by("pk"),
                 to_attr="open_review_items",
             ),
+            # The other half of a pair (e.g. the one who booked, of a "same person?" case).
+            Prefetch(
+                "counterpart_review_items",
+                queryset=ReviewItem.objects.filter(state=ReviewItem.State.OPEN).order_by("pk"),
+                to_attr="open_counterpart_review_items",
+            ),
         )
         .order_by("attendee__name", "attendee__email", "pk")
     )
@@ -115,7 +121,7 @@ def _missing(reg: Registration, event: Event, paid: bool, booked: bool, can_see_
         else:
             missing.append("payment (Stripe)")
     if reg.status == Status.NEEDS_REVIEW:
-        items = reg.open_review_items
+        items = reg.open_review_items + getattr(reg, "open_counterpart_review_items", [])
         kinds = [i.get_kind_display() for i in items if can_see_money or i.kind not in MONEY_REVIEW_KINDS]
         hidden = not can_see_money and any(i.kind in MONEY_REVIEW_KINDS for i in items)
         detail = ", ".join(dict.fromkeys(kinds))
