@@ -50,6 +50,11 @@ def line_items_of(session: dict) -> list[dict] | None:
     return None
 
 
+def line_item_pairs(line_items: list[dict] | None) -> tuple:
+    """((price id, quantity), …) of a session's line items, in Stripe's order."""
+    return tuple((_ref(i.get("price")), int(i.get("quantity") or 0)) for i in line_items or [])
+
+
 def session_event_keys(session: dict, line_items: list[dict] | None = None) -> tuple:
     keys = []
     if _ref(session.get("payment_link")):
@@ -85,13 +90,14 @@ def session_to_signal(
 
     The payer is ``customer_details`` (``customer_email`` is only a prefill and is null for
     Payment Links) and its phone is normalised to E.164 ("" when not a number); money decisions
-    use ``payment_status``, never ``status``; the quantity comes
-    from the line items, which the webhook payload never includes — pass them in.
+    use ``payment_status``, never ``status``; the line items, which the webhook payload never
+    includes (pass them in), become ``line_items`` (price id, quantity) pairs, not a quantity: a
+    Payment Link can sell add-ons (a lunch, a T-shirt) next to the ticket, and which of them are
+    seats is decided once the event is known (``registrations.payments._count_seats``).
     """
     if session.get("object") not in (None, "checkout.session"):
         raise ValueError(f"not a checkout session: {session.get('object')!r}")
     items = line_items if line_items is not None else line_items_of(session)
-    quantity = sum(int(i.get("quantity") or 0) for i in items) if items else None
     details = session.get("customer_details") or {}
     return PaymentSignal(
         status=session_status(session, event_type),
@@ -106,7 +112,7 @@ def session_to_signal(
         phone=normalise_phone(details.get("phone") or ""),
         amount=session.get("amount_total"),
         currency=(session.get("currency") or "").lower(),
-        quantity=quantity or None,
+        line_items=line_item_pairs(items),
         client_reference_id=session.get("client_reference_id") or "",
         livemode=bool(session.get("livemode")),
         occurred_at=occurred_at or _ts(session.get("created")),

@@ -7,8 +7,8 @@ are no longer dicts (INTEGRATIONS.md trap 9).
 
 API calls, all through ``clients.stripe_call`` (paced, 429 backoff) with a short timeout:
 
-* line items of a Checkout Session, for the quantity (and price mapping keys) the webhook never
-  carries — once per session: not again when the Payment already has a quantity;
+* line items of a Checkout Session, for the seats (and price mapping keys) the webhook never
+  carries — once per session: not again when the Payment already has them;
 * ``GET /v1/checkout/sessions?payment_intent=pi_…`` for a ``payment_intent.succeeded`` whose
   session we have not seen yet (a PaymentIntent has no payment link, trap 4).
 """
@@ -21,6 +21,7 @@ import threading
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.db.models import Q
 
 from registrations.models import Payment
 from registrations.signals import PaymentSignal
@@ -91,8 +92,10 @@ def _client():
 
 
 def _line_items(session_id: str) -> list[dict] | None:
-    """The session's line items, or None when a Payment for it already knows its quantity."""
-    if Payment.objects.filter(checkout_session_id=session_id, quantity__isnull=False).exists():
+    """The session's line items, or None when a Payment for it already has them (or, stored
+    before line items were kept, its quantity)."""
+    known = Q(quantity__isnull=False) | ~Q(line_items=[])
+    if Payment.objects.filter(known, checkout_session_id=session_id).exists():
         return None
     client = _client()
     page = stripe_call(

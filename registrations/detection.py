@@ -19,7 +19,7 @@ from .audit import Actor, audit
 from .identity import similar_to
 from .models import Booking, Payment, Registration, ReviewItem, SeatReference, Status
 from .money import format_money
-from .seats import declined_sentence
+from .seats import declined_sentence, seats_in_line_items
 
 DUPLICATE_WINDOW = timedelta(hours=24)
 # ``data["rule"]`` of a duplicate-payment card opened for a bank debit that cleared after the
@@ -83,11 +83,32 @@ def _auto_close(item: ReviewItem, why: str, actor: Actor):
         )
 
 
-def _group_explanation(reg: Registration, p: Payment, seats: int, now: int | None = None) -> str:
+def _unsure_line_items(event, p: Payment) -> list:
+    """[[price id, quantity], …] of a checkout counted as seats with nothing saying they are all
+    tickets (``seats.seats_in_line_items``'s ``unsure``), else []."""
+    if not p.line_items:
+        return []
+    count = seats_in_line_items(event, p.line_items)
+    return count.counted if count.unsure else []
+
+
+def _unsure_sentence(unsure: list) -> str:
+    items = ", ".join(f"{price or 'no price'} ×{quantity}" for price, quantity in unsure)
+    return (
+        f" These products of its checkout were counted as seats ({items}), though none of their "
+        "prices is mapped to this event: if one is an add-on (a lunch, a T-shirt, a room), mark its "
+        "price “not ours” under Event mappings, or map the ticket's price to this event, and the "
+        "seats are counted again."
+    )
+
+
+def _group_explanation(reg: Registration, p: Payment, seats: int, now: int | None = None, unsure=()) -> str:
     text = (
         f"{reg.attendee} paid {_money(p.amount, p.currency)} for {seats} seats in one payment. "
         "Assign each seat to a booking or a named attendee so everyone coming is on the list."
     )
+    if unsure:
+        text += _unsure_sentence(unsure)
     if now is not None:
         text += (
             f" The payment now reads as {now} seats (its quantity arrived or the event's price changed) "
@@ -96,7 +117,9 @@ def _group_explanation(reg: Registration, p: Payment, seats: int, now: int | Non
     return text
 
 
-def _follow_seat_count(item: ReviewItem, reg: Registration, p: Payment, seats: int, actor: Actor) -> None:
+def _follow_seat_count(
+    item: ReviewItem, reg: Registration, p: Payment, seats: int, actor: Actor, unsure: list = ()
+) -> None:
     """An open group card counts the seats the payment reads as now (the quantity can arrive after
     the amount opened the card, the price can be corrected to another multiple). Once a seat was
     handed out (an operator's assignment, a seat link issued to the payer) its count stays, since
@@ -106,7 +129,11 @@ def _follow_seat_count(item: ReviewItem, reg: Registration, p: Payment, seats: i
         return
     data = dict(item.data or {})
     shown = data.get("seats")
-    if shown == seats and "seats_now" not in data:
+    if unsure:
+        data["prices"] = [list(pair) for pair in unsure]
+    else:
+        data.pop("prices", None)
+    if shown == seats and "seats_now" not in data and data == item.data:
         return
     handed_out = (
         bool(p.seat_assignments)
@@ -116,13 +143,13 @@ def _follow_seat_count(item: ReviewItem, reg: Registration, p: Payment, seats: i
     if not handed_out or shown is None:
         data.pop("seats_now", None)
         data["seats"] = seats
-        explanation = _group_explanation(reg, p, seats)
+        explanation = _group_explanation(reg, p, seats, unsure=unsure)
     elif shown == seats:
         data.pop("seats_now", None)
-        explanation = _group_explanation(reg, p, seats)
+        explanation = _group_explanation(reg, p, seats, unsure=unsure)
     else:
         data["seats_now"] = seats
-        explanation = _group_explanation(reg, p, shown, now=seats)
+        explanation = _group_explanation(reg, p, shown, now=seats, unsure=unsure)
     explanation += "".join(declined_sentence(n) for n in data.get("declined") or [])  # seats.py's notes stay
     if data == item.data and explanation == item.explanation:
         return
@@ -214,6 +241,9 @@ def detect_review_items(
         seats = p.quantity or 1
         if (
             seats < 2
+            # A checkout's line items said how many tickets it holds: a room upgrade that costs
+            # as much as a ticket is not a second seat.
+            and not p.line_items
             and event.price
             and not event.is_donation
             and p.amount
@@ -224,17 +254,18 @@ def detect_review_items(
         ):
             seats = p.amount // event.price
         if seats >= 2:
+            unsure = _unsure_line_items(event, p)
             item = _ensure(
                 f"group:{p.pk}",
                 ReviewItem.Kind.GROUP_PAYMENT,
                 reg,
                 actor,
                 known=known,
-                explanation=_group_explanation(reg, p, seats),
+                explanation=_group_explanation(reg, p, seats, unsure=unsure),
                 payment=p,
-                data={"seats": seats},
+                data={"seats": seats, **({"prices": unsure} if unsure else {})},
             )
-            _follow_seat_count(item, reg, p, seats, actor)
+            _follow_seat_count(item, reg, p, seats, actor, unsure)
         elif not p.seat_assignments:
             one_seat.add(p.pk)
     # A card the amount suggested (120 paid at a price of 60) that the price or kind no longer

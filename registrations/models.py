@@ -299,7 +299,12 @@ class Payment(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.WEBHOOK)
     amount = models.IntegerField(null=True, blank=True, help_text="Smallest currency unit")
     currency = models.CharField(max_length=3, blank=True)
+    # Seats in this payment (None: one). A Checkout Session's is counted from ``line_items`` once
+    # the event is known (``registrations.payments._count_seats``): add-ons are not seats.
     quantity = models.PositiveIntegerField(null=True, blank=True)
+    line_items = models.JSONField(
+        default=list, blank=True, help_text="[[Stripe price id, quantity], …] of the checkout, as Stripe listed them"
+    )
     amount_refunded = models.IntegerField(default=0)
     # Seat payments (GROUP_SEAT) only: the group payment the seat came from is refunded in full,
     # so the seat counts as refunded too. Its amount is 0, so ``amount_refunded`` cannot say it

@@ -20,6 +20,7 @@ from .matching import (
     resolve_event,
 )
 from .models import (
+    AuditLog,
     Dispute,
     Payment,
     Refund,
@@ -206,6 +207,13 @@ def _merge_payment_fields(payment: Payment, other) -> list[str]:
         payment.personal_data_removed_at = purged
         for attr in Payment.PERSONAL_FIELDS:
             setattr(payment, attr, "")
+    items = [[str(price), int(quantity)] for price, quantity in getattr(other, "line_items", None) or []]
+    if items and not payment.line_items and payment.quantity is None:
+        # The first full list wins (a later one can be a list answer's first page only). A payment
+        # stored with a quantity before line items were kept keeps the count it was given.
+        # Before ``quantity`` is filled: a row folded in brings its line items with its count.
+        payment.line_items = items
+        changed.append("line_items")
     for attr in FILLED_FIELDS:
         if not (payment.personal_data_removed_at and attr in Payment.PERSONAL_FIELDS):
             fill(attr, getattr(other, attr, None))
@@ -231,6 +239,40 @@ def _merge_payment_fields(payment: Payment, other) -> list[str]:
     if refs != payment.raw_refs:
         payment.raw_refs = refs  # provenance only: not counted as a change
     return changed
+
+
+def _count_seats(payment: Payment, actor: Actor) -> tuple[bool, AuditLog | None]:
+    """A checkout's seats from its line items, once its event is known (``seats.seats_in_line_items``:
+    a lunch or a T-shirt bought with the ticket is not a seat). True when ``payment.quantity``
+    changed (not saved here). Counted again whenever the payment is applied or a price mapping
+    is saved, so it always follows the mappings; the same line items and mappings always give
+    the same count. A line item left out, or several products counted with nothing saying which
+    is the ticket, is written in the payer's history (the row, whose object id a payment not
+    inserted yet gets from the caller)."""
+    if not payment.line_items or payment.event_id is None or payment.manual_key:
+        return False, None
+    count = seats.seats_in_line_items(payment.event, payment.line_items)
+    if count.quantity == payment.quantity:
+        return False, None
+    if payment.quantity and (count.quantity or 1) < payment.quantity and seats.seats_handed_out(payment):
+        # Seat links or seats of it are out already: they are never taken back here (a seat
+        # holder would silently stop following the payment's refunds). ``services._recount_seats``
+        # tells the operator who changed the mapping.
+        return False, None
+    before = payment.quantity
+    payment.quantity = count.quantity
+    row = None
+    if count.left_out or count.unsure or before is not None:
+        row = audit(
+            "payment.seats_counted",
+            actor=actor,
+            registration=payment.registration if payment.registration_id else None,
+            event=payment.event,
+            obj=payment,
+            before={"seats_counted": before} if before is not None else None,
+            after={"payment": str(payment), **count.details()},
+        )
+    return True, row
 
 
 def _refresh_adjustments(payment: Payment) -> list[str]:
@@ -285,8 +327,12 @@ def _refresh_adjustments(payment: Payment) -> list[str]:
     return changed
 
 
-def _attach_payment(payment: Payment, actor: Actor, source: str) -> tuple[Registration | None, bool]:
-    """Find the event and registration for a payment. Returns (registration, unmatched_event)."""
+def _attach_payment(
+    payment: Payment, actor: Actor, source: str, rows: list | None = None
+) -> tuple[Registration | None, bool]:
+    """Find the event and registration for a payment. Returns (registration, unmatched_event).
+    Once the event is found, a checkout's seats are counted from its line items (an audit row
+    that says so goes in ``rows``, for the caller to give the id of a payment inserted later)."""
     if payment.event_id is None:
         event, ignored = resolve_event(payment.mapping_keys)
         if event is None:
@@ -294,8 +340,11 @@ def _attach_payment(payment: Payment, actor: Actor, source: str) -> tuple[Regist
                 _flag_unmatched(payment, actor)
             return None, not ignored
         payment.event = event
+        row = _count_seats(payment, actor)[1]
+        if row is not None and rows is not None:
+            rows.append(row)
         if payment.registration_id or payment.state == Payment.State.EXPIRED:
-            _save(payment, ["event"])
+            _save(payment, ["event", "quantity"])
     if payment.registration_id:
         return payment.registration, False
     if payment.state == Payment.State.EXPIRED:
@@ -305,10 +354,10 @@ def _attach_payment(payment: Payment, actor: Actor, source: str) -> tuple[Regist
         payment.event, emails, payment.client_reference_id, payment.name, payment.phone, source, actor
     )
     if reg is None:
-        _save(payment, ["event"])
+        _save(payment, ["event", "quantity"])
     else:
         payment.registration = reg
-        _save(payment, ["event", "registration"])
+        _save(payment, ["event", "quantity", "registration"])
         audit(
             "payment.matched",
             actor=actor,
@@ -450,9 +499,14 @@ def _finish_payment(payment: Payment, actor: Actor, result: ApplyResult, source:
     if adj:
         payment.save()
         result.changed.extend(f for f in adj if f not in result.changed)
-    reg, unmatched = _attach_payment(payment, actor, source)
+    counted_rows = []
+    reg, unmatched = _attach_payment(payment, actor, source, counted_rows)
     if payment._state.adding:  # nothing matched it to a registration: insert it as it is
         payment.save()
+    for row in counted_rows:  # written before the payment had its id and registration
+        row.object_id, row.registration = str(payment.pk), reg
+        if row.pk is not None:  # not inside a batch: already inserted
+            row.save(update_fields=["object_id", "registration"])
     if recorded is not None:
         recorded.object_id = str(payment.pk)
     result.unmatched_event = unmatched
@@ -491,6 +545,8 @@ def apply_payment(signal: PaymentSignal, actor: Actor = SYSTEM, source: str = So
             payment = _merge_payment_rows(rows, actor) if merged else rows[0]
         refs_before = list(payment.raw_refs)
         changed = _merge_payment_fields(payment, signal)
+        if not created and _count_seats(payment, actor)[0]:  # a price mapped since it was counted
+            changed.append("quantity")
         if not created and (changed or payment.raw_refs != refs_before):
             payment.save()
         # A new payment is inserted once it is attached (``_finish_payment``), in one statement.

@@ -38,11 +38,13 @@ transaction; both return the other registrations whose status may have changed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .audit import Actor, audit
-from .models import AuditLog, Booking, Payment, Registration, ReviewItem, SeatReference
+from .models import AuditLog, Booking, EventMapping, Payment, Registration, ReviewItem, SeatReference
 from .money import format_money, from_minor
 
 SEAT_STATE_FROM_GROUP = {
@@ -63,6 +65,82 @@ def parse_seat_key(key: str | None) -> tuple[int, int] | None:
     if len(parts) == 3 and parts[0] == "seat" and parts[1].isdigit() and parts[2].isdigit():
         return int(parts[1]), int(parts[2])
     return None
+
+
+@dataclass(frozen=True)
+class LineItemSeats:
+    """How many of a checkout's line items are seats of ``event`` (``seats_in_line_items``)."""
+
+    seats: int  # 0: none of them is a ticket of this event (the payer still holds one seat)
+    counted: list  # [[price id, quantity], …] counted as seats
+    left_out: list  # [[price id, quantity, why], …] not seats: another event's, or marked not ours
+    # Counted though nothing says they are tickets of this event (their prices are not mapped to
+    # it) while they are of several prices, or while the event has other prices mapped: one of
+    # them may be an add-on. The group card names them for an operator.
+    unsure: bool = False
+
+    @property
+    def quantity(self) -> int | None:
+        return self.seats or None
+
+    def details(self) -> dict:
+        """For an audit row, in words the payer's history shows as they are."""
+        return {
+            "seats_counted": self.seats or 1,
+            "counted": [f"{price or 'no price'} ×{quantity}" for price, quantity in self.counted],
+            "left_out": [f"{price or 'no price'} ×{quantity} ({why})" for price, quantity, why in self.left_out],
+            "unsure": self.unsure,
+        }
+
+
+def seats_in_line_items(event, line_items) -> LineItemSeats:
+    """Which line items of a checkout for ``event`` are seats. A Payment Link can sell add-ons
+    (a lunch, a T-shirt, an upgrade, a donation product) next to the ticket; only tickets are seats:
+
+    * a price mapped to another event, or marked not ours, is never a seat;
+    * a price mapped to this event is; when any line item has one, only those are seats;
+    * otherwise (the event is found by its payment link or metadata) every remaining line item
+      counts, as it always did, and is ``unsure`` when they are of several prices or the event
+      has other prices mapped: counting too many opens a group card an operator sees, counting
+      too few would silently leave a friend without a seat."""
+    pairs = []
+    for pair in line_items or []:
+        try:
+            price, quantity = str(pair[0] or ""), int(pair[1] or 0)
+        except (TypeError, ValueError, IndexError):
+            continue
+        pairs.append([price, quantity])
+    prices = {price for price, _ in pairs if price}
+    price_mappings = EventMapping.objects.filter(kind=EventMapping.Kind.STRIPE_PRICE, value__in=prices)
+    mapped = {m.value: m for m in price_mappings.select_related("event")} if prices else {}
+    ours = {v for v, m in mapped.items() if not m.ignored and m.event_id == event.pk}
+    left_out, rest = [], []
+    for price, quantity in pairs:
+        m = mapped.get(price)
+        if m is not None and m.ignored:
+            left_out.append([price, quantity, "marked not ours"])
+        elif m is not None and m.event_id != event.pk:
+            left_out.append([price, quantity, f"a price of {m.event}"])
+        elif ours and price not in ours:
+            left_out.append([price, quantity, "not this event's ticket price"])
+        else:
+            rest.append([price, quantity])
+    unsure = False
+    if rest and not ours:
+        unsure = len({price for price, _ in rest}) > 1 or (
+            EventMapping.objects.filter(kind=EventMapping.Kind.STRIPE_PRICE, event=event, ignored=False).exists()
+        )
+    return LineItemSeats(sum(q for _, q in rest), rest, left_out, unsure)
+
+
+def seats_handed_out(payment: Payment) -> bool:
+    """Any seat of ``payment`` given to someone: an operator's assignment, a seat link issued to
+    the payer, a seat payment."""
+    return (
+        bool(payment.seat_assignments)
+        or SeatReference.objects.filter(payment=payment).exists()
+        or Payment.objects.filter(manual_key__startswith=f"seat:{payment.pk}:").exists()
+    )
 
 
 def issue_seat_references(payment: Payment, actor: Actor) -> list[SeatReference]:

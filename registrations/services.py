@@ -45,7 +45,8 @@ from .models import (
     ReviewItem,
     Source,
 )
-from .payments import PAYMENT_STATE_RANK, REFUND_STATUS_RANK, _finish_payment, apply_payment
+from .payments import PAYMENT_STATE_RANK, REFUND_STATUS_RANK, _count_seats, _finish_payment, apply_payment
+from .seats import seats_in_line_items
 
 log = logging.getLogger(__name__)
 
@@ -129,16 +130,56 @@ def facts_with_key(model, kind: str, value, **filters) -> list[int]:
     ]
 
 
+RECOUNT = 2  # ``_waiting_for``'s position of the matched checkouts whose seats a price mapping recounts
+
+
 def _waiting_for(kind: str, value: str, after: tuple[int, int] = (0, 0)) -> list[tuple[int, type, int]]:
     """(position, model, pk) of every stored fact that waits for the mapping ``kind``/``value``,
-    payments first, in pk order, from just after ``after`` = (position, pk) on."""
+    payments first, in pk order, from just after ``after`` = (position, pk) on. For a Stripe
+    price, then (position ``RECOUNT``) the checkouts already matched that sold it: their seats
+    are counted again (``payments._count_seats``: the price may now be marked not ours, or be
+    another event's, or be this event's ticket)."""
     found = []
     for position, model in enumerate((Payment, Booking)):
         if position < after[0]:
             continue
         after_pk = {"pk__gt": after[1]} if position == after[0] else {}
         found += [(position, model, pk) for pk in facts_with_key(model, kind, value, event__isnull=True, **after_pk)]
+    if kind == EventMapping.Kind.STRIPE_PRICE and after[0] <= RECOUNT:
+        after_pk = {"pk__gt": after[1]} if after[0] == RECOUNT else {}
+        matched = facts_with_key(Payment, kind, value, event__isnull=False, **after_pk)
+        with_items = set(Payment.objects.filter(pk__in=matched).exclude(line_items=[]).values_list("pk", flat=True))
+        found += [(RECOUNT, Payment, pk) for pk in matched if pk in with_items]
     return found
+
+
+def _recount_seats(pk: int, actor: Actor) -> bool:
+    """Count a matched checkout's seats again after a price mapping changed; True if they changed."""
+    payment = Payment.objects.select_for_update().filter(pk=pk).first()
+    if payment is None or payment.event_id is None:
+        return False
+    changed, _row = _count_seats(payment, actor)
+    if not changed:
+        count = seats_in_line_items(payment.event, payment.line_items)
+        if count.quantity != payment.quantity:  # held back: seats of it were handed out already
+            audit(
+                "payment.seats_counted",
+                actor=actor,
+                registration=payment.registration,
+                event=payment.event,
+                obj=payment,
+                after={
+                    "payment": str(payment),
+                    **count.details(),
+                    "seats_kept": payment.quantity,
+                    "because": "seats of it were already handed out: settle the extra seats with the payer",
+                },
+            )
+        return False
+    payment.save(update_fields=["quantity", "updated_at"])
+    if payment.registration_id:
+        recompute(payment.registration, actor)
+    return True
 
 
 def replay_unmatched(
@@ -154,10 +195,12 @@ def replay_unmatched(
         position, _, pk = first_not_done
         _queue_replay(kind, value, actor, after=(position, pk - 1))
 
-    for _position, model, pk in _for_a_while(waiting, seconds, queue_rest):
+    for position, model, pk in _for_a_while(waiting, seconds, queue_rest):
         tried += 1
 
-        def run(model=model, pk=pk):
+        def run(model=model, pk=pk, position=position):
+            if position == RECOUNT:
+                return _recount_seats(pk, actor)
             # The apply path's own finishing step: adjustments, event and registration, the
             # seat a booking's reference claims or a group payment's seats, derived statuses.
             fact = model.objects.select_for_update().filter(pk=pk).first()

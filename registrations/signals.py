@@ -18,7 +18,8 @@ class PaymentSignal:
 
     ``status`` is one of:
       - "paid" / "unpaid" / "failed" / "expired": a checkout session (or payment intent) state;
-        carries the ids it knows, amount, currency, quantity, the payer and ``event_keys``.
+        carries the ids it knows, amount, currency, quantity (or ``line_items``), the payer and
+        ``event_keys``.
       - "refunded": ``amount_refunded`` is either the charge's cumulative total
         (``refund_id`` empty, from ``charge.refunded``) or one refund's amount (``refund_id`` set,
         from ``refund.*`` events, with ``refund_status``).
@@ -37,6 +38,10 @@ class PaymentSignal:
     amount: int | None = None
     currency: str = ""
     quantity: int | None = None
+    # A checkout session's line items as ((price id, quantity), …). How many of them are seats
+    # depends on the event, known only when the payment is applied (``payments._count_seats``),
+    # so a session's signal carries these and no ``quantity``.
+    line_items: tuple = ()
     client_reference_id: str = ""
     livemode: bool = False
     amount_refunded: int = 0

@@ -37,6 +37,7 @@ ACTION_LABELS = {
     "payment.merged": "Two records of one payment joined",
     "payment.seat_references_issued": "Seat booking links issued",
     "payment.seats_taken_over": "Paid again: seats of the failed group payment moved to the new one",
+    "payment.seats_counted": "Seats counted from the checkout",
     "booking.recorded": "Booking recorded",
     "booking.updated": "Booking updated",
     "booking.matched": "Booking matched",
@@ -111,6 +112,11 @@ DETAIL_LABELS = {
     "seat": "Seat",
     "seats": "Seats in the group",
     "seats_now": "Seats the payment reads as now",
+    "seats_counted": "Seats",
+    "seats_kept": "Seats kept",
+    "counted": "Counted as seats",
+    "left_out": "Not seats",
+    "unsure": "Several products counted, none of their prices mapped to this event",
     "holds": "Already holds seat",
     "issued": "Links issued for seats",
     "payer": "Paid by",
@@ -153,7 +159,7 @@ DETAIL_LABELS = {
 }
 _ORDER = {key: n for n, key in enumerate(DETAIL_LABELS)}
 # False says nothing worth reading for these (a booking that is not cancelled): left out.
-_OMIT_WHEN_FALSE = {"cancelled", "livemode", "disputed"}
+_OMIT_WHEN_FALSE = {"cancelled", "livemode", "disputed", "unsure"}
 _BY = {
     "reference": "their reference",
     "email": "their email address",

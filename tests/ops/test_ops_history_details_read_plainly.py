@@ -145,6 +145,15 @@ EVERY_ACTION = {
         "failed_payment": "Payment cs_old",
         "moved": "seat 2 (sam@example.org), seat 3 (alex@example.org)",
     },
+    "payment.seats_counted": {
+        "payment": "Payment cs_1",
+        "seats_counted": 1,
+        "counted": ["price_1Ticket ×1"],
+        "left_out": ["price_1Tshirt ×1 (marked not ours)"],
+        "unsure": False,
+        "seats_kept": 2,
+        "because": "seats of it were already handed out: settle the extra seats with the payer",
+    },
     "booking.recorded": {
         "appointment": "5011",
         "starts_at": "2026-12-15T18:00:00+00:00",
@@ -190,6 +199,7 @@ def test_every_audited_action_reads_in_plain_words(ops_client, event):
     assert "Seat: 3 of group payment #12" in page and "Refunded with the group payment: no" in page
     assert "Review item: Paid but cancelled" in page and "Review item: Duplicate payment" in page
     assert "Method: Card in person" in page and "Links issued for seats: 2, 3" in page
+    assert "Not seats: price_1Tshirt ×1 (marked not ours)" in page and "Seats kept: 2" in page
     (booking,) = _details(ops_client, event, reg, "Booking (booked)")
     assert booking == "for 14 Dec 2026 10:00 PST · 880003", booking
 
