@@ -1,6 +1,10 @@
+import zoneinfo
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db import transaction
+from django.utils import timezone as dj_timezone
 
 from .cohost.admin import CoHostAdminTools
 from .models import (
@@ -122,6 +126,9 @@ class EventAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._stored_price = self.instance.price if self.instance.pk else None
+        for name in ("starts_at", "ends_at"):
+            if name in self.fields:
+                self.fields[name].help_text = "In the event's time zone (the Timezone field below)."
         if self._stored_price is not None:
             self.initial["price"] = from_minor(self._stored_price, self.instance.currency)
 
@@ -157,6 +164,26 @@ class EventAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_at"
     inlines = [EventMappingInline]
     readonly_fields = ("handoff_setup",)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """Show and read the start and end in the event's own time zone (the one every other page
+        names), not the server's UTC: on a save, the zone typed in the form; otherwise the event's."""
+        name = request.POST.get("timezone", "") if request.method == "POST" else ""
+        if not name and object_id:
+            stored = self.get_object(request, unquote(object_id))  # None for an unknown or odd id
+            name = stored.timezone if stored is not None else ""
+        name = name or Event._meta.get_field("timezone").default
+        try:
+            zone = zoneinfo.ZoneInfo(name.strip())
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            zone = None  # the form says the zone is invalid; the times stay in the server's zone
+        if zone is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with dj_timezone.override(zone):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render"):
+                response.render()  # a TemplateResponse renders later: in this zone, now
+            return response
 
     @admin.display(description="Price", ordering="price")
     def price_display(self, obj):

@@ -1,6 +1,8 @@
 """An event's kind and price are inputs of every status and review item: changing them in the
 admin re-derives its registrations, and the suggested-match search can trust stored statuses."""
 
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.urls import reverse
 from django_q.models import OrmQ
@@ -29,6 +31,8 @@ def change_event_in_admin(client, event, **changes):
         data[name] = value.isoformat(sep=" ") if hasattr(value, "isoformat") else value
     for name in ("starts_at", "ends_at"):
         value = getattr(event, name)
+        # As the page shows them: in the event's own time zone.
+        value = value.astimezone(ZoneInfo(event.timezone)) if value else None
         day, time = (value.strftime("%Y-%m-%d"), value.strftime("%H:%M:%S")) if value else ("", "")
         data[f"{name}_0"], data[f"{name}_1"] = day, time
     for formset in client.get(url).context["inline_admin_formsets"]:
