@@ -98,6 +98,10 @@ def session_to_signal(
     if session.get("object") not in (None, "checkout.session"):
         raise ValueError(f"not a checkout session: {session.get('object')!r}")
     items = line_items if line_items is not None else line_items_of(session)
+    # An expanded list holds the first 10 items only (``has_more``): its prices still name the
+    # event, but its seats would be counted short, so the list is left for a full fetch (the
+    # webhook's, or reconciliation's) to store.
+    partial = line_items is None and bool(_get(session, "line_items", "has_more"))
     details = session.get("customer_details") or {}
     return PaymentSignal(
         status=session_status(session, event_type),
@@ -112,7 +116,7 @@ def session_to_signal(
         phone=normalise_phone(details.get("phone") or ""),
         amount=session.get("amount_total"),
         currency=(session.get("currency") or "").lower(),
-        line_items=line_item_pairs(items),
+        line_items=() if partial else line_item_pairs(items),
         client_reference_id=session.get("client_reference_id") or "",
         livemode=bool(session.get("livemode")),
         occurred_at=occurred_at or _ts(session.get("created")),

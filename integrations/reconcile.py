@@ -436,7 +436,9 @@ class Reconciler:
             counts["seen"] += 1
             payment = stored.get(sid)
             has_more = isinstance(session.get("line_items"), dict) and session["line_items"].get("has_more")
-            if payment is None and (items is None or has_more):
+            # Stored without its line items (the handoff page saw only a first page): fetch them too.
+            needs_items = payment is None or (not payment.line_items and payment.quantity is None)
+            if needs_items and (items is None or has_more):
                 try:
                     items = stripe_line_items(client, sid)
                 except ProviderError as exc:

@@ -198,3 +198,21 @@ def test_seat_links_already_handed_out_are_not_taken_back_and_the_history_says_s
     assert "settle" in held.after["because"]
     history = " ".join(f"{e.title} {e.detail}" for e in registration_timeline(Registration.objects.get()))
     assert "Seats counted from the checkout" in history and "Seats kept: 2" in history
+
+
+def test_a_first_page_of_line_items_is_not_stored_as_the_whole_checkout(deliver, fake_stripe, event):
+    # The handoff page reads the session with its line items expanded: Stripe includes the first
+    # ten only. Eleven tickets must not be stored as ten seats; the webhook's full list counts.
+    session = fake_stripe.add_session(amount=12000)
+    for n in range(10):
+        add_on(fake_stripe, session, f"price_1SampleExtra{n}", 1000, description="Extra")
+    expanded = dict(
+        session, line_items={"object": "list", "data": fake_stripe.line_items[session["id"]][:10], "has_more": True}
+    )
+    apply_payment(session_to_signal(expanded, raw_ref="handoff"))
+    assert Payment.objects.get().line_items == []
+
+    deliver(fake_stripe.session_event(session))
+
+    assert len(Payment.objects.get().line_items) == 11
+    assert Payment.objects.get().quantity == 11

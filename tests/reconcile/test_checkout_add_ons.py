@@ -53,3 +53,23 @@ def test_a_payment_stored_without_its_line_items_gets_its_seats_from_reconciliat
 
     assert Payment.objects.get().quantity == 3
     assert ReviewItem.objects.get(kind=ReviewItem.Kind.GROUP_PAYMENT).data["seats"] == 3
+
+
+def test_a_payment_the_handoff_saw_only_a_first_page_of_gets_all_its_line_items_from_reconciliation(event, providers):
+    stripe, _ = providers
+    session = stripe.add_session(amount=12000)
+    for n in range(10):
+        stripe.line_items[session["id"]].append(
+            {"id": f"li_{n}", "object": "item", "quantity": 1, "price": {"id": f"price_1SampleExtra{n}"}}
+        )
+    first_page = {"object": "list", "data": stripe.line_items[session["id"]][:10], "has_more": True}
+    apply_payment(session_to_signal(dict(session, line_items=first_page), raw_ref="handoff"))
+    assert Payment.objects.get().line_items == []
+    # The fake's list answers hold every item; without them the run must fetch the line items of
+    # this stored payment, as it does for a real first page (``has_more``).
+    stripe.expand_line_items_in_lists = False
+
+    run_command("--since", "3d")
+
+    assert len(Payment.objects.get().line_items) == 11
+    assert Payment.objects.get().quantity == 11
