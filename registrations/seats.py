@@ -41,6 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .audit import Actor, audit
@@ -111,8 +112,16 @@ def seats_in_line_items(event, line_items) -> LineItemSeats:
             continue
         pairs.append([price, quantity])
     prices = {price for price, _ in pairs if price}
-    price_mappings = EventMapping.objects.filter(kind=EventMapping.Kind.STRIPE_PRICE, value__in=prices)
-    mapped = {m.value: m for m in price_mappings.select_related("event")} if prices else {}
+    # One query: the mappings of these prices, and whether the event has price mappings of its own.
+    mapped, event_has_prices = {}, False
+    if pairs:
+        for m in EventMapping.objects.filter(
+            Q(value__in=prices) | Q(event=event, ignored=False), kind=EventMapping.Kind.STRIPE_PRICE
+        ).select_related("event"):
+            if m.value in prices:
+                mapped[m.value] = m
+            if m.event_id == event.pk and not m.ignored:
+                event_has_prices = True
     ours = {v for v, m in mapped.items() if not m.ignored and m.event_id == event.pk}
     left_out, rest = [], []
     for price, quantity in pairs:
@@ -127,9 +136,7 @@ def seats_in_line_items(event, line_items) -> LineItemSeats:
             rest.append([price, quantity])
     unsure = False
     if rest and not ours:
-        unsure = len({price for price, _ in rest}) > 1 or (
-            EventMapping.objects.filter(kind=EventMapping.Kind.STRIPE_PRICE, event=event, ignored=False).exists()
-        )
+        unsure = len({price for price, _ in rest}) > 1 or event_has_prices
     return LineItemSeats(sum(q for _, q in rest), rest, left_out, unsure)
 
 
