@@ -194,6 +194,17 @@ def check_webhooks(now) -> Check:
     except DatabaseError:
         return Check("Last webhook", "unknown", "unknown (the webhook inbox table is missing)")
     rows = [f"{p.capitalize()}: {_ago(latest.get(p), now)}" for p in PROVIDERS]
+    # The dashboard's warning, said here too: Stripe or Acuity silent while an event is on sale.
+    try:
+        from registrations.models import Event
+        from registrations.ops.stats import webhook_pulse
+
+        on_sale = Event.objects.filter(starts_at__gte=now).exists()
+        warnings = [p.warning for p in webhook_pulse(has_upcoming=on_sale) if p.warning]
+    except (ImportError, DatabaseError):
+        warnings = []
+    if warnings:
+        return Check("Last webhook", "warn", " ".join(warnings), rows)
     return Check("Last webhook", "ok", "per provider", rows)
 
 

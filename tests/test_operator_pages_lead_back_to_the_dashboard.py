@@ -56,3 +56,20 @@ def test_a_schedule_due_this_moment_reads_due_now(staff_client):
         for r in rows
     ), rows
     assert not any(" ago" in r for r in rows), rows
+
+
+def test_the_status_page_warns_like_the_dashboard_when_stripe_never_called_during_a_sale(staff_client):
+    """The dashboard turned orange ("No Stripe webhook has ever arrived while an event is on
+    sale") while the status page said "All checks pass": both now say it."""
+    from tests.factories import EventFactory
+
+    EventFactory()  # upcoming
+    webhooks = {c.label: c for c in staff_client.get("/ops/status/").context["checks"]}["Last webhook"]
+    assert webhooks.state == "warn"
+    assert "No Stripe webhook has ever arrived while an event is on sale." in webhooks.detail
+    assert "No Acuity webhook has ever arrived while an event is on sale." in webhooks.detail
+
+
+def test_the_status_page_webhooks_are_ok_with_no_event_on_sale(staff_client):
+    webhooks = {c.label: c for c in staff_client.get("/ops/status/").context["checks"]}["Last webhook"]
+    assert webhooks.state == "ok"
