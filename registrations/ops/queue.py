@@ -457,16 +457,17 @@ def do_refund(request, item, actor):
         refund = create_refund(payment, amount, key, reason=reason)
     except ProviderError as exc:
         log.warning("refund for review item %s failed: %s", item.pk, exc)
+        said = str(exc).removeprefix(f"{exc.provider}: ").rstrip(".")  # "Stripe refused …: stripe: …." read twice
         if exc.reused_key:
             msg = (
-                f"Stripe refused the refund: {exc}. No new refund was made; an earlier refund request from this "
+                f"Stripe refused the refund: {said}. No new refund was made; an earlier refund request from this "
                 "card stands, and its webhook records it here."
             )
         elif exc.permanent:
-            msg = f"Stripe refused the refund: {exc}. Nothing was refunded."
+            msg = f"Stripe refused the refund: {said}. Nothing was refunded."
         else:
             msg = (
-                f"Stripe could not be reached ({exc}). Try again: the same refund is never made twice, "
+                f"Stripe could not be reached ({said}). Try again: the same refund is never made twice, "
                 "even if the first attempt went through."
             )
         return _card_error(request, item, msg)
