@@ -43,16 +43,24 @@ def resolve_event(mapping_keys) -> tuple[Event | None, bool]:
     for kind, value in keys:
         q |= Q(kind=kind, value=str(value))
     mappings = {(m.kind, m.value): m for m in EventMapping.objects.filter(q).select_related("event")}
-    ignored = False
+    # A Stripe price marked not ours is one product (an add-on sold next to the ticket), not the
+    # whole checkout: with another price of it not mapped at all (the ticket of an event not set
+    # up yet), the checkout is unmatched and flagged, not silently ignored.
+    price = EventMapping.Kind.STRIPE_PRICE.value
+    ignored = ignored_price = unmapped_price = False
     for key in keys:
         m = mappings.get((key[0], str(key[1])))
         if m is None:
+            unmapped_price = unmapped_price or key[0] == price
             continue
         if m.ignored:
-            ignored = True
+            if key[0] == price:
+                ignored_price = True
+            else:
+                ignored = True
             continue
         return m.event, False
-    return None, ignored
+    return None, ignored or (ignored_price and not unmapped_price)
 
 
 def _merge_keys(existing, new) -> list:
