@@ -31,6 +31,7 @@ from .models import (
     Source,
 )
 from .money import format_money
+from .seat_takeover import take_over_failed_seats
 from .services import learn_alias, recompute
 
 
@@ -162,7 +163,13 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
         before=before,
         after={"registration": keep.reference, "reason": reason, **({"opt_outs_carried": carried} if carried else {})},
     )
+    # The payer's failed group payment and their new payment, made under the other address, are
+    # now one registration's: the new one takes over the seats friends booked with the old links.
+    holders = take_over_failed_seats(keep.pk, keep.event_id, actor)
     recompute(keep, actor)
+    for reg in holders:
+        if reg.pk != keep.pk:
+            recompute(reg, actor)
     for reg in Registration.objects.filter(pk__in=suggested_with).order_by("pk"):
         recompute(reg, actor)
     for theirs, ours in twice:
