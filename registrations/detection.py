@@ -16,7 +16,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from .audit import Actor, audit
-from .identity import similar_to
+from .identity import normalise_name, similar_to
 from .models import Booking, Payment, Registration, ReviewItem, SeatReference, Status
 from .money import format_money
 from .seats import declined_sentence, seats_in_line_items
@@ -506,7 +506,12 @@ def _detect_suggested_matches(reg: Registration, actor: Actor, own_sides: tuple[
         if attendee.phone and attendee.phone == phone:
             reasons.append(f"the same phone number ({attendee.phone})")
         if similar(name):
-            reasons.append(f"very similar names (“{attendee.name}” and “{name}”)")
+            if normalise_name(name) != normalise_name(attendee.name):
+                reasons.append(f"very similar names (“{attendee.name}” and “{name}”)")
+            elif name.strip() == attendee.name.strip():
+                reasons.append(f"the same name (“{name}”)")
+            else:
+                reasons.append(f"the same name (“{attendee.name}” and “{name}”)")
         if reasons:
             matches[pk] = reasons
     others = Registration.objects.filter(pk__in=matches).select_related("attendee") if matches else []

@@ -93,9 +93,25 @@ def test_same_phone_different_emails_is_suggested_not_merged(event):
 
 def test_similar_names_different_emails_are_suggested(event):
     apply_payment(paid(1, "a@example.org", name="River Stone"))
-    apply_booking(booked(1, "b@example.org", first="river", last="stone"))
+    apply_booking(booked(1, "b@example.org", first="Rivers", last="Stone"))
     item = open_items(ReviewItem.Kind.SUGGESTED_MATCH).get()
-    assert "very similar names" in item.explanation
+    assert "very similar names (“Rivers Stone” and “River Stone”)" in item.explanation
+
+
+def test_the_same_name_under_two_emails_is_suggested_as_the_same_name_not_a_very_similar_one(event):
+    """The card read "very similar names (“Dune Haas” and “Dune Haas”)": the operator is told the
+    names are the same, and both spellings only when they differ (in case or accents)."""
+    apply_payment(paid(1, "a@example.org", name="Dune Haas"))
+    apply_booking(booked(1, "b@example.org", first="Dune", last="Haas"))
+    item = open_items(ReviewItem.Kind.SUGGESTED_MATCH).get()
+    assert "the same name (“Dune Haas”)" in item.explanation
+    assert "very similar" not in item.explanation
+    apply_payment(paid(2, "c@example.org", name="River Stone"))
+    apply_booking(booked(2, "d@example.org", first="river", last="stone"))
+    item = open_items(ReviewItem.Kind.SUGGESTED_MATCH).exclude(registration__attendee__name="Dune Haas").get()
+    assert "the same name (“River Stone” and “river stone”)" in item.explanation or (
+        "the same name (“river stone” and “River Stone”)" in item.explanation
+    )
 
 
 def test_accepting_a_suggestion_merges_and_learns_the_alias(event, admin_user):
