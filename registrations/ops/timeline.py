@@ -316,7 +316,9 @@ def _detail(data, currency: str, tz=None, action: str = "") -> str:
             continue  # every amount already says its currency
         label = "Details received" if key == "changed" and action.endswith(".recorded") else _label(key)
         parts.append(f"{label}: {_words(key, value, money_currency, tz)}")
-    return "; ".join(parts)[:400]
+    text = "; ".join(parts)
+    # Cut where a word ends, and say so: a line that stopped mid-word read as the whole of it.
+    return text if len(text) <= 400 else text[:399].rsplit(" ", 1)[0].rstrip(" ;,:(") + " …"
 
 
 def _notification_entries(reg: Registration) -> list[Entry]:

@@ -210,3 +210,17 @@ def test_a_dispute_in_the_history_reads_in_words(ops_client, world):
     reg = Registration.objects.get(attendee__email="dora.dispute@example.org")
     (detail,) = _details(ops_client, world.event, reg, "Dispute")
     assert detail == "120.00 USD · needs response · fraudulent", detail
+
+
+def test_a_long_history_line_is_cut_at_a_word_and_says_it_goes_on():
+    """A history line longer than the page shows stopped mid-word ("… (the reminders resume with"),
+    which read as if that were all of it: it now ends at a word with "…"."""
+    from registrations.ops.timeline import _detail
+
+    note = " ".join(["the reminders resume with the payment link on the usual schedule"] * 10)
+    line = _detail({"note": note}, "usd", action="review.resolved.remind")
+    assert len(line) <= 400
+    assert line.endswith(" …")
+    assert line[:-2].split()[-1] in note.split()  # a whole word before the "…"
+    short = _detail({"note": "paid cash at the door"}, "usd", action="review.resolved.kept")
+    assert not short.endswith("…")
