@@ -19,6 +19,8 @@ unpaid (and be reminded to pay) until an operator gave them seats of the new pay
   for seat n, if issued and unused, is marked used by the holder (as an operator assigning the
   seat does), otherwise the failed payment's link moves with the seat; the payer's timeline gets
   one ``payment.seats_taken_over`` row;
+* a holder who has since paid for themselves keeps their seat of the failed payment (the new
+  payment's seat stays free, on its group card): they are not paid for twice;
 * an unused link of the failed payment for a seat the new payment has no link for yet moves to
   the new payment, so a link the payer already sent to a friend keeps working (and gives a paid
   seat).
@@ -93,6 +95,16 @@ def take_over_failed_seats(registration_id: int | None, event_id: int | None, ac
     holders = {
         r.pk: r for r in Registration.objects.select_related("attendee").filter(pk__in=set(old_given.values()) - {None})
     }
+    # A holder who has paid for themselves since (reminded to pay while the seat was unpaid) is
+    # not paid for a second time by the payer: the seat stays with the failed payment, and the new
+    # payment's seat stays free on its group card for an operator to settle.
+    paid_already = {
+        p.registration_id
+        for p in Payment.objects.filter(registration_id__in=holders, event_id=new.event_id).exclude(
+            manual_key__startswith=f"seat:{old.pk}:"
+        )
+        if p.is_paid and not p.fully_refunded
+    }
     payer = new.registration
     because = (
         f"{payer.attendee.email} paid again for {new.quantity} seats ({new}) after group payment {old} "
@@ -103,7 +115,13 @@ def take_over_failed_seats(registration_id: int | None, event_id: int | None, ac
     summary = {s.get("seat"): s for s in new.seat_assignments or [] if isinstance(s, dict)}
     for n, holder_pk in sorted(old_given.items()):
         holder = holders.get(holder_pk)
-        if holder is None or n > (new.quantity or 1) or n in new_given or holder_pk in new_given.values():
+        if (
+            holder is None
+            or holder_pk in paid_already
+            or n > (new.quantity or 1)
+            or n in new_given
+            or holder_pk in new_given.values()
+        ):
             continue
         row = seat_payments.get(n)
         if row is not None:
