@@ -144,10 +144,12 @@ class FakeStripe(FakeServer):
         livemode: bool = False,
         created: int | None = None,
         session_id: str | None = None,
+        payment_intent_id: str | None = None,
+        charge_id: str | None = None,
     ) -> dict:
         sid = session_id or _id("cs_test")
-        pi = _id("pi")
-        ch = _id("ch")
+        pi = payment_intent_id or _id("pi")
+        ch = charge_id or _id("ch")
         created = created or int(time.time())
         session = {
             "id": sid,
