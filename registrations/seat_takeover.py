@@ -100,9 +100,9 @@ def take_over_failed_seats(registration_id: int | None, event_id: int | None, ac
     # payment's seat stays free on its group card for an operator to settle.
     paid_already = {
         p.registration_id
-        for p in Payment.objects.filter(registration_id__in=holders, event_id=new.event_id).exclude(
-            manual_key__startswith=f"seat:{old.pk}:"
-        )
+        for p in Payment.objects.filter(
+            registration_id__in=set(holders) - {registration_id}, event_id=new.event_id
+        ).exclude(manual_key__startswith=f"seat:{old.pk}:")
         if p.is_paid and not p.fully_refunded
     }
     payer = new.registration

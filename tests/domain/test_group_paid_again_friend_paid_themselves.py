@@ -6,12 +6,15 @@ payment's group card for the operator to settle (refund one seat, or give it to 
 
 import pytest
 
-from registrations.models import Payment, ReviewItem, Status
-from registrations.services import apply_payment
+from registrations.audit import Actor
+from registrations.models import Payment, ReviewItem, SeatReference, Status
+from registrations.seats import issue_seat_references
+from registrations.services import apply_booking, apply_payment
 
-from .builders import paid
+from .builders import booked, paid
 from .test_group_paid_again_after_failing import (
     ALEX,
+    PAYER,
     SAM,
     again,
     debit,
@@ -42,3 +45,15 @@ def test_a_friend_who_paid_for_themselves_after_the_failure_is_not_paid_for_twic
     # The seat Pat paid for and nobody holds is in front of the operator.
     card = ReviewItem.objects.get(key=f"group:{second_group().pk}")
     assert card.state == ReviewItem.State.OPEN
+
+
+def test_the_payers_own_extra_seat_booked_with_a_link_of_the_failed_payment_still_moves_to_the_new_payment(event):
+    """The payer's own new payment is no 'payment of their own' that keeps their seat behind."""
+    apply_payment(debit())
+    refs = issue_seat_references(first_group(), Actor.system("handoff"))
+    apply_booking(booked(300, PAYER, first="Pat", last="Payer", intake={"ref": refs[0].reference}))
+    apply_payment(debit("failed"))
+
+    apply_payment(again(quantity=3))
+
+    assert SeatReference.objects.get(seat=2, registration=reg_of(PAYER)).payment == second_group()
