@@ -425,7 +425,7 @@ def detect_review_items(
 _SUGGESTION_LOCK = 0x4A4C46
 
 
-def _one_search_at_a_time(event_id: int, shared: bool = False) -> None:
+def _one_search_at_a_time(event_id: int) -> None:
     """Serialise the suggested-match search per event until this transaction ends (PostgreSQL).
 
     Two workers making two similar people one-sided at once (a payment under one address, the
@@ -435,16 +435,13 @@ def _one_search_at_a_time(event_id: int, shared: bool = False) -> None:
     transaction's facts are written, so registrations that are simply complete never wait.
     SQLite lets one transaction write at a time, which orders them already.
 
-    ``shared``: a registration becoming paid-only with no suggestion to close looks only for
-    people who booked without paying, and no one else becoming paid-only can be one of them. So
-    two payments at once (the rush when sales open) take the lock shared and do not wait for each
-    other; a booking-only search and every closing of suggestions take it exclusive, and so still
-    wait for, and are waited for by, every payment-only search. (With two lock modes, one of the
-    two sides has to wait for its own kind: the payments, which come in bursts, do not.)"""
+    Always exclusive. Taking it shared for payment-only searches (two payments cannot be each
+    other's match) was tried and undone: the same transaction also recomputes other registrations
+    of the event (seat holders completed by a group payment) without the lock, so two payments
+    at once could leave a stale "same person?" card open, and the drain gained nothing measurable."""
     if connection.vendor == "postgresql" and connection.in_atomic_block:
-        lock = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {lock}(%s, %s)", [_SUGGESTION_LOCK, event_id])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_SUGGESTION_LOCK, event_id])
 
 
 def _detect_suggested_matches(reg: Registration, actor: Actor, own_sides: tuple[bool, bool], known: dict) -> set[int]:
@@ -456,7 +453,7 @@ def _detect_suggested_matches(reg: Registration, actor: Actor, own_sides: tuple[
         i for i in known.values() if i.kind == ReviewItem.Kind.SUGGESTED_MATCH and i.state == ReviewItem.State.OPEN
     ]
     if one_sided or open_suggestions:
-        _one_search_at_a_time(reg.event_id, shared=paid and one_sided and not open_suggestions)
+        _one_search_at_a_time(reg.event_id)
     for item in open_suggestions:
         other_pk = item.counterpart_id if item.registration_id == reg.pk else item.registration_id
         other = Registration.objects.filter(pk=other_pk).first() if other_pk else None

@@ -215,16 +215,16 @@ def test_an_operator_marking_someone_paid_is_not_failed_by_a_webhook_for_their_s
     real = detection._one_search_at_a_time
     webhook_thread = []
 
-    def search_lock(event_id, shared=False):
+    def search_lock(event_id):
         if threading.current_thread() in webhook_thread:
-            real(event_id, shared)
+            real(event_id)
             webhook_has_lock.set()
             operator_waits.wait(5)
             time.sleep(0.3)  # the operator is now waiting for the lock
         else:
             webhook_has_lock.wait(5)
             operator_waits.set()
-            real(event_id, shared)
+            real(event_id)
 
     monkeypatch.setattr(detection, "_one_search_at_a_time", search_lock)
     errors = []
