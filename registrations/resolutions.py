@@ -392,12 +392,30 @@ def refundable_payments(item: ReviewItem) -> list[Payment]:
     paid but cancelled: every paid payment of the registration). Not all are refundable
     through Stripe: see ``stripe_refundable``."""
     if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT:
-        payment = duplicate_to_refund(item)
-        return [payment] if payment is not None and payment.is_paid else []
+        return [p for p in duplicate_refund_choices(item) if p.is_paid]
     if item.kind == ReviewItem.Kind.PAID_CANCELLED and item.registration is not None:
         payments = item.registration.payments.order_by("pk")
         return [p for p in payments if p.is_paid and p.method != Payment.Method.GROUP_SEAT]
     return []
+
+
+def duplicate_refund_choices(item: ReviewItem, first: Payment | None = None) -> list[Payment]:
+    """The payments a duplicate-payment card offers to give back: the one ``duplicate_to_refund``
+    names, and the first payment too when that is a different Stripe payment of the attendee's
+    own that can still be refunded, so the operator can give back whichever the attendee asks for
+    (the card payment made while their bank debit was stuck, say, rather than the debit)."""
+    first = first or Payment.objects.filter(pk=(item.data or {}).get("first_payment")).first()
+    payment = duplicate_to_refund(item, first)
+    choices = [payment] if payment is not None else []
+    if (
+        first is not None
+        and first.pk not in {p.pk for p in choices}
+        and first.method != Payment.Method.GROUP_SEAT
+        and first.is_paid
+        and stripe_refundable(first)
+    ):
+        choices.append(first)
+    return choices
 
 
 def duplicate_to_refund(item: ReviewItem, first: Payment | None = None) -> Payment | None:

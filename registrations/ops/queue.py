@@ -37,7 +37,7 @@ from ..resolutions import (
     assign_group_seats,
     check_refund,
     dismiss,
-    duplicate_to_refund,
+    duplicate_refund_choices,
     keep_as_credit,
     keep_both_registrations,
     keep_duplicate,
@@ -113,8 +113,7 @@ def card_extras(items: list[ReviewItem]) -> dict[int, dict]:
             e["explanation"] = explanation_at(item, now)
         if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT:
             e["first_payment"] = firsts.get(item.data.get("first_payment"))
-            to_refund = duplicate_to_refund(item, e["first_payment"])
-            e["payments"] = [to_refund] if to_refund is not None else []
+            e["payments"] = duplicate_refund_choices(item, e["first_payment"])
         elif item.kind == ReviewItem.Kind.PAID_CANCELLED:
             e["payments"] = by_reg.get(item.registration_id, [])
         if "payments" in e:

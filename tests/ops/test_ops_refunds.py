@@ -194,3 +194,29 @@ def test_stripe_refusing_a_reused_idempotency_key_says_so_instead_of_try_again(
     assert "idempotency key" in body and "check the payment&#x27;s refunds in the Stripe Dashboard" in body
     assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.OPEN
     assert fake_stripe.count("POST", r"^/v1/refunds$") == 1
+
+
+def test_a_duplicate_card_can_refund_the_first_payment_instead_of_the_second(
+    ops_client, stripe_world, fake_stripe, htmx_headers
+):
+    """Dana paid twice and asks for the first payment back (it went on the card she wants
+    refunded): the card offers both, and refunding the first keeps her registration paid by the
+    second and closes the card."""
+    item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
+    first = Payment.objects.get(pk=item.data["first_payment"])
+    page = ops_client.get(reverse("ops:queue")).content.decode()
+    assert "Refund the second payment ($120.00)…" in page and "Refund the first payment ($120.00)…" in page
+
+    done = refund_post(ops_client, item, first, "120.00", True, htmx_headers()).content.decode()
+    assert "Refunded 120.00 USD to Dana Double" in done
+    (refund,) = fake_stripe.refunds.values()
+    assert refund["payment_intent"] == first.payment_intent_id
+    first.refresh_from_db()
+    item.refresh_from_db()
+    assert first.amount_refunded == 12000 and (item.state, item.resolution) == ("resolved", "refunded")
+    item.payment.refresh_from_db()
+    assert item.payment.amount_refunded == 0
+    assert Registration.objects.get(attendee__email="dana.double@example.org").status == Status.COMPLETE
+    # The second payment cannot be refunded from this card any more: it is resolved.
+    again = refund_post(ops_client, item, item.payment, "120.00", True, htmx_headers()).content.decode()
+    assert "Already resolved (refunded)" in again and len(fake_stripe.refunds) == 1
