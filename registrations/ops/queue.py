@@ -38,6 +38,7 @@ from ..resolutions import (
     check_refund,
     dismiss,
     duplicate_refund_choices,
+    duplicate_to_refund,
     keep_as_credit,
     keep_both_registrations,
     keep_duplicate,
@@ -450,7 +451,10 @@ def do_refund(request, item, actor):
         return render(
             request, "ops/queue.html#card", _card_context(request, item, mode="confirm", payment=payment, amount=amount)
         )
-    key = refund_idempotency_key(item.pk, payment.pk)
+    # A duplicate card gives back one of its two payments: both share the key of the one it refunds
+    # by default, so two operators confirming different ones never refund both (Stripe refuses the other).
+    keyed = duplicate_to_refund(item) if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT else None
+    key = refund_idempotency_key(item.pk, (keyed or payment).pk)
     reason = "duplicate" if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT else "requested_by_customer"
     try:
         refund = create_refund(payment, amount, key, reason=reason)

@@ -377,9 +377,14 @@ class FakeStripe(FakeServer):
 
     def _create_refund(self, req):
         key = req.headers.get("idempotency-key")
-        if key and key in self.idempotency:
-            return 200, self.idempotency[key]
         pi = req.form.get("payment_intent")
+        if key and key in self.idempotency:
+            earlier = self.idempotency[key]
+            # Like Stripe: the same key for another payment is refused (another amount of the same
+            # payment is answered with the first refund here; see test_ops_refunds).
+            if earlier["payment_intent"] != pi:
+                return 400, idempotency_error(key)
+            return 200, earlier
         if pi not in self.payment_intents:
             return _not_found("payment_intent", pi or "")
         charge = self.charges[self.payment_intents[pi]["latest_charge"]]

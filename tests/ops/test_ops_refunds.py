@@ -220,3 +220,33 @@ def test_a_duplicate_card_can_refund_the_first_payment_instead_of_the_second(
     # The second payment cannot be refunded from this card any more: it is resolved.
     again = refund_post(ops_client, item, item.payment, "120.00", True, htmx_headers()).content.decode()
     assert "Already resolved (refunded)" in again and len(fake_stripe.refunds) == 1
+
+
+def test_two_operators_refunding_different_payments_of_one_duplicate_card_refund_only_one(
+    ops_client, stripe_world, fake_stripe, htmx_headers, monkeypatch
+):
+    """Dana paid twice. Olive confirms "Refund the second payment" while a colleague, on the
+    same card in another tab, confirms "Refund the first payment": Dana gets one payment back,
+    not both (the card names one refund), and the colleague is told a refund from this card
+    already stands."""
+    from registrations.ops import queue as queue_views
+
+    item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
+    first = Payment.objects.get(pk=item.data["first_payment"])
+    real_create_refund = queue_views.create_refund
+    calls = []
+
+    def colleague_confirms_meanwhile(payment, amount, key, reason=""):
+        calls.append(payment.pk)
+        if len(calls) == 1:  # Olive's call to Stripe is in flight: the card is still open
+            refund_post(ops_client, item, first, "120.00", True, htmx_headers())
+        return real_create_refund(payment, amount, key, reason=reason)
+
+    monkeypatch.setattr(queue_views, "create_refund", colleague_confirms_meanwhile)
+    refund_post(ops_client, item, item.payment, "120.00", True, htmx_headers())
+
+    assert len(fake_stripe.refunds) == 1
+    first.refresh_from_db()
+    item.payment.refresh_from_db()
+    assert first.amount_refunded + item.payment.amount_refunded == 12000
+    assert Registration.objects.get(attendee__email="dana.double@example.org").status == Status.COMPLETE
