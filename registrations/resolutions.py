@@ -411,8 +411,17 @@ def duplicate_refund_choices(item: ReviewItem, first: Payment | None = None) -> 
         first is not None
         and first.pk not in {p.pk for p in choices}
         and first.method != Payment.Method.GROUP_SEAT
+        # A group payment pays for friends' seats too (some maybe not handed out yet): not
+        # offered as "the first payment" of someone's duplicate.
+        and (first.quantity or 1) < 2
         and first.is_paid
         and stripe_refundable(first)
+        # Three payments in a day (A, B, C): B is the second payment of its own open card, which
+        # settles it; refunded from C's card, C's card would be closed though A and C still
+        # stand, with nothing left open about them.
+        and not ReviewItem.objects.filter(
+            kind=ReviewItem.Kind.DUPLICATE_PAYMENT, state=ReviewItem.State.OPEN, payment_id=first.pk
+        ).exists()
     ):
         choices.append(first)
     return choices
