@@ -98,22 +98,20 @@ def test_existing_registrations_becoming_one_sided_at_the_same_moment_still_sugg
     assert open_suggestions().count() == 1
 
 
-@PG_ONLY
-@pytest.mark.django_db(transaction=True)
-def test_a_booking_waits_for_a_payment_being_applied_and_then_suggests_the_match(event, monkeypatch):
-    """The payment's worker has searched (under the event's search lock) and not yet
-    committed when the booking of the same person under another address is applied: the booking
-    must wait for that commit, then see the payment and suggest the match."""
-    payment_searched, booking_started = threading.Event(), threading.Event()
+def _payment_held_after_its_search(monkeypatch, signal, pause: float):
+    """Apply ``signal`` in another thread that stops, uncommitted, right after its suggested-match
+    search until ``release`` is set (then ``pause`` seconds more). Returns (searched, release,
+    finish): ``finish()`` releases it, waits for it and returns its errors."""
+    searched, release = threading.Event(), threading.Event()
     real = detection._detect_suggested_matches
-    payment_thread = []
+    held = []
 
     def search(*args, **kwargs):
         touched = real(*args, **kwargs)
-        if threading.current_thread() in payment_thread:
-            payment_searched.set()
-            booking_started.wait(5)
-            time.sleep(0.5)  # the booking is now at the lock, and must wait for this commit
+        if threading.current_thread() in held:
+            searched.set()
+            release.wait(5)
+            time.sleep(pause)
         return touched
 
     monkeypatch.setattr(detection, "_detect_suggested_matches", search)
@@ -121,22 +119,39 @@ def test_a_booking_waits_for_a_payment_being_applied_and_then_suggests_the_match
 
     def pay():
         try:
-            apply_payment(paid(1, "river.work@example.org", name="River Stone"))
-        except Exception as exc:  # pragma: no cover - reported below
+            apply_payment(signal)
+        except Exception as exc:  # pragma: no cover - reported by the caller
             errors.append(exc)
         finally:
             connection.close()
 
     thread = threading.Thread(target=pay)
-    payment_thread.append(thread)
+    held.append(thread)
     thread.start()
+
+    def finish():
+        release.set()
+        thread.join()
+        return errors
+
+    return searched, release, finish
+
+
+@PG_ONLY
+@pytest.mark.django_db(transaction=True)
+def test_a_booking_waits_for_a_payment_being_applied_and_then_suggests_the_match(event, monkeypatch):
+    """The payment's worker has searched (under the event's search lock) and not yet
+    committed when the booking of the same person under another address is applied: the booking
+    must wait for that commit, then see the payment and suggest the match."""
+    searched, release, finish = _payment_held_after_its_search(
+        monkeypatch, paid(1, "river.work@example.org", name="River Stone"), pause=0.5
+    )
     try:
-        assert payment_searched.wait(5)
-        booking_started.set()
+        assert searched.wait(5)
+        release.set()  # the booking is at the lock within the pause, and must wait for this commit
         apply_booking(booked(1, "river.home@example.org", first="River", last="Stone"))
     finally:
-        booking_started.set()
-        thread.join()
+        errors = finish()
     assert errors == []
     assert open_suggestions().count() == 1
 
@@ -159,41 +174,16 @@ def test_a_suggestion_made_while_the_holders_seat_is_being_paid_does_not_stay_op
     holder = Registration.objects.get(attendee__email="river.home@example.org")
     assert holder.status == Status.BOOKED_ONLY
 
-    searched, go = threading.Event(), threading.Event()
-    real = detection._detect_suggested_matches
-    payment_thread = []
-
-    def search(*args, **kwargs):
-        touched = real(*args, **kwargs)
-        if threading.current_thread() in payment_thread:
-            searched.set()
-            go.wait(5)
-            time.sleep(0.3)
-        return touched
-
-    monkeypatch.setattr(detection, "_detect_suggested_matches", search)
-    errors = []
-
-    def pay():
-        try:
-            apply_payment(paid(2, "river.work@example.org", name="River Stone", hours=1))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=pay)
-    payment_thread.append(thread)
-    thread.start()
+    searched, release, finish = _payment_held_after_its_search(
+        monkeypatch, paid(2, "river.work@example.org", name="River Stone", hours=1), pause=0.3
+    )
     try:
         assert searched.wait(5)
-        timer = threading.Timer(1.0, go.set)  # if the clearing waits for the lock, let the payment commit
+        timer = threading.Timer(1.0, release.set)  # if the clearing waits for the lock, let the payment commit
         timer.start()
         apply_payment(paid(50, "pat.payer@example.org", status="paid", **debit))  # the debit clears
-        go.set()
     finally:
-        go.set()
-        thread.join()
+        errors = finish()
     assert errors == []
     holder.refresh_from_db()
     assert holder.status == Status.COMPLETE
