@@ -27,12 +27,12 @@ def mirror_stripe_payments(stripe: FakeStripe) -> int:
 
     count = 0
     rows = (
-        Payment.objects.filter(method=Payment.Method.STRIPE)
+        Payment.objects.filter(method=Payment.Method.STRIPE, state__in=[Payment.State.PAID, Payment.State.UNPAID])
         .exclude(checkout_session_id="")
         .exclude(payment_intent_id="")
     )
     for p in rows.order_by("pk"):
-        if p.checkout_session_id in stripe.sessions or p.state not in (Payment.State.PAID, Payment.State.UNPAID):
+        if p.checkout_session_id in stripe.sessions:
             continue
         link = next((v for k, v in p.mapping_keys or [] if k == "stripe_payment_link"), None)
         stripe.add_session(
