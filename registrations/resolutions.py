@@ -399,12 +399,18 @@ def refundable_payments(item: ReviewItem) -> list[Payment]:
     return []
 
 
-def duplicate_refund_choices(item: ReviewItem, first: Payment | None = None) -> list[Payment]:
+def duplicate_refund_choices(
+    item: ReviewItem, first: Payment | None = None, second_of_open_card: set | None = None
+) -> list[Payment]:
     """The payments a duplicate-payment card offers to give back: the one ``duplicate_to_refund``
     names, and the first payment too when that is a different Stripe payment of the attendee's
     own that can still be refunded, so the operator can give back whichever the attendee asks for
-    (the card payment made while their bank debit was stuck, say, rather than the debit)."""
+    (the card payment made while their bank debit was stuck, say, rather than the debit).
+    ``second_of_open_card``: the payments that are the second payment of an open duplicate card,
+    when the caller (the queue, for all its cards at once) has them; else they are looked up."""
     first = first or Payment.objects.filter(pk=(item.data or {}).get("first_payment")).first()
+    if first is not None and second_of_open_card is None:
+        second_of_open_card = open_duplicate_seconds([first.pk])
     payment = duplicate_to_refund(item, first)
     choices = [payment] if payment is not None else []
     if (
@@ -419,12 +425,19 @@ def duplicate_refund_choices(item: ReviewItem, first: Payment | None = None) -> 
         # Three payments in a day (A, B, C): B is the second payment of its own open card, which
         # settles it; refunded from C's card, C's card would be closed though A and C still
         # stand, with nothing left open about them.
-        and not ReviewItem.objects.filter(
-            kind=ReviewItem.Kind.DUPLICATE_PAYMENT, state=ReviewItem.State.OPEN, payment_id=first.pk
-        ).exists()
+        and first.pk not in second_of_open_card
     ):
         choices.append(first)
     return choices
+
+
+def open_duplicate_seconds(payment_ids) -> set:
+    """Of ``payment_ids``, those that are the second payment of an open duplicate-payment card."""
+    return set(
+        ReviewItem.objects.filter(
+            kind=ReviewItem.Kind.DUPLICATE_PAYMENT, state=ReviewItem.State.OPEN, payment_id__in=list(payment_ids)
+        ).values_list("payment_id", flat=True)
+    )
 
 
 def duplicate_to_refund(item: ReviewItem, first: Payment | None = None) -> Payment | None:

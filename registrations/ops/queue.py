@@ -43,6 +43,7 @@ from ..resolutions import (
     keep_both_registrations,
     keep_duplicate,
     map_unmatched_event,
+    open_duplicate_seconds,
     refund_idempotency_key,
     resolve_refunded,
     stripe_refundable,
@@ -89,6 +90,7 @@ def card_extras(items: list[ReviewItem]) -> dict[int, dict]:
         None
     }
     firsts = {p.pk: p for p in Payment.objects.filter(pk__in=first_ids)} if first_ids else {}
+    second_of_open_card = open_duplicate_seconds(first_ids) if first_ids else set()
     cancelled_regs = {
         item.registration_id for item in items if item.kind == ReviewItem.Kind.PAID_CANCELLED and item.registration_id
     }
@@ -114,7 +116,7 @@ def card_extras(items: list[ReviewItem]) -> dict[int, dict]:
             e["explanation"] = explanation_at(item, now)
         if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT:
             e["first_payment"] = firsts.get(item.data.get("first_payment"))
-            e["payments"] = duplicate_refund_choices(item, e["first_payment"])
+            e["payments"] = duplicate_refund_choices(item, e["first_payment"], second_of_open_card)
         elif item.kind == ReviewItem.Kind.PAID_CANCELLED:
             e["payments"] = by_reg.get(item.registration_id, [])
         if "payments" in e:
