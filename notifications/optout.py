@@ -70,9 +70,9 @@ def sms_opt_out_phone(phone: str, *, via: str, opted_out: bool = True) -> int:
     reminders may go to another number. A START resumes only that number's attendees: Twilio
     lifts its own block for that number alone, and a stop said elsewhere still stands."""
     ids = attendees_with_phone(phone)
-    if opted_out:
-        ids = list(dict.fromkeys(a.pk for pk in ids for a in unsubscribe_targets(pk)))
-    return sum(set_opt_out(pk, "sms", opted_out, via=via) for pk in ids)
+    if opted_out:  # an attendee reached twice is stopped once: a second ``opt_out`` changes nothing
+        return sum(opt_out_one_person(pk, "sms", via=via) for pk in ids)
+    return sum(set_opt_out(pk, "sms", False, via=via) for pk in ids)
 
 
 def opt_out_one_person(attendee_id: int, channel: str, *, via: str) -> int:
