@@ -130,19 +130,11 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     # attendee and event, and two people's money is not folded together here) and a "same person
     # registered twice" card asks an operator to merge those two as well.
     twice = _move_other_registrations(gone, survivor, other, reason, actor)
-    fields = []
     if not survivor.phone and gone.phone:
         survivor.phone = gone.phone
-        fields.append("phone")
+        survivor.save(update_fields=["phone"])
     # One person: a "stop" said under either address or number holds for both.
-    carried = [f for f in ("email_opt_out", "sms_opt_out") if getattr(gone, f) and not getattr(survivor, f)]
-    for f in carried:
-        setattr(survivor, f, True)
-    if carried:
-        survivor.opted_out_at = survivor.opted_out_at or gone.opted_out_at or timezone.now()
-        fields += [*carried, "opted_out_at"]
-    if fields:
-        survivor.save(update_fields=fields)
+    carried = _carry_opt_outs(gone, survivor, actor, keep)
     if twice:
         # ``gone`` lives on for those registrations (reminders for them go to its address and
         # phone): a stop said by either of them holds for it too.
@@ -243,10 +235,11 @@ def _follow_same_person_cards(keep: Registration, other: Registration, actor: Ac
         )
 
 
-def _carry_opt_outs(source: Attendee, target: Attendee, actor: Actor, registration: Registration) -> None:
+def _carry_opt_outs(source: Attendee, target: Attendee, actor: Actor, registration: Registration) -> list[str]:
+    """A stop said by ``source`` holds for ``target`` too (one person). Returns the flags carried."""
     carried = [f for f in ("email_opt_out", "sms_opt_out") if getattr(source, f) and not getattr(target, f)]
     if not carried:
-        return
+        return carried
     for f in carried:
         setattr(target, f, True)
     target.opted_out_at = target.opted_out_at or source.opted_out_at or timezone.now()
@@ -260,6 +253,7 @@ def _carry_opt_outs(source: Attendee, target: Attendee, actor: Actor, registrati
         after={**{f: True for f in carried}, "via": f"merged with {source.email}"},
         message=f"Stopped {' and '.join(f.split('_')[0] for f in carried)} reminders (said under {source.email})",
     )
+    return carried
 
 
 def _move_other_registrations(
