@@ -83,7 +83,6 @@ def take_over_failed_seats(registration_id: int | None, event_id: int | None, ac
     if pair is None:
         return []
     old, new = pair
-    old_given = _given(old)
     new_given = _given(new)
     new_refs = {r.seat: r for r in SeatReference.objects.select_for_update().filter(payment=new)}
     old_refs = {r.seat: r for r in SeatReference.objects.select_for_update().filter(payment=old)}
@@ -92,6 +91,11 @@ def take_over_failed_seats(registration_id: int | None, event_id: int | None, ac
         parsed = seats.parse_seat_key(row.manual_key)
         if parsed:
             seat_payments[parsed[1]] = row
+    # What ``_given(old)`` says, from the rows just locked (not read a second time).
+    old_given = {n: row.registration_id for n, row in seat_payments.items()}
+    for n, ref in old_refs.items():
+        if ref.registration_id is not None:
+            old_given.setdefault(n, ref.registration_id)
     holders = {
         r.pk: r for r in Registration.objects.select_related("attendee").filter(pk__in=set(old_given.values()) - {None})
     }
@@ -112,6 +116,7 @@ def take_over_failed_seats(registration_id: int | None, event_id: int | None, ac
     )
     now = timezone.now()
     moved, changed = [], {}
+    fields = seats.seat_fields_from_group(new)
     summary = {s.get("seat"): s for s in new.seat_assignments or [] if isinstance(s, dict)}
     for n, holder_pk in sorted(old_given.items()):
         holder = holders.get(holder_pk)
@@ -125,7 +130,6 @@ def take_over_failed_seats(registration_id: int | None, event_id: int | None, ac
             continue
         row = seat_payments.get(n)
         if row is not None:
-            fields = seats.seat_fields_from_group(new)
             before = {"manual_key": row.manual_key, "state": row.state}
             row.manual_key = seats.seat_key(new, n)
             row.state = fields["state"]
