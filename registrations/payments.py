@@ -241,14 +241,15 @@ def _merge_payment_fields(payment: Payment, other) -> list[str]:
     return changed
 
 
-def _count_seats(payment: Payment, actor: Actor) -> tuple[bool, AuditLog | None]:
+def _count_seats(payment: Payment, actor: Actor, record_kept: bool = False) -> tuple[bool, AuditLog | None]:
     """A checkout's seats from its line items, once its event is known (``seats.seats_in_line_items``:
     a lunch or a T-shirt bought with the ticket is not a seat). True when ``payment.quantity``
     changed (not saved here). Counted again whenever the payment is applied or a price mapping
     is saved, so it always follows the mappings; the same line items and mappings always give
     the same count. A line item left out, or several products counted with nothing saying which
     is the ticket, is written in the payer's history (the row, whose object id a payment not
-    inserted yet gets from the caller)."""
+    inserted yet gets from the caller). ``record_kept`` (a price mapping was saved): a count held
+    back because seats were handed out is written in the history too, for the operator to settle."""
     if not payment.line_items or payment.event_id is None or payment.manual_key:
         return False, None
     count = seats.seats_in_line_items(payment.event, payment.line_items)
@@ -256,8 +257,21 @@ def _count_seats(payment: Payment, actor: Actor) -> tuple[bool, AuditLog | None]
         return False, None
     if payment.quantity and (count.quantity or 1) < payment.quantity and seats.seats_handed_out(payment):
         # Seat links or seats of it are out already: they are never taken back here (a seat
-        # holder would silently stop following the payment's refunds). ``services._recount_seats``
-        # tells the operator who changed the mapping.
+        # holder would silently stop following the payment's refunds).
+        if record_kept:
+            audit(
+                "payment.seats_counted",
+                actor=actor,
+                registration=payment.registration,
+                event=payment.event,
+                obj=payment,
+                after={
+                    "payment": str(payment),
+                    **count.details(),
+                    "seats_kept": payment.quantity,
+                    "because": "seats of it were already handed out: settle the extra seats with the payer",
+                },
+            )
         return False, None
     before = payment.quantity
     payment.quantity = count.quantity

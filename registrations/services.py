@@ -46,7 +46,6 @@ from .models import (
     Source,
 )
 from .payments import PAYMENT_STATE_RANK, REFUND_STATUS_RANK, _count_seats, _finish_payment, apply_payment
-from .seats import seats_in_line_items
 
 log = logging.getLogger(__name__)
 
@@ -158,23 +157,8 @@ def _recount_seats(pk: int, actor: Actor) -> bool:
     payment = Payment.objects.select_for_update().filter(pk=pk).first()
     if payment is None or payment.event_id is None:
         return False
-    changed, _row = _count_seats(payment, actor)
+    changed, _row = _count_seats(payment, actor, record_kept=True)
     if not changed:
-        count = seats_in_line_items(payment.event, payment.line_items)
-        if count.quantity != payment.quantity:  # held back: seats of it were handed out already
-            audit(
-                "payment.seats_counted",
-                actor=actor,
-                registration=payment.registration,
-                event=payment.event,
-                obj=payment,
-                after={
-                    "payment": str(payment),
-                    **count.details(),
-                    "seats_kept": payment.quantity,
-                    "because": "seats of it were already handed out: settle the extra seats with the payer",
-                },
-            )
         return False
     payment.save(update_fields=["quantity", "updated_at"])
     if payment.registration_id:
