@@ -52,6 +52,12 @@ class EventStats:
         return [(value, label, self.counts.get(value, 0)) for value, label in Status.choices]
 
     @property
+    def needs_review(self) -> int:
+        """Registrations whose status is "Needs review" (the legend's number). ``open_items``
+        counts queue cases instead: a suggested pair is one case holding two registrations."""
+        return self.counts.get(Status.NEEDS_REVIEW, 0)
+
+    @property
     def incomplete(self) -> int:
         return self.counts.get(Status.PAID_ONLY, 0) + self.counts.get(Status.BOOKED_ONLY, 0)
 

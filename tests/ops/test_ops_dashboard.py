@@ -53,8 +53,8 @@ def test_upcoming_events_come_first_soonest_first_then_past_latest_first(ops_cli
 def test_an_event_card_has_counts_seats_money_chart_and_open_items(ops_client, world):
     card = card_of(dashboard(ops_client), world.event.slug)
     assert "Complete <strong>" in card and "Needs review <strong>" in card
-    assert "6 to review" not in card  # the unmatched item has no event yet
-    assert "5 to review" in card
+    assert "6 cases to review" not in card  # the unmatched item has no event yet
+    assert "5 cases to review (6 registrations)" in card  # the suggested pair is one case, two people
     # Seats: calm, pat, river, gina×3, dana×2, carl, dora = 10 paid; 7 live bookings (carl cancelled).
     assert "<dd>10 / 7 / 40</dd>" in card
     # Gross: 120 each for calm, pat, river, dana×2, carl, dora + 360 for gina = 1,200.
