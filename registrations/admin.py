@@ -109,14 +109,56 @@ def _audit_mapping_removed(request, mapping: EventMapping) -> None:
 AUDITED_EVENT_FIELDS = [f.name for f in Event._meta.concrete_fields if f.name not in {"id", "created_at", "updated_at"}]
 
 
+def _zone_or_none(name):
+    try:
+        return zoneinfo.ZoneInfo((name or "").strip()) if name and name.strip() else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def _wall_time_in(wall, zone):
+    """The naive ``wall`` clock time read in ``zone``, or None when that zone's clocks skip it
+    or show it twice (a daylight-saving change): the operator has to type a time that exists."""
+    first, second = wall.replace(tzinfo=zone), wall.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        return None  # shown twice (or skipped): which one is meant is not ours to guess
+    return first
+
+
+def _shift_words(delta) -> str:
+    """'8 hours later', '5 hours 30 minutes earlier'."""
+    minutes = round(abs(delta.total_seconds()) / 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+    parts += [f"{minutes} minute{'s' if minutes != 1 else ''}"] if minutes else []
+    return f"{' '.join(parts)} {'later' if delta.total_seconds() > 0 else 'earlier'}"
+
+
+def _at(moment, zone) -> str:
+    """'Tue 15 Dec 02:00 PST'."""
+    local = moment.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %H:%M} {local.tzname()}"
+
+
 class EventAdminForm(forms.ModelForm):
     """The price is typed in the event's currency units (120.00 USD, 12000 JPY) and stored, like
-    every amount, in Stripe's minor units (registrations.money)."""
+    every amount, in Stripe's minor units (registrations.money).
+
+    The start and end are shown and read in the event's time zone. When a save changes that zone,
+    the form asks what the typed start and end mean (``zone_change``) instead of reading them in
+    the new zone without a word, which would move the event in time (10:00 London became 10:00
+    Los Angeles, 8 hours later): keep the same moment, or keep the clock time."""
 
     price = forms.DecimalField(
         required=False,
         min_value=0,
         help_text="Expected price per seat, in the event's currency: 120.00 for $120, 12000 for ¥12,000.",
+    )
+    zone_change = forms.ChoiceField(
+        label="Time zone change",
+        required=False,
+        choices=[("moment", "Keep the same moment"), ("clock", "Keep the clock time")],
+        widget=forms.HiddenInput,  # shown (as a choice) only when the time zone changes
     )
 
     class Meta:
@@ -126,6 +168,11 @@ class EventAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._stored_price = self.instance.price if self.instance.pk else None
+        self._stored_zone = self.instance.timezone if self.instance.pk else ""
+        self._stored_times = (
+            {n: getattr(self.instance, n) for n in ("starts_at", "ends_at")} if self.instance.pk else {}
+        )
+        self.zone_changed = None  # set by clean(): what a zone change did, in words, for the audit row
         for name in ("starts_at", "ends_at"):
             if name in self.fields:
                 self.fields[name].help_text = "In the event's time zone (the Timezone field below)."
@@ -140,12 +187,82 @@ class EventAdminForm(forms.ModelForm):
                 data["price"] = to_minor(price, data.get("currency") or self.instance.currency)
             except MoneyError as exc:
                 self.add_error("price", str(exc))
+        self._clean_zone_change(data)
         return data
+
+    def _clean_zone_change(self, data):
+        """The typed start and end were shown in the stored zone; on a zone change, read them as
+        the operator chose, and refuse the save until they have chosen."""
+        old, new = _zone_or_none(self._stored_zone), _zone_or_none(data.get("timezone"))
+        if not self.instance.pk or old is None or new is None or old.key == new.key:
+            return
+        # The fields were read in the zone of the request (the new one: EventAdmin.changeform_view).
+        clock = {n: data[n] for n in ("starts_at", "ends_at") if data.get(n)}
+        if not clock:
+            return
+        walls = {n: value.astimezone(new).replace(tzinfo=None) for n, value in clock.items()}
+        moment = {n: _wall_time_in(wall, old) for n, wall in walls.items()}
+        start = "starts_at" if "starts_at" in clock else next(iter(clock))
+        if all(moment[n] == clock[n] for n in clock):
+            return  # both zones read these times as the same moment: nothing moves
+        typed = f"{walls[start]:%H:%M}"
+        what = "start" if start == "starts_at" else "end"
+        both = " (and the end with it)" if len(clock) == 2 else ""
+        if all(m is not None for m in moment.values()):
+            shift = _shift_words(clock[start] - moment[start])
+            choices = [
+                (
+                    "moment",
+                    f"Keep the same moment: the {what} stays {_at(moment[start], old)} ({old.key}), shown as "
+                    f"{_at(moment[start], new)} in {new.key}{both}. Reminders and what attendees were told "
+                    "stay right.",
+                ),
+                (
+                    "clock",
+                    f"Keep the clock time: the {what} becomes {typed} in {new.key} ({_at(clock[start], new)}), "
+                    f"which is {_at(clock[start], old)} in {old.key}, {shift} than before{both}. The event "
+                    "moves: reminders follow the new time, and attendees were told the old one.",
+                ),
+            ]
+        else:
+            shift = ""
+            choices = [  # a time the old zone's clocks skip or show twice: only its clock time is certain
+                ("clock", f"Keep the clock time: the {what} becomes {typed} in {new.key} ({_at(clock[start], new)}).")
+            ]
+        field = self.fields["zone_change"]
+        field.widget = forms.RadioSelect()
+        field.choices = choices
+        choice = data.get("zone_change")
+        if choice not in dict(choices):
+            self.add_error(
+                "zone_change",
+                f"You changed the time zone from {old.key} to {new.key}. The {what} on this form, {typed}, was "
+                f"shown in {old.key}. Choose whether the event keeps its moment or its clock time, then save again.",
+            )
+            return
+        if choice == "moment":
+            data.update(moment)
+            self.zone_changed = (
+                "kept the same moment",
+                f"Time zone changed from {old.key} to {new.key}, keeping the same moment: the {what} is still "
+                f"{_at(moment[start], old)} ({old.key}), now shown as {_at(moment[start], new)}.",
+            )
+        else:
+            self.zone_changed = (
+                "kept the clock time",
+                f"Time zone changed from {old.key} to {new.key}, keeping the clock time: the {what} is now "
+                f"{_at(clock[start], new)} ({new.key})"
+                + (f", {shift} than {_at(moment[start], old)} ({old.key}) before." if shift else "."),
+            )
 
     @property
     def changed_data(self):
         # The stored price also changes when only the currency does (120 USD → 120 JPY).
         names = [n for n in super().changed_data if n != "price"]
+        if hasattr(self, "cleaned_data"):  # a time read in another zone but the same moment is no change
+            names = [
+                n for n in names if n not in self._stored_times or self.cleaned_data.get(n) != self._stored_times[n]
+            ]
         if self.instance.pk and hasattr(self, "cleaned_data") and "price" in self.cleaned_data:
             if self.cleaned_data["price"] != self._stored_price:
                 names.append("price")
@@ -204,13 +321,18 @@ class EventAdmin(admin.ModelAdmin):
             typed = set(form.changed_data)
             diff = [name for name in AUDITED_EVENT_FIELDS if name in typed and stored[name] != getattr(obj, name)]
             if diff:
+                after = {name: str(getattr(obj, name)) for name in diff}
+                zone_changed = getattr(form, "zone_changed", None)
+                if zone_changed:
+                    after["time_zone_change"] = zone_changed[0]
                 audit(
                     "event.updated",
                     actor=actor,
                     event=obj,
                     obj=obj,
                     before={name: str(stored[name]) for name in diff},
-                    after={name: str(getattr(obj, name)) for name in diff},
+                    after=after,
+                    message=zone_changed[1] if zone_changed else "",
                 )
         changed = rederive_if_needed(obj, form.changed_data) if change else []
         if changed:
@@ -234,7 +356,7 @@ class EventAdmin(admin.ModelAdmin):
             _save_mapping(request, obj, form.instance, changed.get(obj.pk, ()))
 
     fieldsets = (
-        (None, {"fields": ("name", "slug", "starts_at", "ends_at", "timezone", "location")}),
+        (None, {"fields": ("name", "slug", "starts_at", "ends_at", "timezone", "zone_change", "location")}),
         ("Money", {"fields": ("kind", "price", "currency", "capacity")}),
         ("Links", {"fields": ("stripe_payment_link_url", "acuity_scheduling_url", "acuity_reference_field_id")}),
         ("Handoff: paste these into Stripe and Acuity", {"fields": ("handoff_setup",)}),
