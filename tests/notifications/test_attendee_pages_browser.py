@@ -113,3 +113,27 @@ def test_the_admin_reminder_preview_works_under_the_csp_and_shows_the_email_styl
     assert background == "rgb(245, 243, 238)"  # the email's own inline style
     assert refused == []
     context.close()
+
+
+def _clearing_debit(one_sided):
+    """Paid by bank debit (awaiting funds), not booked yet."""
+    from registrations.models import Payment
+
+    reg = one_sided(Status.PAID_ONLY, name="Juno Baptiste")
+    Payment.objects.create(
+        registration=reg, event=reg.event, state=Payment.State.UNPAID, amount=12000, manual_key="debit-1"
+    )
+    return reg
+
+
+def test_at_320_px_the_tick_and_cross_marks_stay_round_beside_a_line_that_wraps(page, live_server, one_sided):
+    reg = _clearing_debit(one_sided)  # the longest line the page shows: it wraps at 320 px
+    page.set_viewport_size({"width": 320, "height": 700})
+    page.goto(f"{live_server.url}/n/status/{status_token(reg.pk)}/")
+    shot(page, "status-clearing-320")
+
+    assert page.locator(".steps li").first.evaluate("el => el.getBoundingClientRect().height") > 60  # it wraps
+    for mark in page.locator(".steps .mark").all():
+        box = mark.bounding_box()
+        assert abs(box["width"] - box["height"]) < 1, box  # a circle, not squeezed into an oval
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
