@@ -126,6 +126,26 @@ def _clearing_debit(one_sided):
     return reg
 
 
+def test_a_bank_payment_still_clearing_is_not_shown_as_a_red_cross_nor_as_nothing_left_to_do(
+    page, live_server, one_sided
+):
+    """The payment line is on its way (not the red cross of "not paid"), and it does not say
+    "there is nothing more to do" right above the button for the booking still to do."""
+    reg = _clearing_debit(one_sided)
+    refused = open_on_phone(page, f"{live_server.url}/n/status/{status_token(reg.pk)}/")
+    shot(page, "status-clearing-phone")
+
+    payment_line = page.locator(".steps li").first
+    assert "on its way" in payment_line.inner_text()
+    assert "no need to pay again" in payment_line.inner_text()
+    assert "nothing more to do" not in page.inner_text("main")
+    mark = payment_line.locator(".mark")
+    assert mark.inner_text() != "✗"
+    assert mark.evaluate("el => getComputedStyle(el).color") != "rgb(162, 59, 42)"  # not the red of "not done"
+    assert page.get_by_role("link", name="Book my place").is_visible()
+    assert refused == []
+
+
 def test_at_320_px_the_tick_and_cross_marks_stay_round_beside_a_line_that_wraps(page, live_server, one_sided):
     reg = _clearing_debit(one_sided)  # the longest line the page shows: it wraps at 320 px
     page.set_viewport_size({"width": 320, "height": 700})
