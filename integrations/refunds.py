@@ -5,9 +5,14 @@ records the answer through ``registrations.services.apply_payment`` (a ``refunde
 the refund's own id), so the refund is in the facts at once and the later ``refund.created``
 webhook is a no-op.
 
-The idempotency key is chosen by the caller from the review item and the amount: a double click,
-a retried request or two operators pressing the button at once all get the same refund back from
-Stripe instead of refunding twice (Stripe keeps idempotency keys for at least 24 hours).
+The idempotency key is chosen by the caller from the review item and the payment (not the
+amount): a double click, a retried request or two operators pressing the button at once all get the
+same refund back from Stripe instead of refunding twice (Stripe keeps idempotency keys for at least
+24 hours). The same key with other parameters (another amount, the other payment of a duplicate
+card) is refused by Stripe with an ``idempotency_error`` (``ProviderError.reused_key``); Stripe
+then keeps the answer to the first request, which may be a refund whose answer never reached us.
+``refund_made_from`` finds that refund: every refund made here names its review item in its
+metadata (``jlf_review_item``).
 """
 
 from __future__ import annotations
@@ -22,12 +27,16 @@ HTTP_TIMEOUT = 10.0
 REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
 
 
-def create_refund(payment, amount: int, idempotency_key: str, reason: str = "") -> dict:
+def create_refund(payment, amount: int, idempotency_key: str, reason: str = "", review_item: int | None = None) -> dict:
     """Refund ``amount`` (smallest currency unit) of a Stripe payment. Returns the refund as a dict
-    (``id``, ``status``, ``amount``, ``charge``, ``payment_intent``…). Raises ``ProviderError``."""
+    (``id``, ``status``, ``amount``, ``charge``, ``payment_intent``…). Raises ``ProviderError``.
+    ``review_item``: the review item the refund is made from (kept in the refund's metadata)."""
     if amount <= 0:
         raise ValueError("A refund amount must be positive.")
-    params: dict = {"amount": int(amount), "metadata": {"jlf_payment": str(payment.pk)}}
+    metadata = {"jlf_payment": str(payment.pk)}
+    if review_item is not None:
+        metadata["jlf_review_item"] = str(review_item)
+    params: dict = {"amount": int(amount), "metadata": metadata}
     if payment.payment_intent_id:
         params["payment_intent"] = payment.payment_intent_id
     elif payment.charge_id:
@@ -44,3 +53,23 @@ def create_refund(payment, amount: int, idempotency_key: str, reason: str = "") 
         options={"idempotency_key": idempotency_key},
     )
     return refund.to_dict() if hasattr(refund, "to_dict") else dict(refund)
+
+
+def refund_made_from(review_item: int, payments) -> dict | None:
+    """The refund Stripe made from review item ``review_item`` on one of ``payments`` (found by its
+    ``jlf_review_item`` metadata among the payments' refunds), as a dict, or None when Stripe lists
+    none. Raises ``ProviderError``."""
+    client = stripe_client(timeout=HTTP_TIMEOUT, max_network_retries=1)
+    for payment in payments:
+        if payment.payment_intent_id:
+            params = {"payment_intent": payment.payment_intent_id, "limit": 100}
+        elif payment.charge_id:
+            params = {"charge": payment.charge_id, "limit": 100}
+        else:
+            continue
+        page = stripe_call("refunds.list", client.v1.refunds.list, params=params)
+        for refund in page.data:
+            refund = refund.to_dict() if hasattr(refund, "to_dict") else dict(refund)
+            if (refund.get("metadata") or {}).get("jlf_review_item") == str(review_item):
+                return refund
+    return None

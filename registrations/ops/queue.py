@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from integrations.clients import ProviderError
-from integrations.refunds import create_refund
+from integrations.refunds import create_refund, refund_made_from
 
 from ..audit import Actor
 from ..clearing import explanation_at, group_payments_of_seats, keep_waiting, remind_to_pay, review_after
@@ -45,6 +45,7 @@ from ..resolutions import (
     map_unmatched_event,
     open_duplicate_seconds,
     refund_idempotency_key,
+    refundable_payments,
     resolve_refunded,
     stripe_refundable,
 )
@@ -459,16 +460,13 @@ def do_refund(request, item, actor):
     key = refund_idempotency_key(item.pk, (keyed or payment).pk)
     reason = "duplicate" if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT else "requested_by_customer"
     try:
-        refund = create_refund(payment, amount, key, reason=reason)
+        refund = create_refund(payment, amount, key, reason=reason, review_item=item.pk)
     except ProviderError as exc:
         log.warning("refund for review item %s failed: %s", item.pk, exc)
-        said = str(exc).removeprefix(f"{exc.provider}: ").rstrip(".")  # "Stripe refused …: stripe: …." read twice
         if exc.reused_key:
-            msg = (
-                f"Stripe refused the refund: {said}. No new refund was made; an earlier refund request from this "
-                "card stands, and its webhook records it here."
-            )
-        elif exc.permanent:
+            return _refund_key_refused(request, item, actor, payment, amount, keyed)
+        said = str(exc).removeprefix(f"{exc.provider}: ").rstrip(".")  # "Stripe refused …: stripe: …." read twice
+        if exc.permanent:
             msg = f"Stripe refused the refund: {said}. Nothing was refunded."
         else:
             msg = (
@@ -476,6 +474,17 @@ def do_refund(request, item, actor):
                 "even if the first attempt went through."
             )
         return _card_error(request, item, msg)
+    _record_refund(item, actor, payment, refund, amount)
+    try:
+        resolve_refunded(item.pk, actor, refund_id=refund.get("id") or "", amount=amount, payment=payment)
+    except ResolutionError:
+        return _already(request, item, "The refund went through; someone had already closed this item meanwhile.")
+    money = format_money(amount, payment.currency)
+    return _resolved(request, item, f"Refunded {money} to {_who(item)} through Stripe ({refund.get('id')}).")
+
+
+def _record_refund(item, actor, payment, refund: dict, amount: int):
+    """Put a refund Stripe made from this card in the facts at once (its later webhook is a no-op)."""
     apply_payment(
         PaymentSignal(
             status="refunded",
@@ -491,12 +500,69 @@ def do_refund(request, item, actor):
         ),
         actor,
     )
+
+
+def _refund_key_refused(request, item, actor, payment, amount: int, keyed):
+    """Stripe refused the card's idempotency key: an earlier request from this card (another amount,
+    or the other payment of a duplicate card) used it, and Stripe keeps that request's outcome. If
+    that outcome was a refund (its answer lost on the way, say), it stands: record it and close the
+    card, and say the amount typed now was not refunded. If Stripe lists no refund from this card,
+    nothing was refunded, and this card cannot refund through Stripe while Stripe keeps the key."""
+    asked = format_money(amount, payment.currency)
+    candidates = {p.pk: p for p in (keyed, payment) if p is not None}
+    if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT:
+        candidates.update((p.pk, p) for p in refundable_payments(item))
     try:
-        resolve_refunded(item.pk, actor, refund_id=refund.get("id") or "", amount=amount, payment=payment)
+        earlier = refund_made_from(item.pk, list(candidates.values()))
+    except ProviderError as exc:
+        log.warning("refund for review item %s: looking up the earlier refund failed: %s", item.pk, exc)
+        return _card_error(
+            request,
+            item,
+            f"Stripe refused the refund of {asked}: an earlier refund request from this card, with another amount "
+            "or payment, used the same idempotency key, and Stripe keeps that request's outcome. No new refund was "
+            "made. Stripe could not be asked what that earlier request did; check the payment's refunds in the "
+            "Stripe Dashboard (a refund there is recorded here by its webhook).",
+        )
+    if earlier is None:
+        log.warning("refund for review item %s: Stripe lists no refund made from this card", item.pk)
+        return _card_error(
+            request,
+            item,
+            f"Stripe refused the refund of {asked}: an earlier refund request from this card, with another amount "
+            "or payment, used the same idempotency key, and Stripe keeps that request's answer (it made no refund: "
+            "Stripe lists none from this card) for 24 hours. Nothing was refunded. To refund now, refund the "
+            "payment in the Stripe Dashboard instead: its webhook records the refund here.",
+        )
+    by_intent = {p.payment_intent_id: p for p in candidates.values() if p.payment_intent_id}
+    by_charge = {p.charge_id: p for p in candidates.values() if p.charge_id}
+    refunded = by_intent.get(_ref(earlier.get("payment_intent"))) or by_charge.get(_ref(earlier.get("charge")))
+    refunded = refunded or payment
+    made = int(earlier.get("amount") or 0)
+    log.warning(
+        "refund for review item %s: Stripe had already made refund %s (%s) from this card; recording it",
+        item.pk,
+        earlier.get("id"),
+        made,
+    )
+    _record_refund(item, actor, refunded, earlier, made)
+    money = format_money(made, refunded.currency)
+    try:
+        resolve_refunded(item.pk, actor, refund_id=earlier.get("id") or "", amount=made, payment=refunded)
     except ResolutionError:
-        return _already(request, item, "The refund went through; someone had already closed this item meanwhile.")
-    money = format_money(amount, payment.currency)
-    return _resolved(request, item, f"Refunded {money} to {_who(item)} through Stripe ({refund.get('id')}).")
+        return _already(
+            request,
+            item,
+            f"An earlier refund of {money} from this card went through ({earlier.get('id')}); someone had already "
+            f"closed this item. The {asked} you entered now was not refunded.",
+        )
+    return _resolved(
+        request,
+        item,
+        f"Stripe had already refunded {money} to {_who(item)} from this card ({earlier.get('id')}): an earlier "
+        f"attempt went through though its answer did not reach us. It is recorded now and the card is closed. "
+        f"The {asked} you entered now was not refunded.",
+    )
 
 
 def _ref(value) -> str:

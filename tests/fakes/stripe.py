@@ -112,7 +112,8 @@ class FakeStripe(FakeServer):
         self.charges: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
         self.disputes: dict[str, dict] = {}
-        self.idempotency: dict[str, dict] = {}
+        # Idempotency-Key → (the request's parameters, status, answer), as Stripe saves them.
+        self.idempotency: dict[str, tuple[dict, int, dict]] = {}
         # False: list answers leave ``line_items`` out even when expanded (forces the per-session
         # line-items fallback in reconciliation).
         self.expand_line_items_in_lists = True
@@ -376,15 +377,24 @@ class FakeStripe(FakeServer):
         return 200, self.charges[ch]
 
     def _create_refund(self, req):
+        """``POST /v1/refunds`` with Stripe's idempotency: the first answer under an
+        ``Idempotency-Key`` (a refund, or a refusal made while executing) is saved with the request's
+        parameters; the same parameters again get that answer back, other parameters (another amount,
+        another payment) get a 400 ``idempotency_error`` and change nothing
+        (docs.stripe.com/api/idempotent_requests). Faults from ``fail_next`` are never saved."""
         key = req.headers.get("idempotency-key")
-        pi = req.form.get("payment_intent")
         if key and key in self.idempotency:
-            earlier = self.idempotency[key]
-            # Like Stripe: the same key for another payment is refused (another amount of the same
-            # payment is answered with the first refund here; see test_ops_refunds).
-            if earlier["payment_intent"] != pi:
+            params, status, answer = self.idempotency[key]
+            if params != req.form:
                 return 400, idempotency_error(key)
-            return 200, earlier
+            return status, answer
+        status, answer = self._execute_refund(req)
+        if key and status != 404:  # an unknown payment intent fails validation: nothing is saved
+            self.idempotency[key] = (dict(req.form), status, answer)
+        return status, answer
+
+    def _execute_refund(self, req):
+        pi = req.form.get("payment_intent")
         if pi not in self.payment_intents:
             return _not_found("payment_intent", pi or "")
         charge = self.charges[self.payment_intents[pi]["latest_charge"]]
@@ -397,6 +407,7 @@ class FakeStripe(FakeServer):
                     "message": "Refund amount exceeds the charge's remaining amount.",
                 }
             }
+        metadata = {k[len("metadata[") : -1]: v for k, v in req.form.items() if k.startswith("metadata[")}
         refund = {
             "id": _id("re"),
             "object": "refund",
@@ -405,13 +416,11 @@ class FakeStripe(FakeServer):
             "payment_intent": pi,
             "status": "succeeded",
             "reason": req.form.get("reason"),
-            "metadata": {},
+            "metadata": metadata,
             "currency": charge["currency"],
             "created": int(time.time()),
         }
         self.refunds[refund["id"]] = refund
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
-        if key:
-            self.idempotency[key] = refund
         return 200, refund

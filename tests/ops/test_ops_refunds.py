@@ -69,8 +69,25 @@ def test_the_same_refund_request_reaching_stripe_twice_returns_the_same_refund(s
     key = refund_idempotency_key(item.pk, item.payment.pk)
     a = create_refund(item.payment, 12000, key)
     b = create_refund(item.payment, 12000, key)
-    c = create_refund(item.payment, 5000, key)  # a retry with another amount after an unknown outcome
-    assert a["id"] == b["id"] == c["id"] and len(fake_stripe.refunds) == 1
+    assert a["id"] == b["id"] and len(fake_stripe.refunds) == 1
+
+
+def test_another_amount_under_a_used_refund_key_is_refused_by_stripe_not_answered_with_the_first_refund(
+    stripe_world, fake_stripe
+):
+    """Like Stripe: a key first used with other parameters gets a 400 idempotency_error (and no
+    refund), not the first refund as if it were the answer to this request."""
+    from integrations.clients import ProviderError
+    from integrations.refunds import create_refund
+    from registrations.resolutions import refund_idempotency_key
+
+    item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
+    key = refund_idempotency_key(item.pk, item.payment.pk)
+    create_refund(item.payment, 5000, key)
+    with pytest.raises(ProviderError) as refused:
+        create_refund(item.payment, 6000, key)  # a retry with another amount after an unknown outcome
+    assert refused.value.reused_key and refused.value.permanent and refused.value.status == 400
+    assert [r["amount"] for r in fake_stripe.refunds.values()] == [5000]
 
 
 def test_a_partial_refund_of_a_cancelled_payment(ops_client, stripe_world, fake_stripe, htmx_headers):
@@ -178,8 +195,9 @@ def test_without_javascript_the_confirm_step_is_its_own_page(ops_client, stripe_
 def test_stripe_refusing_a_reused_idempotency_key_says_so_instead_of_try_again(
     ops_client, stripe_world, fake_stripe, htmx_headers
 ):
-    """Another amount under the key of an earlier refund of this payment: Stripe answers 400
-    idempotency_error, and so will every retry."""
+    """Another amount under the key of an earlier request from this card: Stripe answers 400
+    idempotency_error, and so will every retry. Stripe lists no refund made from this card, so
+    nothing was refunded, and the way out is the Stripe Dashboard."""
     from registrations.resolutions import refund_idempotency_key
     from tests.fakes import stripe as stripe_fake
 
@@ -189,11 +207,33 @@ def test_stripe_refusing_a_reused_idempotency_key_says_so_instead_of_try_again(
 
     body = refund_post(ops_client, item, item.payment, "120", True, htmx_headers()).content.decode()
 
-    assert "Stripe refused the refund" in body and "could not be reached" not in body
-    assert "Nothing was refunded" not in body and "No new refund was made" in body
-    assert "idempotency key" in body and "check the payment&#x27;s refunds in the Stripe Dashboard" in body
+    assert "Stripe refused the refund" in body and "could not be reached" not in body and "Try again" not in body
+    assert "Nothing was refunded" in body and "idempotency key" in body and "Stripe Dashboard" in body
     assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.OPEN
+    assert Payment.objects.get(pk=item.payment_id).amount_refunded == 0
     assert fake_stripe.count("POST", r"^/v1/refunds$") == 1
+
+
+def test_a_refused_refund_key_whose_earlier_outcome_cannot_be_looked_up_claims_nothing(
+    ops_client, stripe_world, fake_stripe, htmx_headers
+):
+    """Stripe refuses the card's key and then cannot be reached to list the payment's refunds:
+    the operator is told no new refund was made and to check the Dashboard, neither "nothing was
+    refunded" (an earlier request may have refunded) nor "try again"."""
+    from registrations.resolutions import refund_idempotency_key
+    from tests.fakes import stripe as stripe_fake
+
+    item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
+    key = refund_idempotency_key(item.pk, item.payment.pk)
+    fake_stripe.fail_next(1, status=400, body=stripe_fake.idempotency_error(key))
+    fake_stripe.fail_next(5, status=500)
+
+    body = refund_post(ops_client, item, item.payment, "120", True, htmx_headers()).content.decode()
+
+    assert "Stripe refused the refund" in body and "No new refund was made" in body
+    assert "Nothing was refunded" not in body and "Try again" not in body
+    assert "check the payment&#x27;s refunds in the Stripe Dashboard" in body
+    assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.OPEN
 
 
 def test_a_duplicate_card_can_refund_the_first_payment_instead_of_the_second(
@@ -236,11 +276,11 @@ def test_two_operators_refunding_different_payments_of_one_duplicate_card_refund
     real_create_refund = queue_views.create_refund
     calls = []
 
-    def colleague_confirms_meanwhile(payment, amount, key, reason=""):
+    def colleague_confirms_meanwhile(payment, amount, key, **kwargs):
         calls.append(payment.pk)
         if len(calls) == 1:  # Olive's call to Stripe is in flight: the card is still open
             refund_post(ops_client, item, first, "120.00", True, htmx_headers())
-        return real_create_refund(payment, amount, key, reason=reason)
+        return real_create_refund(payment, amount, key, **kwargs)
 
     monkeypatch.setattr(queue_views, "create_refund", colleague_confirms_meanwhile)
     refund_post(ops_client, item, item.payment, "120.00", True, htmx_headers())
@@ -250,3 +290,58 @@ def test_two_operators_refunding_different_payments_of_one_duplicate_card_refund
     item.payment.refresh_from_db()
     assert first.amount_refunded + item.payment.amount_refunded == 12000
     assert Registration.objects.get(attendee__email="dana.double@example.org").status == Status.COMPLETE
+
+
+def test_retrying_a_refund_with_another_amount_after_a_lost_answer_records_the_refund_stripe_made(
+    ops_client, stripe_world, fake_stripe, htmx_headers, monkeypatch
+):
+    """Olive confirms a 50.00 refund; Stripe makes it but the answer is lost on the way back
+    ("could not be reached"). She retries with 60.00: Stripe refuses the card's key with another
+    amount. She is told the 50.00 refund stands and it is recorded at once (the card closes); the
+    60.00 was not refunded, and nothing is refunded twice."""
+    from integrations.clients import ProviderError
+    from registrations.ops import queue as queue_views
+
+    item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
+    payment = Payment.objects.get(registration=item.registration, method="stripe")
+    real_create_refund = queue_views.create_refund
+
+    def answer_lost(*args, **kwargs):
+        real_create_refund(*args, **kwargs)
+        raise ProviderError("stripe", "Read timed out")
+
+    monkeypatch.setattr(queue_views, "create_refund", answer_lost)
+    body = refund_post(ops_client, item, payment, "50", True, htmx_headers()).content.decode()
+    assert "Stripe could not be reached" in body
+    monkeypatch.setattr(queue_views, "create_refund", real_create_refund)
+
+    body = refund_post(ops_client, item, payment, "60", True, htmx_headers()).content.decode()
+    assert "50.00 USD" in body and "60.00 USD" in body and "was not refunded" in body
+    assert [r["amount"] for r in fake_stripe.refunds.values()] == [5000]
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 5000
+    item.refresh_from_db()
+    assert (item.state, item.resolution) == ("resolved", "refunded")
+    assert AuditLog.objects.filter(action="payment.refund_recorded", actor_type="operator").exists()
+
+
+def test_a_duplicate_card_whose_refund_stripe_refused_does_not_claim_a_refund_when_the_other_payment_is_chosen(
+    ops_client, stripe_world, fake_stripe, htmx_headers
+):
+    """Stripe refuses the refund of the second payment (already refunded in the Dashboard, say) and
+    keeps that answer under the card's key. Refunding the first payment instead shares the key, so
+    Stripe refuses it too: the operator is told nothing was refunded and what to do, not that an
+    earlier refund from this card stands."""
+    item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
+    first = Payment.objects.get(pk=item.data["first_payment"])
+    fake_stripe.charge_for({"payment_intent": item.payment.payment_intent_id})["amount_refunded"] = 12000
+    body = refund_post(ops_client, item, item.payment, "120", True, htmx_headers()).content.decode()
+    assert "Nothing was refunded" in body
+
+    body = refund_post(ops_client, item, first, "120", True, htmx_headers()).content.decode()
+    assert "Stripe refused the refund" in body and "Nothing was refunded" in body
+    assert "stands" not in body and "Stripe Dashboard" in body
+    assert fake_stripe.refunds == {}
+    first.refresh_from_db()
+    assert first.amount_refunded == 0
+    assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.OPEN
