@@ -17,6 +17,7 @@ from notifications.tokens import status_token
 from registrations.models import AuditLog, Payment, Registration, ReviewItem, Status
 from registrations.services import apply_booking, apply_payment
 from registrations.signals import BookingSignal, PaymentSignal
+from registrations.templatetags.ops_format import card_text
 
 from .conftest import ATYPE, PLINK
 
@@ -99,7 +100,7 @@ def test_a_bank_debit_still_not_cleared_after_14_days_is_put_in_front_of_an_oper
     reg.refresh_from_db()
     assert reg.status == Status.NEEDS_REVIEW
     page = html.unescape(ops_client.get(reverse("ops:queue")).content.decode())
-    assert "Bank payment not cleared" in page and item.explanation in page
+    assert "Bank payment not cleared" in page and card_text(item.explanation) in page  # the page's formats
     assert "remind them to pay" in page and "Keep waiting" in page
     # A second scan does not open a second card.
     run_scan(process="inline")

@@ -95,7 +95,7 @@ def test_the_event_start_on_the_card_names_its_time_zone(ops_client):
     event.refresh_from_db()
     local = event.starts_at.astimezone(zoneinfo.ZoneInfo("America/Los_Angeles"))
 
-    assert f"The event starts on {local:%Y-%m-%d %H:%M} {local:%Z} " in _card(ops_client, item)
+    assert f"The event starts on {local.day} {local:%b %Y, %H:%M} {local:%Z} " in _card(ops_client, item)
     Event.objects.filter(pk=event.pk).update(starts_at=event.starts_at - timedelta(days=1))
     local -= timedelta(days=1)
-    assert f"The event started on {local:%Y-%m-%d %H:%M} {local:%Z} " in _card(ops_client, item)
+    assert f"The event started on {local.day} {local:%b %Y, %H:%M} {local:%Z} " in _card(ops_client, item)

@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from registrations.models import AttendeeAlias, AuditLog, EventMapping, Payment, Registration, ReviewItem, Status
+from registrations.templatetags.ops_format import card_text
 from tests.factories import EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +28,7 @@ def test_the_queue_shows_one_card_per_open_item_with_its_explanation(ops_client,
     page = ops_client.get(reverse("ops:queue")).content.decode()
     for item in world.items.values():
         assert f'id="item-{item.pk}"' in page
-        assert item.explanation in html.unescape(page)
+        assert card_text(item.explanation) in html.unescape(page)  # in the page's money and day formats
     assert 'id="nav-queue-count"' in page
     assert 'id="queue-total">6<' in page
 

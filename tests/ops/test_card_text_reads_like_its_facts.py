@@ -1,0 +1,134 @@
+"""A queue card's text and the facts under it give days and money the same way: the "Bank debit"
+line says "$360.00 · … since 17 Nov 2026", so the card's text above it says "$360.00" and
+"on 17 Nov 2026", not "360.00 USD" and "on 2026-11-17". Explanations are stored when a card
+opens, so cards stored before the change read the same way; the stored text is not rewritten."""
+
+from __future__ import annotations
+
+import html
+import re
+import zoneinfo
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from registrations.clearing import flag_stalled_debits
+from registrations.models import Event, Payment, ReviewItem
+
+from .scenario import book, make_event, pay
+
+pytestmark = pytest.mark.django_db
+
+ISO_DAY = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+def _card(client, item, kind) -> tuple[str, str]:
+    page = client.get(reverse("ops:queue") + f"?kind={kind}").content.decode()
+    card = re.search(rf'id="item-{item.pk}".*?</article>', page, re.S)[0]
+    why = re.search(r'<p class="why">(.*?)</p>', card, re.S)[1]
+    facts = re.search(r'<dl class="pair">(.*?)</dl>', card, re.S)
+    plain = lambda s: html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", s))).strip()  # noqa: E731
+    return plain(why), plain(facts[1]) if facts else ""
+
+
+def test_a_bank_debit_card_gives_its_day_and_amount_as_its_facts_do(ops_client):
+    event = make_event()
+    tz = zoneinfo.ZoneInfo(event.timezone)
+    since = (timezone.now() - timedelta(days=20)).astimezone(tz).replace(hour=11, minute=0)
+    pay("gina.group@example.org", "Gina Group", amount=36000, quantity=3)
+    Payment.objects.update(state=Payment.State.UNPAID, occurred_at=since)
+    book("gina.group@example.org", "Gina", "Group", event=event)
+    assert flag_stalled_debits() == 1
+    item = ReviewItem.objects.get(kind="payment_not_cleared")
+
+    why, facts = _card(ops_client, item, "payment_not_cleared")
+
+    day = f"{since.day} {since:%b %Y}"
+    assert f"$360.00 · Awaiting funds since {day}" in facts, facts
+    assert "paid $360.00 by bank debit on " + day in why, why
+    assert "360.00 USD" not in why and not ISO_DAY.search(why), why
+
+
+def test_a_bank_debit_card_near_its_event_gives_the_start_as_the_page_does(ops_client):
+    event = make_event()
+    starts = (timezone.now() + timedelta(hours=12)).replace(second=0, microsecond=0)
+    Event.objects.filter(pk=event.pk).update(starts_at=starts)
+    pay("dana.debit@example.org", "Dana Debit")
+    Payment.objects.update(state=Payment.State.UNPAID, occurred_at=timezone.now() - timedelta(days=2))
+    book("dana.debit@example.org", "Dana", "Debit", event=event)
+    assert flag_stalled_debits() == 1
+    item = ReviewItem.objects.get(kind="payment_not_cleared")
+
+    why, _ = _card(ops_client, item, "payment_not_cleared")
+
+    local = starts.astimezone(zoneinfo.ZoneInfo(event.timezone))
+    assert f"The event starts on {local.day} {local:%b %Y, %H:%M %Z}" in why, why
+    assert not ISO_DAY.search(why), why
+
+
+def test_a_card_stored_before_the_change_reads_in_the_page_formats_too(ops_client):
+    make_event()
+    pay("dana.double@example.org", "Dana Double", hours_ago=2)
+    pay("dana.double@example.org", "Dana Double")
+    item = ReviewItem.objects.get(kind="duplicate_payment")
+    stored = (
+        "Dana Double paid twice for Spring retreat: a bank debit of 1,200.00 USD started on 2026-11-17 was "
+        "still clearing when they paid 120.00 USD through Stripe on 2026-11-19, and the debit then cleared too, "
+        "on 2026-11-21. Keep both (for example a second seat) or refund one."
+    )
+    ReviewItem.objects.filter(pk=item.pk).update(explanation=stored)
+
+    why, facts = _card(ops_client, item, "duplicate_payment")
+
+    assert "a bank debit of $1,200.00 started on 17 Nov 2026" in why, why
+    assert "they paid $120.00 through Stripe on 19 Nov 2026" in why, why
+    assert "cleared too, on 21 Nov 2026." in why, why
+    assert "$120.00" in facts, facts
+    assert ReviewItem.objects.get(pk=item.pk).explanation == stored  # read differently, never rewritten
+
+
+def test_a_currency_without_a_symbol_keeps_its_code_as_the_facts_do(ops_client):
+    make_event(currency="jpy", price=12000)
+    pay("kenji@example.org", "Kenji Kato", hours_ago=2)
+    Payment.objects.update(currency="jpy")
+    pay("kenji@example.org", "Kenji Kato")
+    Payment.objects.update(currency="jpy")
+    item = ReviewItem.objects.get(kind="duplicate_payment")
+    ReviewItem.objects.filter(pk=item.pk).update(
+        explanation="Kenji Kato paid twice for Spring retreat within 24 hours (12,000 JPY and 12,000 JPY)."
+    )
+
+    why, facts = _card(ops_client, item, "duplicate_payment")
+
+    assert "(12,000 JPY and 12,000 JPY)" in why, why
+    assert "12,000 JPY" in facts, facts
+
+
+def test_the_refund_confirmation_reads_the_card_text_the_same_way(ops_client, stripe_world):
+    item = stripe_world.item("duplicate_payment")
+    ReviewItem.objects.filter(pk=item.pk).update(
+        explanation="Dana Double paid twice for Spring retreat within 24 hours (120.00 USD and 120.00 USD)."
+    )
+    payment = item.payment
+    page = ops_client.post(
+        reverse("ops:queue_action", args=[item.pk, "refund"]), {"payment": payment.pk, "amount": "120.00"}
+    ).content.decode()
+
+    assert "Confirm the refund" in page, page
+    why = re.search(r'<p class="why">(.*?)</p>', page, re.S)[1]
+    assert "($120.00 and $120.00)" in why, why
+
+
+def test_a_day_in_the_text_is_read_as_the_event_day_not_moved_a_zone(ops_client):
+    """The stored days are already the event's days: they are reformatted, never converted."""
+    make_event(timezone="Pacific/Kiritimati")  # UTC+14: a conversion would move the day
+    pay("late@example.org", "Late Payer", hours_ago=2)
+    pay("late@example.org", "Late Payer")
+    item = ReviewItem.objects.get(kind="duplicate_payment")
+    ReviewItem.objects.filter(pk=item.pk).update(explanation="Paid on 2026-12-31.")
+
+    why, _ = _card(ops_client, item, "duplicate_payment")
+
+    assert why == "Paid on 31 Dec 2026.", why
