@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from registrations.audit import Actor, audit
-from registrations.identity import find_attendee, normalise_phone
+from registrations.identity import attendees_with_phone, find_attendee, normalise_phone
 from registrations.models import Attendee, AuditLog
 
 FIELDS = {"email": "email_opt_out", "sms": "sms_opt_out"}
@@ -57,21 +57,17 @@ def opt_out(attendee_id: int, channel: str, *, via: str, actor: Actor | None = N
     return set_opt_out(attendee_id, channel, True, via=via, actor=actor)
 
 
-def attendees_with_phone(phone: str) -> list[int]:
-    e164 = normalise_phone(phone)
-    if not e164:
-        return []
-    return list(Attendee.objects.filter(phone=e164).values_list("pk", flat=True))
-
-
 def sms_opt_out_phone(phone: str, *, via: str, opted_out: bool = True) -> int:
-    """STOP / START from a phone number applies to every attendee with that number. A STOP also
-    reaches every attendee each of them is one person with (``opt_out_one_person``), whose
-    reminders may go to another number. A START resumes only that number's attendees: Twilio
-    lifts its own block for that number alone, and a stop said elsewhere still stands."""
-    ids = attendees_with_phone(phone)
+    """STOP / START from a phone number. A STOP applies to every attendee the number names: those
+    with that number, and the attendee one that had it was merged into (``attendees_with_phone``:
+    the merged-away number is the same person's), and reaches every attendee each of them is one
+    person with (``opt_out_one_person``), whose reminders may go to another number. A START
+    resumes only the attendees whose number it is: Twilio lifts its own block for that number
+    alone, and a stop said elsewhere still stands."""
     if opted_out:  # an attendee reached twice is stopped once: a second ``opt_out`` changes nothing
-        return sum(opt_out_one_person(pk, "sms", via=via) for pk in ids)
+        return sum(opt_out_one_person(pk, "sms", via=via) for pk in attendees_with_phone(phone))
+    e164 = normalise_phone(phone)
+    ids = Attendee.objects.filter(phone=e164).order_by("pk").values_list("pk", flat=True) if e164 else []
     return sum(set_opt_out(pk, "sms", False, via=via) for pk in ids)
 
 
@@ -85,12 +81,13 @@ def opt_out_one_person(attendee_id: int, channel: str, *, via: str) -> int:
 
 def opt_out_message_recipient(message, channel: str, *, via: str) -> int:
     """A stop about one message we sent (a spam complaint about an email, Twilio refusing a text
-    with 21610) holds for the person it went to (``opt_out_one_person``). A reminder sent before
-    a full merge has lost its attendee (the merged-away one is deleted): the person is then found
-    by the message's recipient, as the merge left it: an email address names the attendee it is
-    an alias of (or whose address it is), a phone number every attendee with that number (as a
-    STOP text does). Only reminders fall back this way: other mail (a co-host's sign-in link, an
-    operator digest) never named an attendee. How many changed."""
+    with 21610) holds for the person it went to (``opt_out_one_person``). A merge moves the
+    merged-away attendee's messages, queued ones included, to the survivor; a reminder left
+    without an attendee by a merge made before that (or one a worker was sending during the
+    merge) finds the person by its recipient, as the merge left it: an email address names the
+    attendee it is an alias of (or whose address it is), a phone number every attendee it names
+    (as a STOP text does, merged-away numbers included). Only reminders fall back this way: other
+    mail (a co-host's sign-in link, an operator digest) never named an attendee. How many changed."""
     if message.attendee_id:
         return opt_out_one_person(message.attendee_id, channel, via=via)
     from .delivery import REMINDER_KINDS

@@ -10,7 +10,7 @@ import phonenumbers
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, Subquery
 
-from .models import Attendee, AttendeeAlias
+from .models import Attendee, AttendeeAlias, AuditLog
 
 _EMAIL_SPLIT = re.compile(r"[,;\s]+")
 
@@ -103,3 +103,18 @@ def find_attendee(email: str) -> Attendee | None:
 
 def known_emails(attendee: Attendee) -> set[str]:
     return {attendee.email, *attendee.aliases.values_list("email", flat=True)}
+
+
+def attendees_with_phone(phone: str) -> list[int]:
+    """Every attendee a phone number names: those whose number it is, and the attendee each
+    attendee that had it was merged into (the merged-away attendee is deleted with its number,
+    and the survivor keeps its own). The merge's audit row records the number, and its
+    registration follows the kept one through later merges (A into B, then B into C: A's number
+    names C). Merges recorded before the number was recorded are not found this way."""
+    e164 = normalise_phone(phone)
+    if not e164:
+        return []
+    merges = AuditLog.objects.filter(action="registration.merged", before__merged_phone=e164).exclude(registration=None)
+    ids = set(Attendee.objects.filter(phone=e164).values_list("pk", flat=True))
+    ids |= set(merges.values_list("registration__attendee_id", flat=True))
+    return sorted(ids)

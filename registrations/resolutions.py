@@ -94,6 +94,9 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
         "merged_attendee": other.attendee_id,
         # ... and the merged registration by id (status page links): ``registration_merged_into``.
         "merged_registration": other.pk,
+        # ... and its phone number, which may not live on anywhere else (the survivor keeps its
+        # own): a STOP texted from it finds the survivor (``identity.attendees_with_phone``).
+        "merged_phone": other.attendee.phone,
     }
     # Other people's open suggestions about ``other`` lose their counterpart below: re-derive
     # their registrations after the merge, so those suggestions close instead of staying open.
@@ -111,9 +114,20 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     ReviewItem.objects.filter(registration=other).update(registration=keep)
     ReviewItem.objects.filter(counterpart=other).update(counterpart=None)
     # The messages they were sent stay in the person's history. One still queued was written for
-    # ``other`` (its links, its missing half) and loses its registration, so it is not sent.
-    NotificationLog.objects.filter(registration=other).exclude(status=NotificationLog.Status.QUEUED).update(
-        registration=keep
+    # ``other`` (its links, its missing half): it is not sent, and says so in ``keep``'s history.
+    # One a worker is sending right now (leased) is left to it: it loses its registration below,
+    # and a retry of it is suppressed then (``delivery._no_longer_needed``).
+    now = timezone.now()
+    messages = NotificationLog.objects.filter(registration=other)
+    messages.exclude(status=NotificationLog.Status.QUEUED).update(registration=keep)
+    messages.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lt=now), status=NotificationLog.Status.QUEUED
+    ).update(
+        registration=keep,
+        status=NotificationLog.Status.SUPPRESSED,
+        error=f"Not sent: {other.reference} was merged into {keep.reference}",
+        status_at=now,
+        next_attempt_at=None,
     )
     survivor, gone = keep.attendee, other.attendee
     learn_alias(survivor, gone.email, reason, actor, keep)
@@ -142,11 +156,13 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
     other_attendee = other.attendee
     other.delete()
     if not other_attendee.registrations.exists():
-        # The address lives on as an alias of the survivor, and so do the messages sent to it.
-        NotificationLog.objects.filter(attendee=other_attendee).exclude(status=NotificationLog.Status.QUEUED).update(
-            attendee=survivor
-        )
+        # The address lives on as an alias of the survivor, and so do the messages sent to it;
+        # one still queued (for a registration that moved to the survivor) is the survivor's
+        # too: whether it still goes is decided for the survivor (``delivery._no_longer_needed``),
+        # and a stop about it (Twilio's 21610, a complaint) is the survivor's.
+        NotificationLog.objects.filter(attendee=other_attendee).update(attendee=survivor)
         other_attendee.delete()
+    stops = {"email_opt_out": "email", "sms_opt_out": "text messages"}
     audit(
         "registration.merged",
         actor=actor,
@@ -154,6 +170,9 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
         obj=keep,
         before=before,
         after={"registration": keep.reference, "reason": reason, **({"opt_outs_carried": carried} if carried else {})},
+        # What the operator reads in the timeline: which registration and address went where.
+        message=f"{before['merged']} ({before['merged_email']}) merged into {keep.reference} ({survivor.email}): "
+        f"{reason}" + (f". Stops carried over: {', '.join(stops[f] for f in carried)}" if carried else ""),
     )
     # The payer's failed group payment and their new payment, made under the other address, are
     # now one registration's: the new one takes over the seats friends booked with the old links.

@@ -290,7 +290,9 @@ def test_a_retry_of_please_pay_is_dropped_when_that_registration_was_merged_away
 
     row.refresh_from_db()
     assert fake_resend.emails == []  # no "please pay" to someone whose registration is gone
-    assert row.status == Msg.SUPPRESSED and "no longer exists" in row.error
+    # Suppressed by the merge itself, and kept in the kept registration's history.
+    assert row.status == Msg.SUPPRESSED and f"{booked.reference} was merged into {paid.reference}" in row.error
+    assert row.registration_id == paid.pk
 
 
 def test_a_batch_of_retries_stops_starting_sends_before_the_worker_would_kill_it(fake_resend, one_sided, settings):
