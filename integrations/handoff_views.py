@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.views.decorators.http import require_GET
 
-from notifications.policy import payment_clearing
+from notifications.policy import clearing_only_as_a_seat, payment_clearing
 from registrations import ratelimit
 from registrations.audit import Actor
 from registrations.clearing import still_clearing
@@ -387,7 +387,9 @@ def _after_booking(request, reg: Registration):
         return _all_set(request, reg)
     if payment_clearing(reg):
         # A bank debit is still clearing: paying again would charge twice.
-        return _page(request, "pending.html", {"event": event, "step": "booked", "link": "", "pending": True})
+        # A friend who booked with a seat link of someone's group debit paid nothing themselves.
+        context = {"event": event, "step": "booked", "link": "", "pending": True, "seat": clearing_only_as_a_seat(reg)}
+        return _page(request, "pending.html", context)
     if started:
         return _all_set(request, reg, started=True)
     link = payment_link(reg)

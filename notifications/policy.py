@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from registrations.clearing import still_clearing
-from registrations.models import Status
+from registrations.models import Payment, Status
 
 from .models import Reminder
 
@@ -95,6 +95,19 @@ def payment_clearing(registration) -> bool:
     still awaiting funds after ``PAYMENT_CLEARING_REVIEW_DAYS`` goes to an operator
     (``registrations.clearing``); once they choose "remind to pay" it no longer holds anything."""
     return still_clearing(registration.payments.all()).exists()
+
+
+def clearing_only_as_a_seat(registration) -> bool:
+    """What is clearing is only a seat of someone else's group bank payment (they booked with a
+    seat link): the attendee made no bank payment themselves, and the pages say so."""
+    clearing = still_clearing(registration.payments.all())
+    return clearing.exists() and not clearing.exclude(method=Payment.Method.GROUP_SEAT).exists()
+
+
+def group_seat_failed(registration) -> bool:
+    """The attendee's place was a seat of a group payment that failed (the payer is asked to pay
+    again for every seat): they should check with the payer before paying for it themselves."""
+    return registration.payments.filter(method=Payment.Method.GROUP_SEAT, state=Payment.State.FAILED).exists()
 
 
 def why_not_due(registration, missing: str, now: datetime | None = None) -> str:

@@ -28,7 +28,7 @@ from registrations.models import Registration, Status
 from . import webhooks
 from .links import link_for
 from .optout import opt_out, registration_merged_into, unsubscribe_targets
-from .policy import payment_clearing
+from .policy import clearing_only_as_a_seat, group_seat_failed, payment_clearing
 from .render import failed_group_seats, first_name_of, format_event_date
 from .tokens import read_status_token, read_unsubscribe_token
 
@@ -244,6 +244,10 @@ def status_page(request, token: str):
         "button": button,
         # A group payment that failed: paying again means choosing that many seats (as in the reminder).
         "seats": failed_group_seats(registration) if next_step == "payment" else "",
+        # Booked with a seat link of someone else's group bank payment: still clearing, they paid
+        # nothing themselves; failed, they check with the payer before paying for their place.
+        "clearing_seat": clearing and clearing_only_as_a_seat(registration),
+        "seat_failed": next_step == "payment" and group_seat_failed(registration),
         "event_started": event.has_started,
         "refunded": registration.status == Status.REFUNDED,
         "cancelled": registration.status == Status.CANCELLED,
