@@ -83,7 +83,7 @@ class ReconcileRun(models.Model):
         ordering = ["-started_at"]
 
     def __str__(self):
-        return f"{self.kind} {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+        return f"{self.kind} {self.started_at:%Y-%m-%d %H:%M %Z} ({self.status})"
 
 
 class ProviderPace(models.Model):

@@ -222,6 +222,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# Dates and times as shown by the admin name their zone ("3 Dec 2026 14:05:09 UTC"): jlf/formats/.
+FORMAT_MODULE_PATH = ["jlf.formats"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -274,7 +274,7 @@ class EventAdminForm(forms.ModelForm):
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
     form = EventAdminForm
-    list_display = ("name", "slug", "starts_at", "kind", "price_display", "capacity", "location")
+    list_display = ("name", "slug", "starts", "kind", "price_display", "capacity", "location")
     list_filter = ("kind",)
     search_fields = ("name", "slug", "location")
     prepopulated_fields = {"slug": ("name",)}
@@ -301,6 +301,15 @@ class EventAdmin(admin.ModelAdmin):
             if hasattr(response, "render"):
                 response.render()  # a TemplateResponse renders later: in this zone, now
             return response
+
+    @admin.display(description="Starts at", ordering="starts_at")
+    def starts(self, obj):
+        """In the event's own time zone, named ("15 Dec 2026 10:00 PST"), as its page shows it."""
+        zone = _zone_or_none(obj.timezone)
+        if obj.starts_at is None or zone is None:
+            return obj.starts_at
+        local = obj.starts_at.astimezone(zone)
+        return f"{local.day} {local:%b %Y %H:%M} {local.tzname()}"
 
     @admin.display(description="Price", ordering="price")
     def price_display(self, obj):

@@ -548,7 +548,7 @@ class AuditLog(models.Model):
         verbose_name_plural = "audit log"
 
     def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"
+        return f"{self.created_at:%Y-%m-%d %H:%M %Z} {self.action}"
 
 
 class CoHost(models.Model):
