@@ -25,7 +25,7 @@ from registrations.models import Attendee, Event, Registration, Status
 from .models import NotificationLog, Reminder
 from .policy import MISSING_FOR_STATUS, channels_for, in_quiet_hours, quiet_hours_end
 from .reminders import unsubscribe_headers
-from .render import render_reminder, sms_segments
+from .render import render_reminder, sms_size
 from .schedules import SCHEDULES
 from .tokens import status_url, unsubscribe_url
 
@@ -160,8 +160,7 @@ def reminder_preview(request, admin_site):
             "rendered": rendered,
             "channels": channels_for(registration),
             "headers": unsubscribe_headers(unsub),
-            "sms_length": len(rendered.sms),
-            "sms_segments": sms_segments(rendered.sms),
+            "sms_size": sms_size(rendered.sms),
             "quiet_now": in_quiet_hours(event, now),
             "quiet_until": quiet_hours_end(event, now),
         }

@@ -7,15 +7,26 @@ template cannot reach anything but the variables below:
 
     first_name, name, event_name, event_date, event_location, missing ("booking"/"payment"),
     action ("book your place"/"complete your payment"), link, status_url, unsubscribe_url,
-    reference, reminder_number, signature, seats
+    reference, reminder_number, signature, seats, seat_failed
 
 ``seats`` is set ("3") only in a payment reminder to someone whose group payment (several seats in
 one payment) failed: the default wording then asks them to choose that many seats on the payment
 page, as the "didn't go through" page does (a Payment Link's address cannot set the quantity).
+``seat_failed`` is set ("yes") only in a payment reminder to someone who booked with a seat link
+of someone else's group payment that then failed: the default wording says so, and to check with
+whoever paid for them before paying for their own place (the payer is asked to pay again).
 
 A missing value renders as "" (use ``{{ first_name|default:"there" }}``). An event template that
 does not compile or fails to render falls back to the default wording, and the problem is
 reported (``Rendered.errors``) so the admin preview shows it before anything is sent.
+
+The text message is counted as Twilio bills it (``sms_segments``): GSM-7, where € [ ] { } ^ ~ \\ |
+take two characters, or UCS-2 as soon as one character is outside GSM-7 (a Cyrillic or Greek
+name or title, most accented letters, emoji), 70 characters a segment instead of 160. Titles and
+names are shortened only as far as that saves a segment; the link is never cut. An event's own
+SMS wording longer than ``SMS_SEGMENTS_MAX`` segments is refused when the event is saved
+(``sms_wording_problem``, from ``Event.clean``), and gives way to the default wording if an
+attendee's name or link still makes it longer.
 
 The email HTML, default or the event's own (a fragment or a whole page), always leaves as a whole
 document (``html_document``): doctype, ``<html lang>``, and a ``<head>`` declaring
@@ -39,7 +50,6 @@ from .links import link_for
 from .policy import event_zone
 
 TEMPLATE_DIR = Path(__file__).parent / "templates" / "notifications" / "reminder"
-SMS_MAX = 1600  # Twilio's hard limit on a message body
 SUBJECT_MAX = 200
 
 ACTIONS = {"booking": "book your place", "payment": "complete your payment"}
@@ -91,16 +101,28 @@ SMS_PLAIN = str.maketrans(
         "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "", "\ufe0e": "", "\ufe0f": "",
     }
 )  # fmt: skip
-SMS_SEGMENTS_WANTED = 2
-_GSM7 = re.compile(r"[A-Za-z0-9 @£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ!\"#¤%&'()*+,\-./:;<=>?¡ÄÖÑÜ§¿äöñüà\n\r]*")
+# Twilio splits a text into segments past 160 GSM-7 characters (153 a segment once split) or 70
+# UCS-2 ones (67); a single character outside GSM-7 makes the whole text UCS-2
+# (../shared/INTEGRATIONS.md §5; twilio.com/docs/glossary/what-sms-character-limit).
+SMS_SEGMENTS_WANTED = 2  # what the titles and names in a text are shortened towards, when it can get there
+# At most this many segments for an event's own wording. Twilio recommends at most 320 characters
+# a text: 5 segments once a name or a title makes it UCS-2. Longer wording is refused when the
+# event is saved (``sms_wording_problem``); wording that an attendee's values make longer still is
+# replaced by the default wording, never cut (the link is at the end).
+SMS_SEGMENTS_MAX = 5
+_GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+# The extension table: GSM-7 as well, but each is sent as escape + character, so counts as two.
+_GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
 
 
 def clean_sms(text: str) -> str:
     # Non-breaking and other exotic spaces, curly quotes and dashes force UCS-2 encoding, which
     # more than halves the characters per segment; use the plain characters and collapse all
-    # whitespace to single spaces.
-    text = re.sub(r"\s+", " ", text.replace("\xa0", " ").translate(SMS_PLAIN)).strip()
-    return text[:SMS_MAX]
+    # whitespace to single spaces. Never cut here: the link is at the end of the text.
+    return re.sub(r"\s+", " ", text.replace("\xa0", " ").translate(SMS_PLAIN)).strip()
 
 
 def sms_value(value: str) -> str:
@@ -122,15 +144,46 @@ def shorten(value: str, limit: int) -> str:
 
 
 def is_gsm7(text: str) -> bool:
-    return bool(_GSM7.fullmatch(text))
+    return all(ch in _GSM7_BASIC or ch in _GSM7_EXTENSION for ch in text)
+
+
+def non_gsm7(text: str) -> list[str]:
+    """The characters of ``text`` that make it UCS-2, each once, in order."""
+    return list(dict.fromkeys(ch for ch in text if ch not in _GSM7_BASIC and ch not in _GSM7_EXTENSION))
+
+
+def sms_encoding(text: str) -> str:
+    return "GSM-7" if is_gsm7(text) else "UCS-2"
+
+
+def _sms_units(text: str, gsm7: bool) -> list[int]:
+    """The size of each character as sent: GSM-7 septets (an extension character is two) or
+    UTF-16 code units (an emoji beyond the Basic Multilingual Plane is two)."""
+    if gsm7:
+        return [2 if ch in _GSM7_EXTENSION else 1 for ch in text]
+    return [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+
+
+def sms_length(text: str) -> int:
+    """``text``'s length as Twilio counts it against a segment (see ``_sms_units``)."""
+    return sum(_sms_units(text, is_gsm7(text)))
 
 
 def sms_segments(text: str) -> int:
-    """How many billable segments Twilio will split ``text`` into (GSM-7 vs UCS-2)."""
-    single, multi = (160, 153) if is_gsm7(text) else (70, 67)
-    if len(text) <= single:
+    """How many billable segments Twilio will split ``text`` into: GSM-7 160 in one, 153 a
+    segment once split; UCS-2 70 and 67. A character that takes two (an escape pair, a surrogate
+    pair) is never split across two segments."""
+    gsm7 = is_gsm7(text)
+    single, multi = (160, 153) if gsm7 else (70, 67)
+    units = _sms_units(text, gsm7)
+    if sum(units) <= single:
         return 1 if text else 0
-    return -(-len(text) // multi)
+    segments, used = 1, 0
+    for size in units:
+        if used + size > multi:
+            segments, used = segments + 1, 0
+        used += size
+    return segments
 
 
 def first_name_of(name: str) -> str:
@@ -170,6 +223,12 @@ def failed_group_seats(registration) -> str:
     return str(seats) if seats else ""
 
 
+def _seat_failed(registration) -> bool:
+    from .policy import group_seat_failed
+
+    return registration.pk is not None and group_seat_failed(registration)  # the preview's sample has no facts
+
+
 def reminder_context(
     registration, missing: str, number: int = 1, *, status_url: str = "", unsubscribe_url: str = ""
 ) -> dict:
@@ -189,6 +248,7 @@ def reminder_context(
         "reminder_number": str(number),
         "signature": getattr(settings, "NOTIFICATIONS_SIGNATURE", "") or "See you soon,\nThe JLF team",
         "seats": failed_group_seats(registration) if missing == "payment" else "",
+        "seat_failed": "yes" if missing == "payment" and _seat_failed(registration) else "",
     }
 
 
@@ -255,20 +315,107 @@ def html_document(html: str, title: str) -> str:
 SMS_SHORTENED = (("event_name", 24), ("event_location", 0), ("name", 20), ("first_name", 12))
 
 
-def _render_sms(custom: str, ctx: dict, errors: list[str]) -> str:
+def _render_sms(custom: str, ctx: dict, errors: list[str], *, fallback: bool = True) -> str:
     """The text message, within ``SMS_SEGMENTS_WANTED`` segments when the wording allows: the
     event title, location and names are made plain (no emoji, curly quotes) and, when the text is
-    still too long, shortened (never the link, never the operator's own wording)."""
+    still too long, shortened (never the link, never the operator's own wording) — but only as far
+    as it saves a segment: a text in UCS-2 (a Cyrillic title, say) whose link and wording alone
+    take 4 segments keeps as much of its title as 4 segments hold. The event's own wording that
+    would still take more than ``SMS_SEGMENTS_MAX`` segments gives way to the default wording."""
     sms_ctx = {**ctx, **{key: sms_value(ctx.get(key, "")) for key, _ in SMS_SHORTENED}}
     first_errors: list[str] = []
     sms = clean_sms(_render_with_fallback("SMS text", custom, "sms.txt", sms_ctx, False, first_errors))
     errors.extend(first_errors)
+
+    def render(values: dict) -> str:
+        return clean_sms(_render_with_fallback("SMS text", custom, "sms.txt", values, False, []))
+
+    wanted = SMS_SEGMENTS_WANTED
+    if sms_segments(sms) > wanted:  # shorten no further than the values at their shortest would
+        shortest = {**sms_ctx, **{key: shorten(sms_ctx[key], floor) if floor else "" for key, floor in SMS_SHORTENED}}
+        wanted = max(wanted, sms_segments(render(shortest)))
     for key, floor in SMS_SHORTENED:
-        while sms_segments(sms) > SMS_SEGMENTS_WANTED and len(sms_ctx[key]) > floor:
-            limit = max(floor, len(sms_ctx[key]) - max(sms_segments(sms) - SMS_SEGMENTS_WANTED, 1) * 20)
+        while sms_segments(sms) > wanted and len(sms_ctx[key]) > floor:
+            limit = max(floor, len(sms_ctx[key]) - max(sms_segments(sms) - wanted, 1) * 20)
             sms_ctx[key] = shorten(sms_ctx[key], limit) if limit else ""
-            sms = clean_sms(_render_with_fallback("SMS text", custom, "sms.txt", sms_ctx, False, []))
+            sms = render(sms_ctx)
+    if fallback and custom and custom.strip() and not first_errors and sms_segments(sms) > SMS_SEGMENTS_MAX:
+        errors.append(f"SMS text: the wording {sms_too_long(sms)} (the default wording was used)")
+        return _render_sms("", ctx, [])
     return sms
+
+
+def sms_size(text: str) -> str:
+    """What a text costs, in an operator's words: "2 SMS segments (233 characters in GSM-7)", or
+    "4 SMS segments (256 characters in UCS-2, 70 a segment instead of 160, because of 'В', 'е', 'с'…)"."""
+    segments = sms_segments(text)
+    size = (
+        f"{segments} SMS segment{'s' if segments != 1 else ''} ({sms_length(text)} characters in {sms_encoding(text)}"
+    )
+    odd = non_gsm7(text)
+    if odd:
+        shown = ", ".join(f"'{ch}'" for ch in odd[:3]) + ("…" if len(odd) > 3 else "")
+        size += f", 70 a segment instead of 160, because of {shown}"
+    return size + ")"
+
+
+def sms_too_long(text: str) -> str:
+    return f"would be sent as {sms_size(text)}; at most {SMS_SEGMENTS_MAX} are allowed"
+
+
+# Who the event's own SMS wording is tried on before it is saved: a name in GSM-7, and one in an
+# alphabet outside it (which makes the whole text UCS-2, and the prefilled booking link longer).
+SAMPLE_NAMES = (("River Stone", ""), ("Анна Орлова", "Cyrillic"))
+
+
+def sms_wording_problem(event) -> str:
+    """Why ``event.sms_text_template`` cannot be saved, in an operator's words ("" when it can):
+    rendered as it would be sent (this event's title and links, a status link, both reminder
+    kinds, a group of 10 seats), it takes more than ``SMS_SEGMENTS_MAX`` segments — for a plain
+    name, or for a name in Cyrillic. Wording that does not compile is left to the preview, which
+    shows the template error."""
+    custom = event.sms_text_template or ""
+    if not custom.strip():
+        return ""
+    from registrations.models import Attendee, Registration, Status
+
+    from .links import booking_link
+    from .tokens import status_url, unsubscribe_url
+
+    largest = {}
+    for name, alphabet in SAMPLE_NAMES:
+        attendee = Attendee(name=name, email="river.stone@example.org", phone="+14155550123")
+        registration = Registration(event=event, attendee=attendee, reference="R" + "A" * 16, status=Status.PAID_ONLY)
+        for missing in ("booking", "payment"):
+            # A sample: nothing is looked up for it (an event not saved yet has no mappings either).
+            ctx = reminder_context(
+                registration, "payment", status_url=status_url(999999), unsubscribe_url=unsubscribe_url(999999)
+            )
+            ctx.update(missing=missing, action=ACTIONS[missing], seats="10" if missing == "payment" else "")
+            if missing == "booking":
+                ctx["link"] = link_for(registration, missing) if event.pk else booking_link(registration)
+            errors: list[str] = []
+            sms = _render_sms(custom, ctx, errors, fallback=False)
+            if errors:
+                return ""
+            if sms_segments(sms) > sms_segments(largest.get(alphabet, "")):
+                largest[alphabet] = sms
+    plain, other = largest[""], largest["Cyrillic"]
+    advice = " Shorten it, or leave it blank for the default wording."
+    if sms_segments(plain) > SMS_SEGMENTS_MAX:
+        return f"This text message {sms_too_long(plain)}.{advice}"
+    if sms_segments(other) > SMS_SEGMENTS_MAX:
+        if re.search(r"{{\s*link\b", custom):
+            advice += (
+                " ({{ link }} carries the attendee's name, several times longer in a link when it is not in"
+                " Latin letters; {{ status_url }} stays short.)"
+            )
+        return (
+            f"To an attendee whose name is written in Cyrillic (or any alphabet outside GSM-7, such as Greek) "
+            f"this text message {sms_too_long(other)}; {sms_segments(plain)} for a name like "
+            f"{SAMPLE_NAMES[0][0]}.{advice}"
+        )
+    return ""
 
 
 def render_reminder(

@@ -127,6 +127,11 @@ class Event(models.Model):
                 "A paid event's price must be more than 0: leave it empty if it varies, "
                 "or make the event donation-based."
             )
+        from notifications.render import sms_wording_problem  # here: notifications imports this module
+
+        sms_problem = sms_wording_problem(self)
+        if sms_problem:
+            errors["sms_text_template"] = sms_problem
         if errors:
             raise ValidationError(errors)
 

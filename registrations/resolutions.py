@@ -296,6 +296,7 @@ def _move_other_registrations(
             obj=reg,
             before={"attendee": gone.email},
             after={"attendee": survivor.email, "reason": reason},
+            message=f"Moved from {gone.email} to {survivor.email} (one person, merged at {merged.event}): {reason}",
         )
     return twice
 

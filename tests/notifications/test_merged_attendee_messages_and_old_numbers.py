@@ -197,3 +197,13 @@ def test_the_operator_sees_in_the_timeline_which_registration_and_address_were_m
     merged = [e for e in registration_timeline(keep) if e.title == "Merged with another registration"]
     assert len(merged) == 1
     assert home_ref in merged[0].detail and HOME in merged[0].detail and keep.reference in merged[0].detail
+
+
+def test_a_registration_moved_by_the_merge_says_in_its_timeline_from_whom_to_whom(river):
+    spring, _summer, summer_reg, _queued = river
+
+    _merge(spring, WORK, HOME)
+
+    moved = [e for e in registration_timeline(summer_reg) if e.title == "Attendee merged with another (same person)"]
+    assert len(moved) == 1
+    assert HOME in moved[0].detail and WORK in moved[0].detail, moved[0]
