@@ -57,3 +57,25 @@ def test_a_friend_whose_group_debit_failed_learns_that_before_being_asked_to_pay
     assert "Complete my payment" in status  # they may still pay for their own place
     assert "group payment that covered your place didn" in status
     assert "check with the person who paid for you" in status
+
+
+def test_the_payment_reminder_to_a_friend_whose_group_debit_failed_says_it_was_the_group_payment(
+    client, fake_stripe, fake_acuity, event
+):
+    import html
+    import re
+
+    from notifications.render import render_reminder
+
+    debit, appt, friend = _friend_on_a_clearing_group_debit(client, fake_stripe, fake_acuity)
+    client.get("/r/booked/", {"appointment": appt["id"], "event": "spring-retreat"})
+    apply_payment(session_to_signal(debit, event_type="checkout.session.async_payment_failed", raw_ref="evt_fail"))
+
+    out = render_reminder(friend.get(), "payment", status_url="https://x/s", unsubscribe_url="https://x/u")
+
+    assert out.errors == []
+    for text in (out.text, html.unescape(re.sub(r"<[^>]+>", "", out.html))):
+        text = re.sub(r"\s+", " ", text)
+        assert "group payment that covered your place didn't go through" in text
+        assert "check with the person who paid for you" in text
+        assert "buy.stripe.com" in out.text  # they may still pay for their own place
