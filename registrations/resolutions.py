@@ -163,6 +163,8 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
         NotificationLog.objects.filter(attendee=other_attendee).update(attendee=survivor)
         other_attendee.delete()
     stops = {"email_opt_out": "email", "sms_opt_out": "text messages"}
+    merged_who = ", ".join(x for x in (before["merged_email"], before["merged_phone"]) if x)
+    kept_who = ", ".join(x for x in (survivor.email, survivor.phone) if x)
     audit(
         "registration.merged",
         actor=actor,
@@ -171,7 +173,7 @@ def merge_registrations(keep: Registration, other: Registration, actor: Actor, r
         before=before,
         after={"registration": keep.reference, "reason": reason, **({"opt_outs_carried": carried} if carried else {})},
         # What the operator reads in the timeline: which registration and address went where.
-        message=f"{before['merged']} ({before['merged_email']}) merged into {keep.reference} ({survivor.email}): "
+        message=f"{before['merged']} ({merged_who}) merged into {keep.reference} ({kept_who}): "
         f"{reason}" + (f". Stops carried over: {', '.join(stops[f] for f in carried)}" if carried else ""),
     )
     # The payer's failed group payment and their new payment, made under the other address, are

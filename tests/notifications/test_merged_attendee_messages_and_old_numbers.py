@@ -197,6 +197,7 @@ def test_the_operator_sees_in_the_timeline_which_registration_and_address_were_m
     merged = [e for e in registration_timeline(keep) if e.title == "Merged with another registration"]
     assert len(merged) == 1
     assert home_ref in merged[0].detail and HOME in merged[0].detail and keep.reference in merged[0].detail
+    assert HOME_PHONE in merged[0].detail  # the old number that still names River
 
 
 def test_a_registration_moved_by_the_merge_says_in_its_timeline_from_whom_to_whom(river):
@@ -207,3 +208,13 @@ def test_a_registration_moved_by_the_merge_says_in_its_timeline_from_whom_to_who
     moved = [e for e in registration_timeline(summer_reg) if e.title == "Attendee merged with another (same person)"]
     assert len(moved) == 1
     assert HOME in moved[0].detail and WORK in moved[0].detail, moved[0]
+
+
+def test_after_two_merges_a_booking_from_the_home_address_lands_on_the_last_attendee(merged_twice):
+    new = merged_twice
+    autumn = _event("autumn", "plink_autumn", "333")
+
+    apply_booking(booked(6, f"river@gym.example, {HOME}", phone=HOME_PHONE, atype="333"))
+
+    assert Registration.objects.get(event=autumn).attendee_id == new.pk
+    assert set(Attendee.objects.values_list("email", flat=True)) == {NEW}
