@@ -50,11 +50,33 @@
       if (amount.value === "0") { amount.value = ""; }
     }
   }
+  // Group seats: while the payer takes a seat, the last seat row is not needed. Hidden (the
+  // stylesheet already hides it) and disabled, so what was typed in it is not sent.
+  function syncSeats(form) {
+    var payer = form.querySelector("input[name=payer_takes_seat]");
+    var spare = form.querySelector(".seat-row-spare");
+    if (!payer || !spare) { return; }
+    spare.hidden = payer.checked;
+    spare.querySelectorAll("input, select, textarea").forEach(function (field) {
+      field.disabled = payer.checked;
+    });
+  }
+  function syncSeatForms(root) {
+    if (!root || !root.querySelectorAll) { return; }
+    if (root.matches && root.matches("form.seats-form")) { syncSeats(root); }
+    root.querySelectorAll("form.seats-form").forEach(syncSeats);
+  }
+
   document.addEventListener("change", function (evt) {
     var form = evt.target.closest && evt.target.closest("form.walk-in-form");
     if (form && evt.target.name === "method") { syncAmount(form); }
+    var seats = evt.target.closest && evt.target.closest("form.seats-form");
+    if (seats && evt.target.name === "payer_takes_seat") { syncSeats(seats); }
   });
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form.walk-in-form").forEach(syncAmount);
+    syncSeatForms(document);
   });
+  // A seat form swapped in by htmx (the "Assign seats…" button, or the form back with an error).
+  document.addEventListener("htmx:load", function (evt) { syncSeatForms(evt.detail && evt.detail.elt); });
 })();

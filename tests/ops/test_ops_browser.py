@@ -284,7 +284,11 @@ def test_the_seat_rows_of_a_group_payment_are_numbered(browser, live_server, wor
     phone.goto(f"{live_server.url}/ops/queue/?kind=group_payment")
     phone.click('.card :is(button, a):has-text("Assign 3 seats")')
     phone.wait_for_selector("form.seats-form")
-    labels = [text.strip() for text in phone.locator(".seat-row .seat-n").all_inner_texts()]
+    # The payer takes seat 1 (ticked by default): the rows are the other two seats.
+    labels = [text.strip() for text in phone.locator(".seat-row:visible .seat-n").all_inner_texts()]
+    assert labels == ["Seat 2", "Seat 3"]
+    phone.uncheck("input[name=payer_takes_seat]")
+    labels = [text.strip() for text in phone.locator(".seat-row:visible .seat-n").all_inner_texts()]
     assert labels == ["Seat 1", "Seat 2", "Seat 3"]
     assert all(phone.locator(".seat-row .seat-n").nth(i).is_visible() for i in range(3))
     context.close()
