@@ -13,7 +13,10 @@ the home attendee is deleted. River is one person with two numbers.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from notifications import webhooks
 from notifications.delivery import create_message, deliver
@@ -218,3 +221,18 @@ def test_after_two_merges_a_booking_from_the_home_address_lands_on_the_last_atte
 
     assert Registration.objects.get(event=autumn).attendee_id == new.pk
     assert set(Attendee.objects.values_list("email", flat=True)) == {NEW}
+
+
+def test_a_reminder_being_sent_at_the_moment_of_the_merge_is_left_to_its_worker(river):
+    """A worker holds the lease and is talking to Twilio: the merge does not mark it suppressed
+    under it (its "sent" would then be lost); it only loses its registration, as before."""
+    spring, *_ = river
+    home_spring = Registration.objects.get(event=spring, attendee__email=HOME)
+    sending, _ = create_message(channel="sms", kind="reminder_payment", recipient=HOME_PHONE, registration=home_spring)
+    NotificationLog.objects.filter(pk=sending.pk).update(attempts=1, locked_until=timezone.now() + timedelta(minutes=2))
+
+    _merge(spring, WORK, HOME)
+
+    sending.refresh_from_db()
+    assert sending.status == NotificationLog.Status.QUEUED and sending.registration_id is None
+    assert sending.attendee_id == Attendee.objects.get(email=WORK).pk
