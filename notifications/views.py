@@ -17,7 +17,7 @@ import logging
 import resend
 from django.conf import settings
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -184,18 +184,28 @@ def unsubscribe(request, token: str):
     if not attendees:
         return _invalid(request)
     shown = attendees[0]
+    already = all(a.email_opt_out for a in attendees)
     if request.method == "POST":
         for attendee in attendees:
             opt_out(attendee.pk, "email", via="unsubscribe-link")
             if request.POST.get("sms") == "1":
                 opt_out(attendee.pk, "sms", via="unsubscribe-link")
+        if request.POST.get("page") == "1":
+            # Our own form: post/redirect/get, so reloading the confirmation, or going back and
+            # forward again, does not resend the form. A mail provider's one-click POST (RFC 8058)
+            # gets the page itself, with no redirect to follow.
+            response = redirect(f"{request.path}?done=1")
+            response.status_code = 303
+            return response
+        return render(request, "notifications/pages/unsubscribed.html", {"email": _masked(shown.email)})
+    if already and request.GET.get("done") == "1":
         return render(request, "notifications/pages/unsubscribed.html", {"email": _masked(shown.email)})
     return render(
         request,
         "notifications/pages/unsubscribe.html",
         {
             "email": _masked(shown.email),
-            "already": all(a.email_opt_out for a in attendees),
+            "already": already,
             "offer_sms": any(a.phone and not a.sms_opt_out for a in attendees),
         },
     )

@@ -157,3 +157,26 @@ def test_at_320_px_the_tick_and_cross_marks_stay_round_beside_a_line_that_wraps(
         box = mark.bounding_box()
         assert abs(box["width"] - box["height"]) < 1, box  # a circle, not squeezed into an oval
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
+
+
+def test_after_unsubscribing_reload_and_back_then_forward_do_not_resend_the_form(page, live_server, one_sided):
+    """The confirmation is reached by a redirect (post/redirect/get): reloading it, or going back
+    and forward again, shows it again, with no "Confirm form resubmission" and no second POST."""
+    reg = one_sided(Status.PAID_ONLY)
+    url = f"{live_server.url}/n/unsubscribe/{unsubscribe_token(reg.attendee_id)}/"
+    posts = []
+    page.on("request", lambda req: posts.append(req.url) if req.method == "POST" else None)
+    page.set_viewport_size(PHONE)
+    page.goto(url)
+    page.get_by_role("button", name="Unsubscribe").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="You're unsubscribed").is_visible()
+
+    page.reload()
+    assert page.get_by_role("heading", name="You're unsubscribed").is_visible()
+    page.go_back()
+    page.go_forward()  # raised net::ERR_CACHE_MISS on a page that was the answer to a POST
+    assert page.get_by_role("heading", name="You're unsubscribed").is_visible()
+    assert len(posts) == 1
+    reg.attendee.refresh_from_db()
+    assert reg.attendee.email_opt_out
