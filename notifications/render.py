@@ -262,7 +262,7 @@ def _with_unsubscribe(text: str, html: str, url: str) -> tuple[str, str]:
         text = f"{text.rstrip()}\n\n--\nDon't want these reminders? Unsubscribe: {url}\n"
     if html.strip() and escape(url) not in html and url not in html:
         footer = (
-            '<p style="margin:16px 0 0 0;font-size:12px;color:#777;">Don\'t want these reminders? '
+            '<p style="margin:16px 0 0 0;font-size:12px;color:#666;">Don\'t want these reminders? '
             f'<a href="{escape(url)}">Unsubscribe</a>.</p>'
         )
         at = html.lower().rfind("</body>")

@@ -180,3 +180,43 @@ def test_after_unsubscribing_reload_and_back_then_forward_do_not_resend_the_form
     assert len(posts) == 1
     reg.attendee.refresh_from_db()
     assert reg.attendee.email_opt_out
+
+
+CONTRAST_JS = """() => {
+  const lum = (rgb) => {
+    const [r, g, b] = rgb.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number).map((v) => {
+      v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const bg = getComputedStyle(el).backgroundColor;
+      if (bg && bg !== "rgba(0, 0, 0, 0)" && bg !== "transparent") return bg;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  const low = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    const a = lum(getComputedStyle(el).color), b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) low.push(`${el.textContent.trim().slice(0, 40)}: ${ratio.toFixed(2)}`);
+  }
+  return low;
+}"""
+
+
+def test_every_line_of_the_reminder_email_is_readable_against_its_background(page, one_sided):
+    """WCAG AA: at least 4.5:1 for text, the small "Unsubscribe" footer included."""
+    from notifications.render import render_reminder
+
+    reg = one_sided(Status.BOOKED_ONLY)
+    for own_wording in ("", "<p>Hi {{ first_name }}, <a href='{{ link }}'>pay here</a>.</p>"):
+        reg.event.email_html_template = own_wording  # without {{ unsubscribe_url }}: our footer is added
+        out = render_reminder(reg, "payment", status_url="https://x.example/s", unsubscribe_url="https://x.example/u")
+        page.set_viewport_size(PHONE)
+        page.set_content(out.html)
+        assert page.get_by_role("link", name="Unsubscribe").is_visible()
+        assert page.evaluate(CONTRAST_JS) == []
