@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from twilio.request_validator import RequestValidator
 
-from registrations.models import Registration, Status
+from registrations.models import Payment, Registration, Status
 
 from . import webhooks
 from .links import link_for
@@ -215,6 +215,11 @@ def _paid(registration) -> bool:
     return any(p.is_paid and not p.fully_refunded for p in registration.payments.all())
 
 
+def _only_seats(registration) -> bool:
+    methods = {p.method for p in registration.payments.all()}
+    return methods == {Payment.Method.GROUP_SEAT}
+
+
 @never_cache
 @require_http_methods(["GET"])
 def status_page(request, token: str):
@@ -260,6 +265,8 @@ def status_page(request, token: str):
         "seat_failed": next_step == "payment" and group_seat_failed(registration),
         "event_started": event.has_started,
         "refunded": registration.status == Status.REFUNDED,
+        # Refunded only as a seat of someone else's group payment: they paid nothing themselves.
+        "refunded_seat": registration.status == Status.REFUNDED and _only_seats(registration),
         "cancelled": registration.status == Status.CANCELLED,
         "in_review": registration.status == Status.NEEDS_REVIEW,
         "complete": registration.status == Status.COMPLETE,
