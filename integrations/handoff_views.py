@@ -41,7 +41,7 @@ from registrations import ratelimit
 from registrations.audit import Actor
 from registrations.clearing import still_clearing
 from registrations.detection import sides
-from registrations.models import Event, Payment, Registration, Source
+from registrations.models import Event, Payment, Registration, SeatReference, Source
 from registrations.seats import issue_seat_references
 from registrations.services import apply_booking, apply_payment, resolve_event
 
@@ -370,7 +370,17 @@ def _fetch_appointment(appointment_id: str) -> dict:
     return appt
 
 
-def _after_booking(request, reg: Registration):
+def _seat_link_taken(booking, reg: Registration) -> bool:
+    """``booking`` was made with the link of a group payment's seat that someone else had already
+    taken (one link, two people): it covers nothing for ``reg``."""
+    reference = getattr(booking, "intake_reference", "") or ""
+    if not reference:
+        return False
+    seat = SeatReference.objects.filter(reference=reference, payment__event_id=reg.event_id).first()
+    return seat is not None and seat.registration_id not in (None, reg.pk)
+
+
+def _after_booking(request, reg: Registration, booking=None):
     event = reg.event
     paid, _booked = sides(reg)
     # Booked once the event is under way (Acuity still takes the booking): nothing left to pay
@@ -393,6 +403,9 @@ def _after_booking(request, reg: Registration):
     if started:
         return _all_set(request, reg, started=True)
     link = payment_link(reg)
+    if _seat_link_taken(booking, reg):
+        # Not a silent redirect to the payment page: they thought someone had paid for them.
+        return _page(request, "seat_taken.html", {"event": event, "step": "booked", "payment_link": link})
     if not link:
         return _all_set(request, reg, missing_link="payment")
     return _go(link)
@@ -422,7 +435,7 @@ def booked(request):
         _fetch_appointment,
         lambda appt: appointment_to_signal(appt, raw_ref="handoff"),
         apply_booking,
-        lambda request, reg, result: _after_booking(request, reg),
+        lambda request, reg, result: _after_booking(request, reg, result.fact),
     )
 
 
