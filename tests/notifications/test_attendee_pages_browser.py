@@ -220,3 +220,19 @@ def test_every_line_of_the_reminder_email_is_readable_against_its_background(pag
         page.set_content(out.html)
         assert page.get_by_role("link", name="Unsubscribe").is_visible()
         assert page.evaluate(CONTRAST_JS) == []
+
+
+def test_a_reminder_email_with_a_very_long_name_and_event_title_fits_a_320_px_phone(page, one_sided, event):
+    from notifications.render import render_reminder
+
+    event.name = "Waldbaden-und-Schweigeretreat-Wochenende-im-Just-Love-Forest"
+    event.save()
+    reg = one_sided(Status.BOOKED_ONLY, name="Wolfeschlegelsteinhausenbergerdorff-Montgomery Stone")
+    out = render_reminder(reg, "payment", status_url="https://x.example/s", unsubscribe_url="https://x.example/u")
+    page.set_viewport_size({"width": 320, "height": 700})
+    page.set_content(out.html)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "attendee-reminder-email-320-long-names.png"), full_page=True)
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    assert page.get_by_role("link", name="Complete my payment").is_visible()
