@@ -65,3 +65,13 @@ def test_failed_group_debit_after_the_start_still_offers_no_paying_again(client,
 
     assert "places can no longer be paid for online" in body
     assert "Try paying again" not in body and "buy.stripe.com" not in body
+
+
+def test_failed_debit_for_two_seats_says_both_seats_not_all_2_seats(client, fake_stripe, fake_acuity, event):
+    debit = _failed_group_debit(client, fake_stripe, seats=2)
+
+    body = _page(client, debit)
+
+    assert "all 2 seats" not in body
+    assert "help you pay for both seats" in body
+    assert "choose 2 seats" in body
