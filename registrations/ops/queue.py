@@ -52,6 +52,7 @@ from ..resolutions import (
 from ..seats import parse_seat_key
 from ..services import apply_payment
 from ..signals import PaymentSignal
+from ..templatetags.ops_format import card_text
 from .access import staff_required
 from .context import open_queue_count, ops_context
 from .forms import NOTE_MAX, GroupSeatsForm, MapEventForm, NoteForm, RefundForm, booked_unpaid_registrations
@@ -270,6 +271,7 @@ def _card_template(request) -> str:
 
 
 def _resolved(request, item: ReviewItem, message: str):
+    message = card_text(message)  # money and days as the card's facts give them ("$120.00")
     if not request.htmx:
         messages.success(request, message)
         return redirect(_next_url(request, closed=True))
@@ -291,6 +293,7 @@ def _already(request, item: ReviewItem | None, message: str = ""):
                 f"Already resolved ({(item.resolution or item.state).replace('_', ' ')}) by {who} {when}. "
                 "Nothing was changed."
             )
+    message = card_text(message)
     if not request.htmx:
         messages.info(request, message)
         return redirect(_next_url(request, closed=True))
@@ -299,6 +302,7 @@ def _already(request, item: ReviewItem | None, message: str = ""):
 
 
 def _card_error(request, item: ReviewItem, error: str, **extra):
+    error = card_text(error)  # e.g. check_refund's "At most 120.00 USD is left" as "$120.00"
     if not request.htmx:
         messages.error(request, error)
         return redirect(_next_url(request))

@@ -29,8 +29,11 @@ def _card(client, item, kind) -> tuple[str, str]:
     card = re.search(rf'id="item-{item.pk}".*?</article>', page, re.S)[0]
     why = re.search(r'<p class="why">(.*?)</p>', card, re.S)[1]
     facts = re.search(r'<dl class="pair">(.*?)</dl>', card, re.S)
-    plain = lambda s: html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", s))).strip()  # noqa: E731
-    return plain(why), plain(facts[1]) if facts else ""
+    return _plain(why), _plain(facts[1]) if facts else ""
+
+
+def _plain(s: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", s))).strip()
 
 
 def test_a_bank_debit_card_gives_its_day_and_amount_as_its_facts_do(ops_client):
@@ -132,3 +135,41 @@ def test_a_day_in_the_text_is_read_as_the_event_day_not_moved_a_zone(ops_client)
     why, _ = _card(ops_client, item, "duplicate_payment")
 
     assert why == "Paid on 31 Dec 2026.", why
+
+
+def _refund(client, item, payment, amount, confirm, headers):
+    data = {"payment": payment.pk, "amount": amount, **({"confirm": "1"} if confirm else {})}
+    return client.post(reverse("ops:queue_action", args=[item.pk, "refund"]), data, headers=headers).content.decode()
+
+
+def test_what_a_refund_says_in_place_of_the_card_gives_the_amount_as_its_confirm_step(
+    ops_client, stripe_world, htmx_headers
+):
+    item = stripe_world.item("duplicate_payment")
+    step1 = _refund(ops_client, item, item.payment, "120.00", False, htmx_headers())
+    assert "Refund $120.00?" in step1
+
+    done = _refund(ops_client, item, item.payment, "120.00", True, htmx_headers())
+
+    assert "Refunded $120.00 to Dana Double" in done, done
+    assert "120.00 USD" not in done
+
+
+def test_a_refund_refused_on_the_card_gives_the_amount_as_the_card_does(ops_client, stripe_world, htmx_headers):
+    item = stripe_world.item("paid_cancelled")
+    payment = Payment.objects.get(registration=item.registration, method="stripe")
+
+    body = _refund(ops_client, item, payment, "120.01", False, htmx_headers())
+
+    assert "At most $120.00 is left to refund on this payment (you asked for $120.01)" in body, body
+
+
+def test_already_resolved_gives_the_day_as_the_page_does(ops_client, world, htmx_headers):
+    item = world.items[ReviewItem.Kind.DISPUTE]
+    act = reverse("ops:queue_action", args=[item.pk, "acknowledge"])
+    ops_client.post(act, {"note": "evidence sent"}, headers=htmx_headers())
+
+    again = ops_client.post(act, {"note": "evidence sent"}, headers=htmx_headers()).content.decode()
+
+    assert "Already resolved (acknowledged) by olive.operator" in again
+    assert not ISO_DAY.search(_plain(again.split("Already resolved", 1)[1].split("</p>", 1)[0])), again

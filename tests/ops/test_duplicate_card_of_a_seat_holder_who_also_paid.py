@@ -42,7 +42,7 @@ def test_a_seat_holder_who_also_paid_is_refunded_their_own_payment_from_the_dupl
 
     refund_post(ops_client, item, own, "120.00", False, htmx_headers())
     done = refund_post(ops_client, item, own, "120.00", True, htmx_headers()).content.decode()
-    assert "Refunded 120.00 USD to Sam Guest" in done
+    assert "Refunded $120.00 to Sam Guest" in done
     own.refresh_from_db()
     assert own.amount_refunded == PRICE
     assert Registration.objects.get(attendee__email="sam.guest@example.org").status == Status.COMPLETE  # his seat

@@ -100,14 +100,14 @@ def test_an_operator_works_through_the_ops_pages(page, live_server, stripe_world
     assert "Refund $120.00?" in page.inner_text(card)
     shot(page, "4-queue-refund-confirm")
     page.click(f'{card} :is(button, a):has-text("Confirm refund of $120.00")')
-    resolve(page, card, "Refunded 120.00 USD", 3)
+    resolve(page, card, "Refunded $120.00", 3)
 
     card = f"#item-{items['paid_cancelled']}"
     page.fill(f"{card} input[name=amount]", "50")
     page.click(f'{card} :is(button, a):has-text("Refund…")')
     page.wait_for_selector(f"{card} .confirm")
     page.click(f'{card} :is(button, a):has-text("Confirm refund of $50.00")')
-    resolve(page, card, "Refunded 50.00 USD", 2)
+    resolve(page, card, "Refunded $50.00", 2)
 
     card = f"#item-{items['dispute']}"
     page.fill(f"{card} textarea[name=note]", "Evidence sent in the Stripe dashboard")

@@ -30,7 +30,7 @@ def test_refunding_a_duplicate_shows_the_amount_then_refunds_once(ops_client, st
     assert fake_stripe.refunds == {}  # nothing sent yet
 
     done = refund_post(ops_client, item, payment, "120.00", True, htmx_headers()).content.decode()
-    assert "Refunded 120.00 USD to Dana Double" in done
+    assert "Refunded $120.00 to Dana Double" in done
     assert len(fake_stripe.refunds) == 1
     (refund,) = fake_stripe.refunds.values()
     assert refund["amount"] == 12000 and refund["payment_intent"] == payment.payment_intent_id
@@ -96,7 +96,7 @@ def test_a_partial_refund_of_a_cancelled_payment(ops_client, stripe_world, fake_
     page = ops_client.get(reverse("ops:queue")).content.decode()
     assert 'name="amount" inputmode="decimal" value="120.00"' in page
     body = refund_post(ops_client, item, payment, "50", True, htmx_headers()).content.decode()
-    assert "Refunded 50.00 USD" in body
+    assert "Refunded $50.00" in body
     payment.refresh_from_db()
     assert payment.amount_refunded == 5000
     reg = item.registration
@@ -108,7 +108,7 @@ def test_a_full_refund_of_a_cancelled_payment_ends_refunded(ops_client, stripe_w
     item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
     payment = Payment.objects.get(registration=item.registration, method="stripe")
     body = refund_post(ops_client, item, payment, "120", True, htmx_headers()).content.decode()
-    assert "Refunded 120.00 USD" in body
+    assert "Refunded $120.00" in body
     item.refresh_from_db()
     # The refund fact auto-closed the condition; the operator's resolution replaces it.
     assert (item.state, item.resolution) == ("resolved", "refunded")
@@ -122,7 +122,7 @@ def test_refunding_more_than_what_is_left_is_refused_before_stripe_is_called(
     item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
     payment = Payment.objects.get(registration=item.registration, method="stripe")
     body = refund_post(ops_client, item, payment, "120.01", False, htmx_headers()).content.decode()
-    assert "At most 120.00 USD is left to refund" in body
+    assert "At most $120.00 is left to refund" in body
     for bad, message in (("0", "more than zero"), ("abc", "Type an amount like 120"), ("-5", "cannot be negative")):
         body = refund_post(ops_client, item, payment, bad, True, htmx_headers()).content.decode()
         assert message in body, bad
@@ -248,7 +248,7 @@ def test_a_duplicate_card_can_refund_the_first_payment_instead_of_the_second(
     assert "Refund the second payment ($120.00)…" in page and "Refund the first payment ($120.00)…" in page
 
     done = refund_post(ops_client, item, first, "120.00", True, htmx_headers()).content.decode()
-    assert "Refunded 120.00 USD to Dana Double" in done
+    assert "Refunded $120.00 to Dana Double" in done
     (refund,) = fake_stripe.refunds.values()
     assert refund["payment_intent"] == first.payment_intent_id
     first.refresh_from_db()
@@ -316,7 +316,7 @@ def test_retrying_a_refund_with_another_amount_after_a_lost_answer_records_the_r
     monkeypatch.setattr(queue_views, "create_refund", real_create_refund)
 
     body = refund_post(ops_client, item, payment, "60", True, htmx_headers()).content.decode()
-    assert "50.00 USD" in body and "60.00 USD" in body and "was not refunded" in body
+    assert "$50.00" in body and "$60.00" in body and "was not refunded" in body
     assert [r["amount"] for r in fake_stripe.refunds.values()] == [5000]
     payment.refresh_from_db()
     assert payment.amount_refunded == 5000

@@ -149,7 +149,7 @@ def test_a_usd_event_still_counts_cents(ops_client, fake_stripe, htmx_headers):
     page = ops_client.get(reverse("ops:queue")).content.decode()
     assert "$120.00" in page and 'name="amount" value="120.00"' in page
     done = refund_post(ops_client, item, item.payment, "120.00", True, htmx_headers()).content.decode()
-    assert "Refunded 120.00 USD" in done
+    assert "Refunded $120.00" in done
     (refund,) = fake_stripe.refunds.values()
     assert refund["amount"] == 12000
     response = ops_client.get(reverse("ops:export", args=[usd.slug, "csv"]))
