@@ -184,6 +184,8 @@ def unsubscribe(request, token: str):
     if not attendees:
         return _invalid(request)
     shown = attendees[0]
+    # Personal data removed since (the link never expires): no placeholder address on the page.
+    email = "" if shown.anonymised_at else _masked(shown.email)
     already = all(a.email_opt_out for a in attendees)
     if request.method == "POST":
         for attendee in attendees:
@@ -197,14 +199,14 @@ def unsubscribe(request, token: str):
             response = redirect(f"{request.path}?done=1")
             response.status_code = 303
             return response
-        return render(request, "notifications/pages/unsubscribed.html", {"email": _masked(shown.email)})
+        return render(request, "notifications/pages/unsubscribed.html", {"email": email})
     if already and request.GET.get("done") == "1":
-        return render(request, "notifications/pages/unsubscribed.html", {"email": _masked(shown.email)})
+        return render(request, "notifications/pages/unsubscribed.html", {"email": email})
     return render(
         request,
         "notifications/pages/unsubscribe.html",
         {
-            "email": _masked(shown.email),
+            "email": email,
             "already": already,
             "offer_sms": any(a.phone and not a.sms_opt_out for a in attendees),
         },
