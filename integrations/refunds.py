@@ -26,6 +26,9 @@ HTTP_TIMEOUT = 10.0
 #: Stripe's refund reasons (anything else is rejected by the API).
 REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
 
+#: Refund statuses that gave nothing back (Stripe's refund ``status``).
+FALLEN = {"failed", "canceled"}
+
 
 def create_refund(payment, amount: int, idempotency_key: str, reason: str = "", review_item: int | None = None) -> dict:
     """Refund ``amount`` (smallest currency unit) of a Stripe payment. Returns the refund as a dict
@@ -58,8 +61,10 @@ def create_refund(payment, amount: int, idempotency_key: str, reason: str = "", 
 def refund_made_from(review_item: int, payments) -> dict | None:
     """The refund Stripe made from review item ``review_item`` on one of ``payments`` (found by its
     ``jlf_review_item`` metadata among the payments' refunds), as a dict, or None when Stripe lists
-    none. Raises ``ProviderError``."""
+    none. One that stands (not ``failed`` or ``canceled``) is preferred to one that does not.
+    Raises ``ProviderError``."""
     client = stripe_client(timeout=HTTP_TIMEOUT, max_network_retries=1)
+    fallen = None
     for payment in payments:
         if payment.payment_intent_id:
             params = {"payment_intent": payment.payment_intent_id, "limit": 100}
@@ -71,5 +76,7 @@ def refund_made_from(review_item: int, payments) -> dict | None:
         for refund in page.data:
             refund = refund.to_dict() if hasattr(refund, "to_dict") else dict(refund)
             if (refund.get("metadata") or {}).get("jlf_review_item") == str(review_item):
-                return refund
-    return None
+                if refund.get("status") not in FALLEN:
+                    return refund
+                fallen = fallen or refund
+    return fallen

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from integrations.clients import ProviderError
-from integrations.refunds import create_refund, refund_made_from
+from integrations.refunds import FALLEN, create_refund, refund_made_from
 
 from ..audit import Actor
 from ..clearing import explanation_at, group_payments_of_seats, keep_waiting, remind_to_pay, review_after
@@ -537,6 +537,18 @@ def _refund_key_refused(request, item, actor, payment, amount: int, keyed):
             "or payment, used the same idempotency key, and Stripe keeps that request's answer (it made no refund: "
             "Stripe lists none from this card) for 24 hours. Nothing was refunded. To refund now, refund the "
             "payment in the Stripe Dashboard instead: its webhook records the refund here.",
+        )
+    if earlier.get("status") in FALLEN:
+        # The earlier request did make a refund, but it gave nothing back: the card stays open.
+        log.warning("refund for review item %s: earlier refund %s %s", item.pk, earlier.get("id"), earlier["status"])
+        return _card_error(
+            request,
+            item,
+            f"Stripe refused the refund of {asked}: an earlier refund request from this card, with another amount "
+            f"or payment, used the same idempotency key, and Stripe keeps that request's answer for 24 hours. Its "
+            f"refund ({earlier.get('id')}) {earlier['status'].replace('canceled', 'was canceled')}. Nothing was "
+            "refunded. To refund now, refund the payment in the Stripe Dashboard instead: its webhook records the "
+            "refund here.",
         )
     by_intent = {p.payment_intent_id: p for p in candidates.values() if p.payment_intent_id}
     by_charge = {p.charge_id: p for p in candidates.values() if p.charge_id}

@@ -1,0 +1,58 @@
+"""A refund from a queue card whose answer was lost, then retried: what Stripe already did from
+the card (found by its ``jlf_review_item`` metadata) decides what the retry does and says."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from registrations.models import Payment, ReviewItem
+
+pytestmark = pytest.mark.django_db
+
+
+def refund_post(client, item, payment, amount, confirm, headers):
+    data = {"payment": payment.pk, "amount": amount}
+    if confirm:
+        data["confirm"] = "1"
+    return client.post(reverse("ops:queue_action", args=[item.pk, "refund"]), data, headers=headers)
+
+
+def lose_the_answer(monkeypatch, ops_client, item, payment, amount, htmx_headers):
+    """Confirm a refund that Stripe makes but whose answer never reaches us."""
+    from integrations.clients import ProviderError
+    from registrations.ops import queue as queue_views
+
+    real_create_refund = queue_views.create_refund
+
+    def answer_lost(*args, **kwargs):
+        real_create_refund(*args, **kwargs)
+        raise ProviderError("stripe", "Read timed out")
+
+    monkeypatch.setattr(queue_views, "create_refund", answer_lost)
+    body = refund_post(ops_client, item, payment, amount, True, htmx_headers()).content.decode()
+    assert "Stripe could not be reached" in body
+    monkeypatch.setattr(queue_views, "create_refund", real_create_refund)
+
+
+def test_a_retry_after_a_lost_answer_whose_earlier_refund_failed_does_not_close_the_card_as_refunded(
+    ops_client, stripe_world, fake_stripe, htmx_headers, monkeypatch
+):
+    """Olive's 50.00 refund is made but its answer is lost; the refund then fails at the bank
+    (Stripe lists it as ``failed``). Retrying with 60.00 is refused by Stripe (the card's key):
+    she must not read that 50.00 was refunded, and the card stays open, since nothing was given
+    back."""
+    item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
+    payment = Payment.objects.get(registration=item.registration, method="stripe")
+    lose_the_answer(monkeypatch, ops_client, item, payment, "50", htmx_headers)
+    (refund,) = fake_stripe.refunds.values()
+    refund["status"] = "failed"
+    fake_stripe.charge_for({"payment_intent": payment.payment_intent_id})["amount_refunded"] = 0
+
+    body = refund_post(ops_client, item, payment, "60", True, htmx_headers()).content.decode()
+
+    assert "already refunded" not in body and "failed" in body and "Nothing was refunded" in body
+    assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.OPEN
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 0
+    assert len(fake_stripe.refunds) == 1
