@@ -326,6 +326,10 @@ def _render_sms(custom: str, ctx: dict, errors: list[str], *, fallback: bool = T
     first_errors: list[str] = []
     sms = clean_sms(_render_with_fallback("SMS text", custom, "sms.txt", sms_ctx, False, first_errors))
     errors.extend(first_errors)
+    if fallback and custom and custom.strip() and not first_errors and not sms:
+        # A text with no words (a value it shows is empty here, or all of it sits in an {% if %}).
+        errors.append("SMS text: the wording came out empty (the default wording was used)")
+        return _render_sms("", ctx, [])
 
     def render(values: dict) -> str:
         return clean_sms(_render_with_fallback("SMS text", custom, "sms.txt", values, False, []))
@@ -398,6 +402,8 @@ def sms_wording_problem(event) -> str:
             sms = _render_sms(custom, ctx, errors, fallback=False)
             if errors:
                 return ""
+            if not sms:
+                return _empty_sms_problem(custom, ctx, missing)
             if sms_segments(sms) > sms_segments(largest.get(alphabet, "")):
                 largest[alphabet] = sms
     plain, other = largest[""], largest["Cyrillic"]
@@ -416,6 +422,18 @@ def sms_wording_problem(event) -> str:
             f"{SAMPLE_NAMES[0][0]}.{advice}"
         )
     return ""
+
+
+def _empty_sms_problem(custom: str, ctx: dict, missing: str) -> str:
+    """Why wording that renders to no text at all cannot be saved (such a text cannot be sent)."""
+    why = ""
+    if re.search(r"{{\s*link\b", custom) and not ctx.get("link"):
+        page = "Acuity scheduling link" if missing == "booking" else "Stripe Payment Link"
+        why = f" ({{{{ link }}}} is empty there: this event has no {page}; {{{{ status_url }}}} always has a link)"
+    return (
+        f"This text message would be empty in a {missing} reminder{why}. Write words that always show "
+        "(outside any {% if %}), or leave it blank for the default wording."
+    )
 
 
 def render_reminder(

@@ -205,3 +205,43 @@ def test_the_preview_says_which_character_makes_a_text_ucs2(admin_client, one_si
 
     assert "UCS-2" in html and "В" in html.split("UCS-2", 1)[1][:200], html.split("UCS-2", 1)[-1][:200]
     assert "4 SMS segments" in html
+
+
+@pytest.mark.parametrize(
+    "wording",
+    [
+        "{{ link }}",  # this event has no Payment Link: a payment reminder's link is empty
+        "{% if missing == 'refund' %}Your refund is on its way{% endif %}",
+        "{% comment %}to do{% endcomment %}",
+    ],
+)
+def test_an_sms_wording_that_comes_out_empty_is_refused_with_a_message_not_a_server_error(
+    admin_client, event, settings, wording
+):
+    from tests.domain.test_event_settings_rederive import change_event_in_admin
+
+    settings.PUBLIC_BASE_URL = BASE
+    Event.objects.filter(pk=event.pk).update(stripe_payment_link_url="")
+    event.refresh_from_db()
+
+    response = change_event_in_admin(admin_client, event, sms_text_template=wording)
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert "empty" in " ".join(form.errors.get("sms_text_template", [])), form.errors
+    event.refresh_from_db()
+    assert event.sms_text_template == ""
+
+
+def test_an_sms_wording_that_comes_out_empty_for_an_attendee_sends_the_default_wording(one_sided, event, settings):
+    """Saved before it was refused (or empty only for this reminder): a text with no words is
+    never sent; the default wording goes, and the preview says why."""
+    settings.PUBLIC_BASE_URL = BASE
+    Event.objects.filter(pk=event.pk).update(sms_text_template="{% if missing == 'refund' %}Refunded{% endif %}")
+    event.refresh_from_db()
+    reg = one_sided(Status.PAID_ONLY, name="River Stone", phone="+14155550123")
+
+    out = reminder(reg)
+
+    assert keeps_its_status_link(out.sms, reg) and out.sms.endswith("Reply STOP to opt out."), out.sms
+    assert len(out.errors) == 1 and "empty" in out.errors[0] and "default wording" in out.errors[0], out.errors
