@@ -514,6 +514,22 @@ def refund_idempotency_key(item_id: int, payment_id: int) -> str:
     return f"jlf-review-{item_id}-payment-{payment_id}-refund"
 
 
+#: ``ReviewItem.data`` key set before a card first sends a refund to Stripe (see ``note_refund_sent``).
+REFUND_SENT = "refund_sent"
+
+
+def note_refund_sent(item_id: int) -> None:
+    """Remember, before the refund request leaves, that this card sent one to Stripe. If its answer
+    is lost (a timeout, the web worker killed), Stripe may have refunded, and once the card's
+    idempotency key is 24 hours old Stripe makes a new refund under it: a later confirm asks Stripe
+    first what the card already refunded (``integrations.refunds.refund_made_from``)."""
+    with transaction.atomic():
+        item = ReviewItem.objects.select_for_update().filter(pk=item_id).first()
+        if item is not None and not (item.data or {}).get(REFUND_SENT):
+            item.data = {**(item.data or {}), REFUND_SENT: True}
+            item.save(update_fields=["data"])
+
+
 @retried
 def resolve_refunded(item_id: int, actor: Actor, *, refund_id: str, amount: int, payment: Payment) -> ReviewItem:
     """Close the item after the refund is recorded in the facts.

@@ -31,6 +31,7 @@ from ..clearing import explanation_at, group_payments_of_seats, keep_waiting, re
 from ..models import Event, Payment, ReviewItem
 from ..money import format_money
 from ..resolutions import (
+    REFUND_SENT,
     ResolutionError,
     accept_suggested_match,
     acknowledge_dispute,
@@ -43,6 +44,7 @@ from ..resolutions import (
     keep_both_registrations,
     keep_duplicate,
     map_unmatched_event,
+    note_refund_sent,
     open_duplicate_seconds,
     refund_idempotency_key,
     refundable_payments,
@@ -463,12 +465,20 @@ def do_refund(request, item, actor):
     keyed = duplicate_to_refund(item) if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT else None
     key = refund_idempotency_key(item.pk, (keyed or payment).pk)
     reason = "duplicate" if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT else "requested_by_customer"
+    if (item.data or {}).get(REFUND_SENT):
+        # An earlier request from this card may have refunded though we never heard (Stripe answers
+        # its key with a new refund once the key is 24 hours old; a refund since failed is still
+        # answered as it was first): what Stripe lists decides.
+        answered = _earlier_refund(request, item, actor, payment, amount, keyed, refused=False)
+        if answered is not None:
+            return answered
+    note_refund_sent(item.pk)
     try:
         refund = create_refund(payment, amount, key, reason=reason, review_item=item.pk)
     except ProviderError as exc:
         log.warning("refund for review item %s failed: %s", item.pk, exc)
         if exc.reused_key:
-            return _refund_key_refused(request, item, actor, payment, amount, keyed)
+            return _earlier_refund(request, item, actor, payment, amount, keyed, refused=True)
         said = str(exc).removeprefix(f"{exc.provider}: ").rstrip(".")  # "Stripe refused …: stripe: …." read twice
         if exc.permanent:
             msg = f"Stripe refused the refund: {said}. Nothing was refunded."
@@ -506,13 +516,28 @@ def _record_refund(item, actor, payment, refund: dict, amount: int):
     )
 
 
-def _refund_key_refused(request, item, actor, payment, amount: int, keyed):
-    """Stripe refused the card's idempotency key: an earlier request from this card (another amount,
-    or the other payment of a duplicate card) used it, and Stripe keeps that request's outcome. If
-    that outcome was a refund (its answer lost on the way, say), it stands: record it and close the
-    card, and say the amount typed now was not refunded. If Stripe lists no refund from this card,
-    nothing was refunded, and this card cannot refund through Stripe while Stripe keeps the key."""
+def _earlier_refund(request, item, actor, payment, amount: int, keyed, *, refused: bool):
+    """What the card's earlier refund request did, from the refunds Stripe lists for the card
+    (``jlf_review_item`` metadata). ``refused``: Stripe refused the card's idempotency key (an
+    earlier request from this card, with another amount or the other payment of a duplicate card,
+    used it, and Stripe keeps that request's outcome for 24 hours). Else: asked before sending a
+    refund again, because an earlier request from this card may have refunded unheard.
+
+    A refund that stands is recorded and the card closed, saying the amount typed now was not
+    refunded (or that no second refund was made). A refund that failed, or (refused) none at all,
+    or no answer from Stripe: the card stays open and says so. Returns None (not refused, nothing
+    found): the caller sends the refund."""
     asked = format_money(amount, payment.currency)
+    if refused:
+        why = (
+            f"Stripe refused the refund of {asked}: an earlier refund request from this card, with another amount "
+            "or payment, used the same idempotency key, and Stripe keeps that request's outcome for 24 hours."
+        )
+    else:
+        why = (
+            f"This card sent a refund request to Stripe before, so Stripe was asked what it refunded then before "
+            f"sending the refund of {asked}."
+        )
     candidates = {p.pk: p for p in (keyed, payment) if p is not None}
     if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT:
         candidates.update((p.pk, p) for p in refundable_payments(item))
@@ -520,23 +545,29 @@ def _refund_key_refused(request, item, actor, payment, amount: int, keyed):
         earlier = refund_made_from(item.pk, list(candidates.values()))
     except ProviderError as exc:
         log.warning("refund for review item %s: looking up the earlier refund failed: %s", item.pk, exc)
+        if not refused:
+            return _card_error(
+                request,
+                item,
+                f"Stripe could not be reached ({str(exc).removeprefix(f'{exc.provider}: ').rstrip('.')}). "
+                "Nothing was sent: this card sent a refund request before, and Stripe must first say what it "
+                "refunded then. Try again.",
+            )
         return _card_error(
             request,
             item,
-            f"Stripe refused the refund of {asked}: an earlier refund request from this card, with another amount "
-            "or payment, used the same idempotency key, and Stripe keeps that request's outcome. No new refund was "
-            "made. Stripe could not be asked what that earlier request did; check the payment's refunds in the "
-            "Stripe Dashboard (a refund there is recorded here by its webhook).",
+            f"{why} No new refund was made. Stripe could not be asked what that earlier request did; check the "
+            "payment's refunds in the Stripe Dashboard (a refund there is recorded here by its webhook).",
         )
     if earlier is None:
+        if not refused:
+            return None
         log.warning("refund for review item %s: Stripe lists no refund made from this card", item.pk)
         return _card_error(
             request,
             item,
-            f"Stripe refused the refund of {asked}: an earlier refund request from this card, with another amount "
-            "or payment, used the same idempotency key, and Stripe keeps that request's answer (it made no refund: "
-            "Stripe lists none from this card) for 24 hours. Nothing was refunded. To refund now, refund the "
-            "payment in the Stripe Dashboard instead: its webhook records the refund here.",
+            f"{why} It made no refund: Stripe lists none from this card. Nothing was refunded. To refund now, "
+            "refund the payment in the Stripe Dashboard instead: its webhook records the refund here.",
         )
     if earlier.get("status") in FALLEN:
         # The earlier request did make a refund, but it gave nothing back: the card stays open.
@@ -544,11 +575,9 @@ def _refund_key_refused(request, item, actor, payment, amount: int, keyed):
         return _card_error(
             request,
             item,
-            f"Stripe refused the refund of {asked}: an earlier refund request from this card, with another amount "
-            f"or payment, used the same idempotency key, and Stripe keeps that request's answer for 24 hours. Its "
-            f"refund ({earlier.get('id')}) {earlier['status'].replace('canceled', 'was canceled')}. Nothing was "
-            "refunded. To refund now, refund the payment in the Stripe Dashboard instead: its webhook records the "
-            "refund here.",
+            f"{why} Its refund ({earlier.get('id')}) {earlier['status'].replace('canceled', 'was canceled')}. "
+            "Nothing was refunded. To refund now, refund the payment in the Stripe Dashboard instead: its webhook "
+            "records the refund here.",
         )
     by_intent = {p.payment_intent_id: p for p in candidates.values() if p.payment_intent_id}
     by_charge = {p.charge_id: p for p in candidates.values() if p.charge_id}
@@ -563,6 +592,10 @@ def _refund_key_refused(request, item, actor, payment, amount: int, keyed):
     )
     _record_refund(item, actor, refunded, earlier, made)
     money = format_money(made, refunded.currency)
+    if made == amount and refunded.pk == payment.pk:
+        now = "No second refund was made."
+    else:
+        now = f"The {asked} you entered now was not refunded."
     try:
         resolve_refunded(item.pk, actor, refund_id=earlier.get("id") or "", amount=made, payment=refunded)
     except ResolutionError:
@@ -570,14 +603,13 @@ def _refund_key_refused(request, item, actor, payment, amount: int, keyed):
             request,
             item,
             f"An earlier refund of {money} from this card went through ({earlier.get('id')}); someone had already "
-            f"closed this item. The {asked} you entered now was not refunded.",
+            f"closed this item. {now}",
         )
     return _resolved(
         request,
         item,
         f"Stripe had already refunded {money} to {_who(item)} from this card ({earlier.get('id')}): an earlier "
-        f"attempt went through though its answer did not reach us. It is recorded now and the card is closed. "
-        f"The {asked} you entered now was not refunded.",
+        f"attempt went through though its answer did not reach us. It is recorded now and the card is closed. {now}",
     )
 
 
