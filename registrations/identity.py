@@ -110,11 +110,24 @@ def attendees_with_phone(phone: str) -> list[int]:
     attendee that had it was merged into (the merged-away attendee is deleted with its number,
     and the survivor keeps its own). The merge's audit row records the number, and its
     registration follows the kept one through later merges (A into B, then B into C: A's number
-    names C). Merges recorded before the number was recorded are not found this way."""
+    names C). Merges recorded before the number was recorded are not found this way.
+
+    A merge row no longer names its person once the number is someone else's: an attendee
+    created after the merge has it (numbers are given to new people), or the person's data was
+    purged (anonymised)."""
     e164 = normalise_phone(phone)
     if not e164:
         return []
-    merges = AuditLog.objects.filter(action="registration.merged", before__merged_phone=e164).exclude(registration=None)
-    ids = set(Attendee.objects.filter(phone=e164).values_list("pk", flat=True))
+    holders = Attendee.objects.filter(phone=e164)
+    given_since = holders.filter(created_at__gt=OuterRef("created_at")).exclude(
+        pk=OuterRef("registration__attendee_id")
+    )
+    merges = (
+        AuditLog.objects.filter(action="registration.merged", before__merged_phone=e164)
+        .exclude(registration=None)
+        .filter(registration__attendee__anonymised_at__isnull=True)
+        .exclude(Exists(given_since))
+    )
+    ids = set(holders.values_list("pk", flat=True))
     ids |= set(merges.values_list("registration__attendee_id", flat=True))
     return sorted(ids)

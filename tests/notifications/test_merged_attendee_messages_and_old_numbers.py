@@ -236,3 +236,37 @@ def test_a_reminder_being_sent_at_the_moment_of_the_merge_is_left_to_its_worker(
     sending.refresh_from_db()
     assert sending.status == NotificationLog.Status.QUEUED and sending.registration_id is None
     assert sending.attendee_id == Attendee.objects.get(email=WORK).pk
+
+
+def test_a_stop_from_the_home_number_after_it_was_given_to_someone_else_stops_only_them(river):
+    """Phone numbers are given to new people: River's old home number, merged away a year ago,
+    now belongs to Sam, who booked with it. Sam's STOP is Sam's; River keeps getting texts at work."""
+    spring, *_ = river
+    keep = _merge(spring, WORK, HOME)
+    AuditLog.objects.filter(action="registration.merged", registration=keep).update(
+        created_at=timezone.now() - timedelta(days=365)
+    )
+    Attendee.objects.update(created_at=timezone.now() - timedelta(days=400))  # River's attendees are older
+    apply_booking(booked(8, "sam@example.org", first="Sam", last="Other", phone=HOME_PHONE, atype="222"))
+
+    _stop_from(HOME_PHONE)
+
+    assert Attendee.objects.get(email="sam@example.org").sms_opt_out
+    assert not Attendee.objects.get(email=WORK).sms_opt_out
+
+
+def test_a_stop_from_the_home_number_leaves_alone_an_attendee_whose_personal_data_was_purged(river):
+    """After River's data is purged (anonymised: no name, address or phone), the number recorded
+    in the old merge row names nobody: a STOP from it changes nothing of theirs."""
+    spring, *_ = river
+    _merge(spring, WORK, HOME)
+    work = Attendee.objects.get(email=WORK)
+    Attendee.objects.filter(pk=work.pk).update(
+        email=f"anon-{work.pk}@invalid", name="", phone="", anonymised_at=timezone.now()
+    )
+
+    _stop_from(HOME_PHONE)
+
+    work.refresh_from_db()
+    assert not work.sms_opt_out
+    assert not AuditLog.objects.filter(action="attendee.opted_out", object_id=str(work.pk)).exists()
