@@ -7,7 +7,7 @@ template cannot reach anything but the variables below:
 
     first_name, name, event_name, event_date, event_location, missing ("booking"/"payment"),
     action ("book your place"/"complete your payment"), link, status_url, unsubscribe_url,
-    reference, reminder_number, signature, seats, seat_failed
+    reference, reminder_number, signature, seats, seat_failed, donation
 
 ``seats`` is set ("3") only in a payment reminder to someone whose group payment (several seats in
 one payment) failed: the default wording then asks them to choose that many seats on the payment
@@ -15,6 +15,8 @@ page, as the "didn't go through" page does (a Payment Link's address cannot set 
 ``seat_failed`` is set ("yes") only in a payment reminder to someone who booked with a seat link
 of someone else's group payment that then failed: the default wording says so, and to check with
 whoever paid for them before paying for their own place (the payer is asked to pay again).
+``donation`` is set ("yes") for a donation-based event: a booking reminder thanks them for their
+donation, not for "your payment".
 
 A missing value renders as "" (use ``{{ first_name|default:"there" }}``). An event template that
 does not compile or fails to render falls back to the default wording, and the problem is
@@ -249,6 +251,7 @@ def reminder_context(
         "signature": getattr(settings, "NOTIFICATIONS_SIGNATURE", "") or "See you soon,\nThe JLF team",
         "seats": failed_group_seats(registration) if missing == "payment" else "",
         "seat_failed": "yes" if missing == "payment" and _seat_failed(registration) else "",
+        "donation": "yes" if event.is_donation else "",
     }
 
 
