@@ -252,6 +252,13 @@ def _after_payment(request, payment: Payment, reg: Registration):
             "payment_link": "" if already_paid or clearing or started else payment_link(reg),
         }
         return _page(request, "failed.html", context)
+    if payment.fully_refunded:
+        # Coming back to the address later (the group page says to keep it): a refunded payment
+        # pays for nothing any more, so no thanks, no seat links and no sending on to book.
+        already_paid, _booked = sides(reg)
+        seats = payment.quantity if (payment.quantity or 1) >= 2 else None
+        context = {"event": event, "step": "refunded", "seats": seats, "paid_otherwise": already_paid}
+        return _page(request, "refunded.html", context)
     pending = payment.state != Payment.State.PAID
     if (payment.quantity or 1) >= 2:
         started = event.has_started
