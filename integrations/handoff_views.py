@@ -21,6 +21,11 @@ clearing, and a booker (donation events included) whose bank debit is still clea
 says they are paid, or that the payment is being confirmed. Paid another way covers only the
 seats that other payment was for: a failed group payment's other seats beyond those are still
 unpaid, and the page says so, with no payment link (it would count the payer's place again).
+A payment refunded in full since (its address opened again) gets "This payment was refunded": no
+thanks, seat links or booking. Someone booking with a seat link another person already used is
+told so (check with whoever sent it) with a link to pay for their own place, not sent there
+silently; a friend whose seat's group debit is still clearing reads that a group payment covers
+their place, not "your bank payment".
 No input makes these views answer 500.
 """
 
