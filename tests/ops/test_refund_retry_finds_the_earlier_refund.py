@@ -118,3 +118,43 @@ def test_a_retry_after_stripe_really_could_not_be_reached_refunds(ops_client, st
     assert "Refunded $50.00" in body
     assert [r["amount"] for r in fake_stripe.refunds.values()] == [5000]
     assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.RESOLVED
+
+
+def test_a_card_that_does_not_know_it_sent_a_refund_still_records_it_when_stripe_refuses_its_key(
+    ops_client, stripe_world, fake_stripe, htmx_headers, monkeypatch
+):
+    """A card sent its refund before cards remembered doing so (or its data was rewritten since):
+    no lookup before the retry, so Stripe refuses the key for another amount, and the refund the
+    earlier request made is found then, recorded and the card closed."""
+    from registrations.resolutions import REFUND_SENT
+
+    item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
+    payment = Payment.objects.get(registration=item.registration, method="stripe")
+    lose_the_answer(monkeypatch, ops_client, item, payment, "50", htmx_headers)
+    item.refresh_from_db()
+    item.data.pop(REFUND_SENT)
+    item.save(update_fields=["data"])
+
+    body = refund_post(ops_client, item, payment, "60", True, htmx_headers()).content.decode()
+
+    assert "$50.00" in body and "The $60.00 you entered now was not refunded" in body
+    assert [r["amount"] for r in fake_stripe.refunds.values()] == [5000]
+    assert fake_stripe.count("POST", r"^/v1/refunds$") == 2
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 5000
+    assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.RESOLVED
+
+
+def test_the_refund_a_card_made_that_stands_is_found_before_one_of_it_that_failed(stripe_world, fake_stripe):
+    """Two refunds name the card (the newer one failed, after Stripe forgot the key a day later):
+    the lookup answers with the one that gave money back."""
+    from integrations.refunds import create_refund, refund_made_from
+
+    item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
+    payment = Payment.objects.get(registration=item.registration, method="stripe")
+    stands = create_refund(payment, 5000, "key-day-1", review_item=item.pk)
+    fell = create_refund(payment, 5000, "key-day-2", review_item=item.pk)
+    fake_stripe.refunds[fell["id"]]["status"] = "failed"
+    fake_stripe.refunds[fell["id"]]["created"] = stands["created"] + 1  # listed first (newest)
+
+    assert refund_made_from(item.pk, [payment])["id"] == stands["id"]
