@@ -350,7 +350,8 @@ def detect_review_items(
                 data={"first_payment": earlier.pk},
             )
             if (item.data or {}).get("rule") == CLEARED_LATE:  # a late-debit card this rule holds now
-                item.data = {"first_payment": earlier.pk}
+                # Only the rule changes: other marks (a refund sent from the card) stay.
+                item.data = {k: v for k, v in item.data.items() if k != "rule"} | {"first_payment": earlier.pk}
                 item.save(update_fields=["data"])
     for debit_pk, other in late_pairs.items():
         debit = next(p for p in candidates if p.pk == debit_pk)

@@ -128,6 +128,32 @@ def test_a_late_debit_card_that_the_24_hour_rule_then_holds_stays_open_without_f
     assert not AuditLog.objects.filter(action__in=["review.auto_closed", "review.reopened"]).exists()
 
 
+def test_a_late_debit_card_that_sent_a_refund_still_remembers_it_when_the_24_hour_rule_takes_over(
+    deliver, fake_stripe, event
+):
+    """The card sent a refund whose answer was lost (``refund_sent``), then the 24-hour rule came to
+    hold the pair. The card must still remember it sent one, so the operator's next confirm asks
+    Stripe what it refunded instead of sending a second refund once the key is pruned."""
+    from registrations.resolutions import REFUND_SENT, note_refund_sent
+    from registrations.services import recompute
+
+    debit, card, order = debit_card_then_clearing(fake_stripe)
+    for evt in order:
+        deliver(evt)
+    [item] = duplicate_cards()
+    note_refund_sent(item.pk)
+    card_row = Payment.objects.get(checkout_session_id=card["id"])
+    Payment.objects.filter(checkout_session_id=debit["id"]).update(
+        occurred_at=card_row.occurred_at + timedelta(hours=1)
+    )
+
+    recompute(Registration.objects.get())
+
+    [again] = duplicate_cards()
+    assert again.pk == item.pk and "rule" not in again.data
+    assert again.data.get(REFUND_SENT) is True
+
+
 def test_a_late_debit_card_closes_by_itself_when_the_other_payment_turns_out_to_be_for_two_seats(
     deliver, fake_stripe, event
 ):
