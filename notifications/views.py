@@ -187,6 +187,13 @@ def unsubscribe(request, token: str):
     # Personal data removed since (the link never expires): no placeholder address on the page.
     email = "" if shown.anonymised_at else _masked(shown.email)
     already = all(a.email_opt_out for a in attendees)
+
+    def done():
+        attendees_now = unsubscribe_targets(attendee_id) or attendees
+        texts_stopped = any(a.phone for a in attendees_now) and all(a.sms_opt_out or not a.phone for a in attendees_now)
+        context = {"email": email, "texts_stopped": texts_stopped}
+        return render(request, "notifications/pages/unsubscribed.html", context)
+
     if request.method == "POST":
         for attendee in attendees:
             opt_out(attendee.pk, "email", via="unsubscribe-link")
@@ -199,9 +206,9 @@ def unsubscribe(request, token: str):
             response = redirect(f"{request.path}?done=1")
             response.status_code = 303
             return response
-        return render(request, "notifications/pages/unsubscribed.html", {"email": email})
+        return done()
     if already and request.GET.get("done") == "1":
-        return render(request, "notifications/pages/unsubscribed.html", {"email": email})
+        return done()
     return render(
         request,
         "notifications/pages/unsubscribe.html",
