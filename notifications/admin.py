@@ -115,7 +115,7 @@ def _sample_registration(event: Event) -> Registration:
 def reminder_preview(request, admin_site):
     events = Event.objects.order_by("-starts_at")[:200]
     event = None
-    if request.GET.get("event", "").isdigit():
+    if request.GET.get("event", "").isdecimal():  # not isdigit(): "²" is a digit that int() refuses
         event = get_object_or_404(Event, pk=int(request.GET["event"]))
     context = {**admin_site.each_context(request), "title": "Reminder preview", "events": events, "event": event}
     if event is None:
@@ -134,7 +134,7 @@ def reminder_preview(request, admin_site):
         registration = (
             Registration.objects.select_related("attendee", "event")
             .filter(event=event)
-            .filter(Q(reference=ref) | Q(pk=int(ref) if ref.isdigit() else -1))
+            .filter(Q(reference=ref) | Q(pk=int(ref) if ref.isdecimal() else -1))
             .first()
         )
         if registration is None:

@@ -85,3 +85,22 @@ def test_the_preview_works_for_an_event_without_registrations_and_writes_nothing
 def test_the_preview_is_for_staff_only(client, event):
     response = client.get(f"/admin/notifications/notificationlog/preview/?event={event.pk}")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.parametrize(
+    "query, status",
+    [
+        ("event=²", 200),  # no event chosen: the list of events
+        ("event=³", 200),
+        ("event={pk}&registration=²", 200),  # no such registration: another one is shown
+        ("event={pk}&registration=99999999999999999999999", 200),
+        ("event=99999999999999999999999", 404),  # as any event that does not exist
+    ],
+)
+def test_the_reminder_preview_with_an_odd_number_in_its_address_shows_a_page_not_a_server_error(
+    admin_client, event, query, status
+):
+    """'²' counts as a digit to str.isdigit() but int() refuses it: a pasted or mistyped address."""
+    response = admin_client.get(f"/admin/notifications/notificationlog/preview/?{query.format(pk=event.pk)}")
+
+    assert response.status_code == status
