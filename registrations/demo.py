@@ -51,8 +51,8 @@ def _pay(key, person, event_keys, amount, hours_ago, *, status="paid", quantity=
     _, email, name, phone = person
     return PaymentSignal(
         status=status,
-        source_id=f"cs_demo_{key}",
-        checkout_session_id=f"cs_demo_{key}",
+        source_id=f"cs_test_demo{key}",
+        checkout_session_id=f"cs_test_demo{key}",
         payment_intent_id=f"pi_demo_{key}",
         charge_id=f"ch_demo_{key}",
         event_keys=(("stripe_payment_link", event_keys[0]),),
