@@ -79,3 +79,21 @@ def test_the_payment_reminder_to_a_friend_whose_group_debit_failed_says_it_was_t
         assert "group payment that covered your place didn't go through" in text
         assert "check with the person who paid for you" in text
         assert "buy.stripe.com" in out.text  # they may still pay for their own place
+
+
+def test_the_payment_text_message_to_a_friend_whose_group_debit_failed_says_it_was_the_group_payment(
+    client, fake_stripe, fake_acuity, event
+):
+    from notifications.render import render_reminder, sms_segments
+
+    debit, appt, friend = _friend_on_a_clearing_group_debit(client, fake_stripe, fake_acuity)
+    client.get("/r/booked/", {"appointment": appt["id"], "event": "spring-retreat"})
+    apply_payment(session_to_signal(debit, event_type="checkout.session.async_payment_failed", raw_ref="evt_fail"))
+
+    out = render_reminder(friend.get(), "payment", status_url="https://x/s", unsubscribe_url="https://x/u")
+
+    assert out.errors == []
+    assert "group payment for your place didn't go through" in out.sms
+    assert "your payment hasn't come through" not in out.sms
+    assert "https://x/s" in out.sms and "STOP" in out.sms
+    assert sms_segments(out.sms) <= 2
