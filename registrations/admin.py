@@ -134,6 +134,17 @@ def _shift_words(delta) -> str:
     return f"{' '.join(parts)} {'later' if delta.total_seconds() > 0 else 'earlier'}"
 
 
+def _in_event_zone(moment, event):
+    """``moment`` in ``event``'s own time zone, named ("15 Dec 2026 10:00 PST"), as the event's
+    pages and Acuity show it; as it is (the admin then names the server's zone) when there is no
+    event or its zone is unknown."""
+    zone = _zone_or_none(event.timezone) if event is not None else None
+    if moment is None or zone is None:
+        return moment
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%b %Y %H:%M} {local.tzname()}"
+
+
 def _at(moment, zone) -> str:
     """'Tue 15 Dec 02:00 PST'."""
     local = moment.astimezone(zone)
@@ -305,11 +316,7 @@ class EventAdmin(admin.ModelAdmin):
     @admin.display(description="Starts at", ordering="starts_at")
     def starts(self, obj):
         """In the event's own time zone, named ("15 Dec 2026 10:00 PST"), as its page shows it."""
-        zone = _zone_or_none(obj.timezone)
-        if obj.starts_at is None or zone is None:
-            return obj.starts_at
-        local = obj.starts_at.astimezone(zone)
-        return f"{local.day} {local:%b %Y %H:%M} {local.tzname()}"
+        return _in_event_zone(obj.starts_at, obj)
 
     @admin.display(description="Price", ordering="price")
     def price_display(self, obj):
@@ -503,13 +510,28 @@ class PaymentInline(admin.TabularInline):
     show_change_link = True
 
 
+def _booking_event(booking):
+    """The event whose zone a booking's times are read in: its own, or its registration's."""
+    return booking.event or getattr(booking.registration, "event", None)
+
+
+def booking_starts(booking):
+    """The appointment time in the booking's event's zone (as Acuity and the event list show it),
+    not the server's: an operator comparing with Acuity reads the same hour."""
+    return _in_event_zone(booking.starts_at, _booking_event(booking))
+
+
 class BookingInline(admin.TabularInline):
     model = Booking
     extra = 0
-    fields = ("acuity_appointment_id", "starts_at", "cancelled", "email")
+    fields = ("acuity_appointment_id", "starts", "cancelled", "email")
     readonly_fields = fields
     can_delete = False
     show_change_link = True
+
+    @admin.display(description="Starts at")
+    def starts(self, obj):
+        return booking_starts(obj)
 
 
 @admin.register(Registration)
@@ -598,10 +620,27 @@ class DisputeAdmin(FactAdmin):
 
 @admin.register(Booking)
 class BookingAdmin(FactAdmin):
-    list_display = ("__str__", "event", "registration", "email", "starts_at", "cancelled", "source")
+    list_display = ("__str__", "event", "registration", "email", "starts", "cancelled", "source")
     list_filter = ("cancelled", "source", "event")
     search_fields = ("acuity_appointment_id", "email", "first_name", "last_name", "phone")
     list_select_related = ("event", "registration__attendee", "registration__event")
+
+    @admin.display(description="Starts at", ordering="starts_at")
+    def starts(self, obj):
+        return booking_starts(obj)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A booking's own page gives its times in its event's zone, named, like its list row."""
+        booking = self.get_object(request, unquote(object_id)) if object_id else None
+        event = _booking_event(booking) if booking is not None else None
+        zone = _zone_or_none(event.timezone) if event is not None else None
+        if zone is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with dj_timezone.override(zone):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render"):
+                response.render()  # a TemplateResponse renders later: in this zone, now
+            return response
 
 
 @admin.register(SeatReference)
