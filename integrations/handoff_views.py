@@ -9,9 +9,10 @@ What an attendee sees when something is off:
 - an id that is malformed, unknown to the provider, expired, not completed, cancelled, too old,
   or belongs to a link / appointment type that is not one of our events: one "we couldn't find
   that" page, status 404, identical for every kind, with no provider text;
-- the provider unreachable (down, 5xx after retries, timeout): a calm "your payment / booking
-  went through" page (status 200) with the event's plain link when the URL named the event; the
-  webhook finishes the job later.
+- the provider unreachable (down, 5xx after retries, timeout): a calm "we have your payment" /
+  "your booking is in" page (status 200; it does not say a payment cleared, as a bank debit may
+  not have) with the event's plain link when the URL named the event; the webhook finishes the
+  job later.
 Once the named event has started, neither page offers a link to pay or book: it says the event
 has started and to reply to the confirmation email. The same goes for someone who books after the
 start: they are not sent on to pay (nor offered the donation link); and for a payment that failed

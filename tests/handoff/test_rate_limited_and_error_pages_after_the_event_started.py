@@ -50,6 +50,6 @@ def test_unexpected_error_after_the_start_offers_no_booking_link(client, fake_st
 
     assert resp.status_code == 200
     body = resp.content.decode()
-    assert "Your payment went through" in body
+    assert "Thank you, we have your payment" in body
     assert TOLD_WHOM_TO_ASK.search(body), body
     assert "acuityscheduling.com" not in body and "Book your place" not in body

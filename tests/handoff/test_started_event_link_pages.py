@@ -58,7 +58,7 @@ def test_stripe_outage_after_the_start_says_it_started_instead_of_offering_to_bo
 
     assert resp.status_code == 200
     body = resp.content.decode()
-    assert "Your payment went through" in body
+    assert "Thank you, we have your payment" in body
     _assert_told_it_started_and_not_sent_on(body)
 
 
