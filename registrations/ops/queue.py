@@ -284,15 +284,18 @@ def _resolved(request, item: ReviewItem, message: str):
 def _already(request, item: ReviewItem | None, message: str = ""):
     """Someone (or an earlier click) already resolved it: say so, calmly."""
     if item is not None:
-        item = ReviewItem.objects.select_related("resolved_by").filter(pk=item.pk).first()
+        item = ReviewItem.objects.select_related("resolved_by", "event").filter(pk=item.pk).first()
     if not message:
         if item is None:
             message = "This item no longer exists; nothing was changed."
         else:
             who = item.resolved_by.get_username() if item.resolved_by_id else "the system"
-            when = item.resolved_at.strftime("%Y-%m-%d %H:%M %Z") if item.resolved_at else ""
+            when = ""
+            if item.resolved_at:  # in the event's zone, as every time on its pages (the server's without one)
+                local = timezone.localtime(item.resolved_at, item.event.zone if item.event else None)
+                when = f" on {local:%Y-%m-%d %H:%M %Z}"  # card_text reads it as "3 Dec 2026, 10:30 PST"
             message = (
-                f"Already resolved ({(item.resolution or item.state).replace('_', ' ')}) by {who} {when}. "
+                f"Already resolved ({(item.resolution or item.state).replace('_', ' ')}) by {who}{when}. "
                 "Nothing was changed."
             )
     message = card_text(message)
