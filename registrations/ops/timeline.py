@@ -14,8 +14,8 @@ from django.core.exceptions import FieldError
 from django.db.models import Q
 
 from ..models import AuditLog, Payment, Registration, ReviewItem, Source, Status
-from ..money import format_money
 from ..seats import parse_seat_key
+from ..templatetags.ops_format import card_text, money
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ def _words(key: str, value, currency: str, tz) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if key in _MONEY_KEYS and isinstance(value, int):
-        return format_money(value, currency)  # audit rows keep minor units
+        return money(value, currency)  # audit rows keep minor units; shown as the page does ("$120.00")
     if key in _TIME_KEYS and isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)
@@ -299,7 +299,9 @@ def _words(key: str, value, currency: str, tz) -> str:
 def _detail(data, currency: str, tz=None, action: str = "") -> str:
     """An audit row's data in plain words ("Appointment time: 15 Dec 2026 10:00 PST; Changed:
     Appointment time"): its amounts are in minor units of ``currency`` (the event's, when the row
-    does not say), its times are shown in ``tz`` (the event's zone) with the zone named."""
+    does not say), its times are shown in ``tz`` (the event's zone) with the zone named, and its
+    money as the page shows it: "$120.00", also inside a stored text ("paid 120.00 USD" reads
+    "paid $120.00", ``card_text``; the row itself is not rewritten)."""
     if not isinstance(data, dict):
         return ""
     tz = tz or zoneinfo.ZoneInfo("UTC")
@@ -316,7 +318,7 @@ def _detail(data, currency: str, tz=None, action: str = "") -> str:
             continue  # every amount already says its currency
         label = "Details received" if key == "changed" and action.endswith(".recorded") else _label(key)
         parts.append(f"{label}: {_words(key, value, money_currency, tz)}")
-    text = "; ".join(parts)
+    text = card_text("; ".join(parts))
     # Cut where a word ends, and say so: a line that stopped mid-word read as the whole of it.
     return text if len(text) <= 400 else text[:399].rsplit(" ", 1)[0].rstrip(" ;,:(") + " …"
 
@@ -367,18 +369,15 @@ def registration_timeline(reg: Registration) -> list[Entry]:
         detail = _detail(row.after, reg.event.currency, tz, row.action)
         if row.before and row.action == "registration.status_changed":
             detail = f"{_status_label(row.before.get('status'))} → {_status_label((row.after or {}).get('status'))}"
-        entries.append(
-            Entry(
-                row.created_at, "audit", ACTION_LABELS.get(row.action, row.action), _actor(row), row.message or detail
-            )
-        )
+        detail = card_text(row.message) if row.message else detail  # as stored, in the page's formats
+        entries.append(Entry(row.created_at, "audit", ACTION_LABELS.get(row.action, row.action), _actor(row), detail))
     payers = _seat_payers(p.manual_key for p in payments)
     for p in payments:
         what = f"{p.get_method_display()} payment, {p.get_state_display().lower()}"
         ids = ", ".join(
             x for x in (p.checkout_session_id, p.payment_intent_id, key_words(p.manual_key, payers, tz)) if x
         )
-        amount = format_money(p.amount, p.currency)
+        amount = money(p.amount, p.currency)
         when = p.occurred_at or p.created_at
         detail = " · ".join(x for x in (amount, ids) if x)
         if p.mapping_keys:
@@ -391,7 +390,7 @@ def registration_timeline(reg: Registration) -> list[Entry]:
                     "refund",
                     "Refund" + (" (cumulative total)" if r.cumulative else ""),
                     "Stripe",
-                    f"{format_money(r.amount, p.currency)} · {r.status} · {r.refund_id}",
+                    f"{money(r.amount, p.currency)} · {r.status} · {r.refund_id}",
                 )
             )
         for d in p.disputes.all():
@@ -402,7 +401,7 @@ def registration_timeline(reg: Registration) -> list[Entry]:
                     "dispute",
                     "Dispute",
                     "Stripe",
-                    f"{format_money(d.amount, p.currency)} · {said}" if said else format_money(d.amount, p.currency),
+                    f"{money(d.amount, p.currency)} · {said}" if said else money(d.amount, p.currency),
                 )
             )
     for b in bookings:
