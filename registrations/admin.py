@@ -1,4 +1,5 @@
 import zoneinfo
+from datetime import datetime, time
 
 from django import forms
 from django.contrib import admin, messages
@@ -240,6 +241,9 @@ class EventAdminForm(forms.ModelForm):
             choices = [  # a time the old zone's clocks skip or show twice: only its clock time is certain
                 ("clock", f"Keep the clock time: the {what} becomes {typed} in {new.key} ({_at(clock[start], new)}).")
             ]
+        quiet = self._quiet_hours_words(data, old, new, walls[start].date())
+        if quiet:  # whichever is chosen: they are hours of the clock in the event's zone
+            choices = [(value, f"{text} {quiet}") for value, text in choices]
         field = self.fields["zone_change"]
         field.widget = forms.RadioSelect()
         field.choices = choices
@@ -265,6 +269,24 @@ class EventAdminForm(forms.ModelForm):
                 f"{_at(clock[start], new)} ({new.key})"
                 + (f", {shift} than {_at(moment[start], old)} ({old.key}) before." if shift else "."),
             )
+
+    def _quiet_hours_words(self, data, old, new, day) -> str:
+        """The event's quiet hours (as typed in this save) are whole hours of the clock in the
+        event's zone (``notifications.policy.in_quiet_hours``): after a zone change they are read
+        in the new zone, also when the start keeps its moment; said with where they fall in the
+        old zone on the event's ``day``. '' when it has none."""
+        hours = []
+        for name in ("quiet_hours_start", "quiet_hours_end"):
+            hour = data.get(name)
+            hours.append(getattr(self.instance, name) if hour is None else hour)
+        if None in hours or hours[0] % 24 == hours[1] % 24:
+            return ""  # equal hours: no quiet hours at all
+        start, end = (h % 24 for h in hours)
+        there = [datetime.combine(day, time(h), tzinfo=new).astimezone(old) for h in (start, end)]
+        return (
+            f"Quiet hours ({start:02d}:00 to {end:02d}:00, no reminders sent) are read in {new.key} from now "
+            f"on ({there[0]:%H:%M} to {there[1]:%H:%M} in {old.key})."
+        )
 
     @property
     def changed_data(self):
