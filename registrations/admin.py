@@ -560,7 +560,8 @@ class BookingInline(admin.TabularInline):
 class RegistrationAdmin(admin.ModelAdmin):
     list_display = ("attendee", "event", "status", "source", "reference", "created_at")
     list_filter = ("status", "source", "event")
-    search_fields = ("attendee__email", "attendee__name", "attendee__phone", "reference")
+    # ``attendee__aliases__email``: an address they used before a merge finds the survivor's.
+    search_fields = ("attendee__email", "attendee__aliases__email", "attendee__name", "attendee__phone", "reference")
     list_select_related = ("attendee", "event")
     readonly_fields = ("reference", "status", "status_changed_at", "created_at", "updated_at")
     raw_id_fields = ("attendee",)

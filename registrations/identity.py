@@ -118,16 +118,23 @@ def attendees_with_phone(phone: str) -> list[int]:
     e164 = normalise_phone(phone)
     if not e164:
         return []
-    holders = Attendee.objects.filter(phone=e164)
-    given_since = holders.filter(created_at__gt=OuterRef("created_at")).exclude(
+    ids = set(Attendee.objects.filter(phone=e164).values_list("pk", flat=True))
+    ids |= set(merged_phone_owners(e164))
+    return sorted(ids)
+
+
+def merged_phone_owners(e164: str):
+    """The attendees (ids, as a queryset usable as a subquery) that merges name for the E.164
+    number ``e164`` a merged-away attendee had: the ``attendees_with_phone`` rules, without
+    the number's present holders. By the merge rows' ``action`` index."""
+    given_since = Attendee.objects.filter(phone=e164, created_at__gt=OuterRef("created_at")).exclude(
         pk=OuterRef("registration__attendee_id")
     )
-    merges = (
+    return (
         AuditLog.objects.filter(action="registration.merged", before__merged_phone=e164)
         .exclude(registration=None)
         .filter(registration__attendee__anonymised_at__isnull=True)
         .exclude(Exists(given_since))
+        .order_by()
+        .values_list("registration__attendee_id", flat=True)
     )
-    ids = set(holders.values_list("pk", flat=True))
-    ids |= set(merges.values_list("registration__attendee_id", flat=True))
-    return sorted(ids)

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from ..models import Booking, Event, Payment, Registration, ReviewItem, Status
 from ..money import format_money
+from ..search import search_hint, search_registrations
 
 INCOMPLETE = (Status.PAID_ONLY, Status.BOOKED_ONLY, Status.PENDING, Status.NEEDS_REVIEW)
 # Not coming (any more): counted apart, so registered = complete + incomplete + these.
@@ -64,6 +65,8 @@ class AttendeeRow:
     # Money: None unless the co-host may see money for this event.
     paid: str | None = None
     refunded: str | None = None
+    # Why a search found this row, when not by the current name, address or number.
+    matched: str = ""
 
     @property
     def missing_text(self) -> str:
@@ -93,9 +96,9 @@ def registrations_for(event: Event, *, show: str = "all", q: str = "") -> QueryS
     )
     if show == "incomplete":
         qs = qs.filter(status__in=INCOMPLETE)
-    if q:
-        qs = qs.filter(Q(attendee__name__icontains=q) | Q(attendee__email__icontains=q))
-    return qs
+    # Name, address (also one used before a merge), phone in any format (also one used before
+    # a merge), reference; a row found by an earlier one says so (``AttendeeRow.matched``).
+    return search_registrations(qs, q)
 
 
 def status_counts(event: Event) -> dict:
@@ -172,6 +175,7 @@ def build_row(reg: Registration, event: Event, can_see_money: bool) -> AttendeeR
         registered_at=local_time(reg.created_at, event),
         seats=reg.seats,
         intake=_intake(reg, booking),
+        matched=search_hint(reg),
     )
     if can_see_money:
         currency = next((p.currency for p in paid_payments if p.currency), event.currency)

@@ -20,7 +20,7 @@ class AttendeeFilterForm(forms.Form):
 
     SHOW_CHOICES = [("all", "Everyone"), ("incomplete", "Still incomplete")]
 
-    q = forms.CharField(max_length=100, required=False, label="Search name or email")
+    q = forms.CharField(max_length=100, required=False, label="Search name, email or phone")
     show = forms.ChoiceField(choices=SHOW_CHOICES, required=False)
 
     def values(self) -> tuple[str, str]:

@@ -9,11 +9,12 @@ import secrets
 from decimal import Decimal, InvalidOperation
 
 from django import forms
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef
 
 from ..identity import normalise_phone
 from ..models import Booking, Event, Payment, Registration, Status
 from ..money import MoneyError, exponent, from_minor, to_minor
+from ..search import search_registrations
 
 # Anything larger is a typo: 100,000.00 in a two-decimal currency; in a zero-decimal one (where
 # 100,000 yen is an ordinary price) Stripe's own eight-digit limit; 99,999.99 in a three-decimal one.
@@ -125,16 +126,9 @@ class RegistrationFilterForm(forms.Form):
         data = self.cleaned_data if self.is_valid() else {}
         if data.get("status"):
             qs = qs.filter(status=data["status"])
-        q = (data.get("q") or "").strip()
-        if q:
-            cond = Q(attendee__name__icontains=q) | Q(attendee__email__icontains=q) | Q(reference__iexact=q)
-            phone = normalise_phone(q)
-            digits = re.sub(r"\D", "", q)
-            if phone:
-                cond |= Q(attendee__phone=phone)
-            if len(digits) >= 4:
-                cond |= Q(attendee__phone__contains=digits)
-            qs = qs.filter(cond)
+        # Name, address (also one used before a merge), phone in any format (also one used
+        # before a merge), reference; a row found by an earlier one says so.
+        qs = search_registrations(qs, data.get("q") or "")
         return qs.order_by(*SORTS.get(data.get("sort") or "name", SORTS["name"]))
 
 
