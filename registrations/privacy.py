@@ -1,7 +1,8 @@
-"""Anonymising the attendees of past events, keeping the money and the audit trail.
+"""Anonymising the attendees of past events, keeping the money and who did what when.
 
 ``plan_purge(events)`` works out what would change; ``purge(plan, actor=…)`` does it in one
-transaction and writes one ``personal_data.purged`` audit row (ids and counts, never the data).
+transaction and writes one ``personal_data.purged`` audit row (ids and counts, including the
+audit rows redacted; never the data).
 
 What changes, for attendees whose registrations are *all* on the events being purged:
 
@@ -16,11 +17,23 @@ What changes, for attendees whose registrations are *all* on the events being pu
   manual paid/booked reasons, in payment and booking notes (a seat's "… by <payer>", a reason
   typed by an operator) and in group payments' seat assignments (a blanked payment's seat list
   keeps only seat → registration);
+* the audit trail (``AuditLog`` ``before``, ``after`` and ``message``: the registration's
+  history and the admin's audit log): in every row of theirs (their registrations on those
+  events, their attendee, their payments and bookings) the same strings are replaced as in
+  review items; in any other row (an operator's note, another attendee's card) their addresses,
+  aliases, phone and full name are. Addresses become ``anon-<id>@invalid``, the rest
+  ``[removed]``; aliases are collected before they are deleted. Each row keeps its action,
+  time, actor, registration, object and request ids, and every other value (amounts,
+  statuses, references, ids), so the money trail and who did what when stay;
 * other apps scrub their own copies through the ``personal_data_purged`` signal (sent inside the
   same transaction; a receiver returns ``{label: count}`` for the summary).
 
 What stays: registrations and statuses, amounts, currencies, quantities, refunds, disputes,
-provider ids and references, opt-out flags, and the audit trail as written.
+provider ids and references, opt-out flags, and every audit row (what was done, when, by whom,
+to which ids and amounts) with only the personal data above replaced.
+
+A second run changes nothing (no one is left to anonymise, so nothing is replaced); the audit
+row it writes says so with zero counts.
 
 An attendee who is also registered for an event outside the purge (an upcoming one, or a past
 one not named) is left untouched: anonymising them would erase that registration's contact too.
@@ -28,23 +41,25 @@ one not named) is left untouched: anonymising them would erase that registration
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
-from django.db import transaction
-from django.db.models import Q
-from django.db.models.functions import Coalesce
+from django.db import connection, transaction
+from django.db.models import CharField, Q, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.dispatch import Signal
 from django.utils import timezone
 
 from .audit import Actor, audit
-from .models import Attendee, AttendeeAlias, Booking, Event, Payment, Registration, ReviewItem
+from .models import Attendee, AttendeeAlias, AuditLog, Booking, Event, Payment, Registration, ReviewItem
 
 ACTION = "personal_data.purged"
 REMOVED = "[removed]"
 
 # Sent inside purge()'s transaction with: attendee_ids, registration_ids, payment_ids,
-# booking_ids, event_ids, replacements ({attendee id: {"old": [strings], "new": anon email}}).
+# booking_ids, event_ids, replacements ({attendee id: {"old": [strings], "whole": [strings],
+# "new": anon email}}).
 # Receivers scrub their own copies and return {label: count} for the summary.
 personal_data_purged = Signal()
 
@@ -138,7 +153,8 @@ def plan_purge(events: list[Event]) -> PurgePlan:
 
 def _replacements(attendee_ids) -> dict[int, dict]:
     """What identified each attendee (addresses, full name and each part of it of 3+ letters,
-    phone), longest first so an address is replaced before a name inside it."""
+    phone), longest first so an address is replaced before a name inside it; ``whole``: the same
+    without the parts of the name (what identifies them in a text that is not theirs)."""
     out = {}
     aliases = {}
     for attendee_id, email in AttendeeAlias.objects.filter(attendee_id__in=attendee_ids).values_list(
@@ -147,9 +163,11 @@ def _replacements(attendee_ids) -> dict[int, dict]:
         aliases.setdefault(attendee_id, []).append(email)
     for attendee in Attendee.objects.filter(pk__in=attendee_ids):
         name = attendee.name.strip()
-        old = {attendee.email, *aliases.get(attendee.pk, []), name, *name.split(), attendee.phone}
+        whole = {attendee.email, *aliases.get(attendee.pk, []), name, attendee.phone}
+        old = {*whole, *name.split()}
         old = sorted((s for s in old if s and len(s) >= 3), key=len, reverse=True)
-        out[attendee.pk] = {"old": old, "new": anonymous_email(attendee.pk)}
+        whole = [s for s in old if s in whole]
+        out[attendee.pk] = {"old": old, "whole": whole, "new": anonymous_email(attendee.pk)}
     return out
 
 
@@ -170,6 +188,120 @@ def scrub_data(value, replacements: dict[int, dict]):
     if isinstance(value, dict):
         return {k: scrub_data(v, replacements) for k, v in value.items()}
     return value
+
+
+# How audit text is cut into words to find the rows naming a purged attendee: the same
+# separators in PostgreSQL (below) and in Python (``_needles``). Dots stay inside words (addresses).
+_SEPARATORS = r"""[\s"<>(),;:\[\]{}]+"""
+_FIND_NAMED = f"""
+    SELECT DISTINCT a.id, rtrim(t.word, '.')
+    FROM {AuditLog._meta.db_table} a
+    CROSS JOIN LATERAL regexp_split_to_table(
+        lower(concat_ws(' ', a.message, a.before::text, a.after::text)), %s
+    ) AS t(word)
+    WHERE rtrim(t.word, '.') = ANY(%s::text[]) AND a.action <> %s
+"""
+AUDIT_BATCH = 2000
+
+
+def _needles(replacements: dict[int, dict]) -> dict[str, set[int]]:
+    """word → attendee ids: an address, a phone number, or the longest word of a full name (a
+    text holding the name holds that word; the rows found are then checked for the whole string)."""
+    found: dict[str, set[int]] = {}
+    for attendee_id, rep in replacements.items():
+        for s in rep["whole"]:
+            words = [w.lower().rstrip(".") for w in ([s] if "@" in s else re.split(_SEPARATORS, s))]
+            word = max(words, key=len, default="")
+            if word:
+                found.setdefault(word, set()).add(attendee_id)
+    return found
+
+
+def _redact_audit(plan: PurgePlan, replacements: dict[int, dict], *, write: bool) -> int:
+    """Replace the purged attendees' addresses (aliases included), names and phone numbers inside
+    the audit rows, as everywhere else. Action, time, actor, ids, amounts and statuses stay.
+
+    Rows *of* a purged attendee (their registrations on the purged events, their attendee, their
+    payments and bookings) are scrubbed of everything ``_replacements`` lists, parts of the name
+    included. Any other row (an operator's note, another attendee's card) only of the whole
+    strings (``whole``: addresses, phone, full name) found in it: "River" alone in someone
+    else's row is not them. An attendee left alone has no replacements, so their rows
+    keep their own data. Finding the rows is one query over the audit table (its text split into
+    words, joined to the looked-for words); the rows are then read and written in batches."""
+    if not replacements:
+        return 0
+    owner_of_reg = dict(
+        Registration.objects.filter(pk__in=plan.registration_ids, attendee_id__in=list(replacements)).values_list(
+            "pk", "attendee_id"
+        )
+    )
+    owned = {("Attendee", str(pk)): pk for pk in replacements}
+    for model, ids in (("Payment", plan.payment_ids), ("Booking", plan.booking_ids)):
+        facts = {"Payment": Payment, "Booking": Booking}[model].objects.filter(
+            pk__in=ids, registration_id__in=list(owner_of_reg)
+        )
+        for pk, reg_id in facts.values_list("pk", "registration_id"):
+            owned[(model, str(pk))] = owner_of_reg[reg_id]
+    ofs = Q(registration_id__in=list(owner_of_reg))
+    for model in ("Attendee", "Payment", "Booking"):
+        ids = [object_id for (kind, object_id) in owned if kind == model]
+        if ids:
+            ofs |= Q(object_type=model, object_id__in=ids)
+    rows_of = AuditLog.objects.filter(ofs).exclude(action=ACTION)
+    full: dict[int, set[int]] = {}  # row id → attendees whose every string is replaced in it
+    for pk, reg_id, kind, object_id in rows_of.values_list("pk", "registration_id", "object_type", "object_id"):
+        owners = full.setdefault(pk, set())
+        if reg_id in owner_of_reg:
+            owners.add(owner_of_reg[reg_id])
+        if (kind, object_id) in owned:
+            owners.add(owned[(kind, object_id)])
+    named: dict[int, set[int]] = {}  # row id → attendees a word of whose whole strings is in it
+    needles = _needles(replacements)
+    with connection.cursor() as cursor:
+        cursor.execute(_FIND_NAMED, [_SEPARATORS, sorted(needles), ACTION])
+        for pk, word in cursor.fetchall():
+            named.setdefault(pk, set()).update(needles.get(word, ()))
+    strict = {a: {"old": rep["whole"], "new": rep["new"]} for a, rep in replacements.items()}
+    ids = sorted(set(full) | set(named))
+    redacted = 0
+    for start in range(0, len(ids), AUDIT_BATCH):
+        changed = []
+        batch = AuditLog.objects.filter(pk__in=ids[start : start + AUDIT_BATCH]).only(
+            "pk", "before", "after", "message"
+        )
+        for row in batch.select_for_update() if write else batch:
+            reps = {a: strict[a] for a in named.get(row.pk, ()) if a not in full.get(row.pk, ())}
+            reps.update({a: replacements[a] for a in full.get(row.pk, ())})
+            new = (scrub_data(row.before, reps), scrub_data(row.after, reps), scrub_text(row.message, reps))
+            if new != (row.before, row.after, row.message):
+                row.before, row.after, row.message = new
+                changed.append(row)
+        redacted += len(changed)
+        if write and changed:
+            with connection.cursor() as cursor:
+                cursor.execute(_WRITE_REDACTED, _columns(changed))
+    return redacted
+
+
+# One statement per batch (Django's bulk_update builds a CASE per row and column: slow at 10,000s).
+_WRITE_REDACTED = f"""
+    UPDATE {AuditLog._meta.db_table} a
+    SET before = v.before::jsonb, after = v.after::jsonb, message = v.message
+    FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS v(id, before, after, message)
+    WHERE a.id = v.id
+"""
+
+
+def _columns(rows: list[AuditLog]) -> list[list]:
+    def as_json(value):  # None stays SQL NULL, as the JSONField stores it
+        return None if value is None else json.dumps(value)
+
+    return [
+        [r.pk for r in rows],
+        [as_json(r.before) for r in rows],
+        [as_json(r.after) for r in rows],
+        [r.message for r in rows],
+    ]
 
 
 def _scrub_fact_copies(plan: PurgePlan, replacements: dict[int, dict], now) -> None:
@@ -217,10 +349,13 @@ def purge(plan: PurgePlan, *, actor: Actor, dry_run: bool = False) -> dict:
         "review_items_scrubbed": len(plan.review_item_ids),
     }
     if dry_run:
+        counts["audit_rows_redacted"] = _redact_audit(plan, _replacements(plan.attendee_ids), write=False)
         return counts
     now = timezone.now()
     with transaction.atomic():
+        # Collected before the aliases are deleted: an address learned earlier is still theirs.
         replacements = _replacements(plan.attendee_ids)
+        counts["audit_rows_redacted"] = _redact_audit(plan, replacements, write=True)
         for item in ReviewItem.objects.select_for_update().filter(pk__in=plan.review_item_ids):
             explanation = scrub_text(item.explanation, replacements)
             note = scrub_text(item.resolution_note, replacements)
@@ -238,10 +373,13 @@ def purge(plan: PurgePlan, *, actor: Actor, dry_run: bool = False) -> dict:
                 Registration.objects.filter(pk=reg_pk).update(manual_paid_reason=new[0], manual_booked_reason=new[1])
         _scrub_fact_copies(plan, replacements, now)
         AttendeeAlias.objects.filter(attendee_id__in=plan.attendee_ids).delete()
-        for attendee_id in plan.attendee_ids:
-            Attendee.objects.filter(pk=attendee_id).update(
-                email=anonymous_email(attendee_id), name="", phone="", anonymised_at=now
-            )
+        # One statement: ``anonymous_email`` spelled in SQL.
+        Attendee.objects.filter(pk__in=plan.attendee_ids).update(
+            email=Concat(Value("anon-"), Cast("pk", CharField()), Value("@invalid")),
+            name="",
+            phone="",
+            anonymised_at=now,
+        )
         # Marked, so that a redelivery, a replay or a reconciliation never fills them in again.
         for model, ids in ((Payment, plan.payment_ids), (Booking, plan.booking_ids)):
             model.objects.filter(pk__in=ids).update(**_blanked(model), personal_data_removed_at=now, updated_at=now)
@@ -268,7 +406,8 @@ def purge(plan: PurgePlan, *, actor: Actor, dry_run: bool = False) -> dict:
             },
             message=(
                 f"Personal data of {len(plan.attendee_ids)} attendees of {len(plan.events)} past "
-                f"event(s) anonymised; amounts, ids and the audit trail kept."
+                f"event(s) anonymised, also in {counts['audit_rows_redacted']} audit rows; amounts, ids "
+                "and who did what when kept."
             ),
         )
     counts["audit_id"] = row.pk

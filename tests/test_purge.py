@@ -178,8 +178,8 @@ def test_review_items_no_longer_name_the_person(world):
     assert text == f"anon-{river.pk}@invalid paid and anon-{river.pk}@invalid booked; [removed], [removed]."
 
 
-def test_one_audit_row_with_counts_and_the_earlier_audit_trail_untouched(world):
-    earlier = list(AuditLog.objects.order_by("pk").values())
+def test_one_audit_row_with_counts_and_earlier_rows_naming_no_one_purged_untouched(world):
+    earlier = list(AuditLog.objects.order_by("pk").values())  # (rows naming River: test_purge_audit_trail)
     purge("--event", "spring-retreat", "--yes")
     rows = AuditLog.objects.filter(action="personal_data.purged")
     assert rows.count() == 1

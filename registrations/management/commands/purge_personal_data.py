@@ -1,4 +1,4 @@
-"""Anonymise the attendees of past events; keep amounts, ids and the audit trail.
+"""Anonymise the attendees of past events (also in the audit trail); keep amounts, ids and who did what when.
 
     manage.py purge_personal_data --event spring-retreat-2024 [--event …] [--dry-run] [--yes]
     manage.py purge_personal_data --older-than 2y            [--dry-run] [--yes]
@@ -63,7 +63,8 @@ def parse_age(value: str, now: datetime) -> datetime:
 class Command(BaseCommand):
     help = (
         "Anonymise the attendees of past events (email → anon-<id>@invalid, names, phones, intake "
-        "answers and aliases removed) while keeping amounts, provider ids and the audit trail."
+        "answers and aliases removed, also inside the audit trail) while keeping amounts, provider ids "
+        "and every audit row's action, time and actor."
     )
 
     def add_arguments(self, parser):
@@ -147,8 +148,8 @@ class Command(BaseCommand):
         else:
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Done. Amounts, provider ids, statuses and the audit trail were kept "
-                    f"(audit entry #{counts['audit_id']}, personal_data.purged)."
+                    f"Done. Amounts, provider ids, statuses and every audit row's action, time and actor "
+                    f"were kept (audit entry #{counts['audit_id']}, personal_data.purged)."
                 )
             )
 
