@@ -165,6 +165,7 @@ def refund_to_signal(refund: dict, *, raw_ref: str = "") -> PaymentSignal:
         source_id=refund.get("id") or "",
         refund_id=refund.get("id") or "",
         refund_status=refund.get("status") or "",
+        failure_reason=str(refund.get("failure_reason") or "")[:100],
         charge_id=_ref(refund.get("charge")),
         payment_intent_id=_ref(refund.get("payment_intent")),
         amount_refunded=int(refund.get("amount") or 0),

@@ -17,11 +17,40 @@ metadata (``jlf_review_item``).
 
 from __future__ import annotations
 
+import time
+
 from .clients import ProviderError, stripe_call, stripe_client
 
-#: Seconds to wait for Stripe's answer, twice at most: the operator's request must end before the
-#: web worker's timeout (gunicorn's 30 s); a refund that timed out is safe to ask again (same key).
+#: Seconds to wait for Stripe's answer to a refund, twice at most (one network retry, same key): a
+#: refund that timed out is safe to ask again.
 HTTP_TIMEOUT = 10.0
+#: Seconds an operator's refund request may spend talking to Stripe in all (the lookup of the
+#: card's earlier refund, then the refund): it must end well before the web worker's timeout
+#: (gunicorn's 30 s), which would answer a 502 and leave the operator not knowing what happened.
+REQUEST_BUDGET = 20.0
+#: Seconds the lookup of a card's earlier refund may take in all (one list call per payment, no
+#: network retries: an operator asks again rather than wait).
+LOOKUP_BUDGET = 6.0
+#: Below this many seconds left, a call is not started (it could not get an answer in time).
+MIN_CALL_SECONDS = 1.0
+
+
+class TooSlow(ProviderError):
+    """Stripe did not answer in the time the operator's request has: nothing (new) was sent."""
+
+    def __init__(self, what: str):
+        super().__init__("stripe", f"Stripe is slow to answer ({what})")
+
+
+def deadline(seconds: float | None = None) -> float:
+    """A deadline ``seconds`` (``REQUEST_BUDGET``) from now, for ``create_refund`` and
+    ``refund_made_from``."""
+    return time.monotonic() + (REQUEST_BUDGET if seconds is None else seconds)
+
+
+def _left(until: float | None, default: float) -> float:
+    return default if until is None else until - time.monotonic()
+
 
 #: Stripe's refund reasons (anything else is rejected by the API).
 REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
@@ -30,10 +59,19 @@ REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
 FALLEN = {"failed", "canceled"}
 
 
-def create_refund(payment, amount: int, idempotency_key: str, reason: str = "", review_item: int | None = None) -> dict:
+def create_refund(
+    payment,
+    amount: int,
+    idempotency_key: str,
+    reason: str = "",
+    review_item: int | None = None,
+    until: float | None = None,
+) -> dict:
     """Refund ``amount`` (smallest currency unit) of a Stripe payment. Returns the refund as a dict
     (``id``, ``status``, ``amount``, ``charge``, ``payment_intent``…). Raises ``ProviderError``.
-    ``review_item``: the review item the refund is made from (kept in the refund's metadata)."""
+    ``review_item``: the review item the refund is made from (kept in the refund's metadata).
+    ``until`` (``deadline()``): the call, its one network retry included, ends by then; with too
+    little time left it is not sent at all (``TooSlow``). A 429 is not waited out here."""
     if amount <= 0:
         raise ValueError("A refund amount must be positive.")
     metadata = {"jlf_payment": str(payment.pk)}
@@ -48,22 +86,37 @@ def create_refund(payment, amount: int, idempotency_key: str, reason: str = "", 
         raise ProviderError("stripe", "this payment has no Stripe payment intent or charge to refund", permanent=True)
     if reason in REASONS:
         params["reason"] = reason
-    client = stripe_client(timeout=HTTP_TIMEOUT, max_network_retries=1)
+    # Two tries (the SDK's retry sleeps at most 0.5 s after the first) within the time left.
+    timeout = min(HTTP_TIMEOUT, (_left(until, 2 * HTTP_TIMEOUT + 1) - 1) / 2)
+    if timeout < MIN_CALL_SECONDS:
+        raise TooSlow("no time was left to send the refund")
+    client = stripe_client(timeout=timeout, max_network_retries=1)
     refund = stripe_call(
         "refunds",
         client.v1.refunds.create,
         params=params,
         options={"idempotency_key": idempotency_key},
+        attempts=1 if until is not None else 5,
     )
     return refund.to_dict() if hasattr(refund, "to_dict") else dict(refund)
 
 
-def refund_made_from(review_item: int, payments) -> dict | None:
+def refund_made_from(
+    review_item: int, payments, *, ignore=(), until: float | None = None, budget: float | None = None
+) -> dict | None:
     """The refund Stripe made from review item ``review_item`` on one of ``payments`` (found by its
     ``jlf_review_item`` metadata among the payments' refunds), as a dict, or None when Stripe lists
     none. One that stands (not ``failed`` or ``canceled``) is preferred to one that does not.
-    Raises ``ProviderError``."""
-    client = stripe_client(timeout=HTTP_TIMEOUT, max_network_retries=1)
+    ``ignore``: ids of refunds of the card already known to have failed (the card was reopened for
+    them), as if Stripe did not list them.
+
+    An operator waits for this: all the list calls together take at most ``budget`` seconds (and
+    end by ``until``), with no network retries and no waiting out a 429. Raises ``ProviderError``
+    (``TooSlow`` when Stripe did not answer in that time)."""
+    stop = time.monotonic() + (LOOKUP_BUDGET if budget is None else budget)
+    if until is not None:
+        stop = min(stop, until)
+    ignore = set(ignore)
     fallen = None
     for payment in payments:
         if payment.payment_intent_id:
@@ -72,9 +125,20 @@ def refund_made_from(review_item: int, payments) -> dict | None:
             params = {"charge": payment.charge_id, "limit": 100}
         else:
             continue
-        page = stripe_call("refunds.list", client.v1.refunds.list, params=params)
+        left = stop - time.monotonic()
+        if left < MIN_CALL_SECONDS:
+            raise TooSlow("asking what this card refunded before took too long")
+        client = stripe_client(timeout=left, max_network_retries=0)
+        try:
+            page = stripe_call("refunds.list", client.v1.refunds.list, params=params, attempts=1)
+        except ProviderError as exc:
+            if exc.status is None and not exc.permanent and time.monotonic() >= stop - 0.05:
+                raise TooSlow("asking what this card refunded before took too long") from exc
+            raise
         for refund in page.data:
             refund = refund.to_dict() if hasattr(refund, "to_dict") else dict(refund)
+            if refund.get("id") in ignore:
+                continue
             if (refund.get("metadata") or {}).get("jlf_review_item") == str(review_item):
                 if refund.get("status") not in FALLEN:
                     return refund

@@ -9,6 +9,7 @@ again if the condition returns, so the final set of open items does not depend o
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.db import connection
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from .audit import Actor, audit
 from .identity import normalise_name, similar_to
-from .models import Booking, Payment, Registration, ReviewItem, SeatReference, Status
+from .models import Booking, Payment, Refund, Registration, ReviewItem, SeatReference, Status
 from .money import format_money
 from .seats import declined_sentence, seats_in_line_items
 
@@ -81,6 +82,129 @@ def _auto_close(item: ReviewItem, why: str, actor: Actor):
             obj=item,
             after={"key": item.key, "why": why},
         )
+
+
+# --- A refund made from a card that Stripe failed later ----------------------------------------
+#: Refund statuses that gave nothing back (Stripe's refund ``status``).
+FALLEN_REFUND = ("failed", "canceled")
+#: ``ReviewItem.data`` keys of refunding from a card: set before the card's current attempt first
+#: sends a refund to Stripe (``resolutions.note_refund_sent``); the refund it was closed with; the
+#: refunds of it that failed afterwards (each reopened the card, and each starts a new attempt with
+#: an idempotency key of its own, ``resolutions.refund_idempotency_key``); its explanation before.
+REFUND_SENT = "refund_sent"
+CLOSED_WITH_REFUND = "refund"
+FAILED_REFUNDS = "failed_refunds"
+_FIRST_EXPLANATION = "explanation_before_refund_failed"
+REFUND_CARD_KINDS = (ReviewItem.Kind.DUPLICATE_PAYMENT, ReviewItem.Kind.PAID_CANCELLED)
+# The note ``resolutions.resolve_refunded`` closes a card with, for cards closed before the refund's
+# id was kept in their data: "Refunded $50.00 through Stripe (re_…)."
+_REFUND_IN_NOTE = re.compile(r"through Stripe \((re_[A-Za-z0-9_]+)\)\.?\s*$")
+
+
+def card_refund_id(item: ReviewItem) -> str:
+    """The Stripe refund a card an operator closed as refunded was closed with ("" if none)."""
+    if item.resolution != "refunded":
+        return ""
+    found = (item.data or {}).get(CLOSED_WITH_REFUND)
+    if found:
+        return str(found)
+    m = _REFUND_IN_NOTE.search(item.resolution_note or "")
+    return m.group(1) if m else ""
+
+
+def refund_attempt(item: ReviewItem) -> int:
+    """Which attempt at refunding from this card the next one is: 1, then one more for each refund
+    of it that failed."""
+    return 1 + len((item.data or {}).get(FAILED_REFUNDS) or [])
+
+
+def failure_reason_text(code: str) -> str:
+    """Stripe's ``failure_reason`` of a refund as an operator reads it."""
+    if not code:
+        return "Stripe gave no reason"
+    if code == "unknown":
+        return "Stripe does not know why"
+    return f"Stripe's reason: {code.replace('_', ' ')}"
+
+
+def reopen_for_failed_refund(item: ReviewItem, refund: Refund, actor: Actor) -> ReviewItem | None:
+    """Open again a card closed as refunded by ``refund``, which Stripe then failed (or canceled):
+    the attendee did not get the money back, and the operator, who read "Refunded", must know. The
+    card says which refund failed and why, and offers its choices again; a refund made from it now
+    is a new request to Stripe (a new attempt, with its own idempotency key).
+
+    Idempotent: a card is reopened once per refund (a redelivery finds it open, or closed with
+    another refund). Returns the card, locked and reopened, or None when there was nothing to do."""
+    item = (
+        ReviewItem.objects.select_for_update(of=("self",))
+        .select_related("registration__attendee", "event")
+        .get(pk=item.pk)
+    )
+    if item.state == ReviewItem.State.OPEN or card_refund_id(item) != refund.refund_id:
+        return None
+    if refund.status not in FALLEN_REFUND:
+        return None
+    data = dict(item.data or {})
+    failed = list(data.get(FAILED_REFUNDS) or [])
+    if refund.refund_id not in failed:
+        failed.append(refund.refund_id)
+    data[FAILED_REFUNDS] = failed
+    data.pop(REFUND_SENT, None)  # the next attempt has sent nothing yet (its key is a new one)
+    data.pop(CLOSED_WITH_REFUND, None)
+    first = data.setdefault(_FIRST_EXPLANATION, item.explanation)
+    currency = (refund.payment.currency if refund.payment_id else "") or (item.event.currency if item.event else "")
+    money = _money(refund.amount, currency)
+    who = str(item.registration.attendee) if item.registration else "the attendee"
+    what = "failed" if refund.status == "failed" else "was canceled"
+    because = f"the refund of {money} made from this card ({refund.refund_id}) {what}"
+    item.explanation = (
+        f"Not refunded: {because} ({failure_reason_text(refund.failure_reason)}), so {who} did not get this "
+        f"money back. Refund again from this card (a new refund is sent to Stripe), or choose another answer. "
+        f"{first}"
+    )
+    before = {"resolution": item.resolution, "note": item.resolution_note}
+    item.data = data
+    item.state, item.resolution, item.resolution_note = ReviewItem.State.OPEN, "", ""
+    item.resolved_at, item.resolved_by = None, None
+    item.save(
+        update_fields=["data", "explanation", "state", "resolution", "resolution_note", "resolved_at", "resolved_by"]
+    )
+    audit(
+        "review.reopened",
+        actor=actor,
+        registration=item.registration,
+        obj=item,
+        before=before,
+        after={
+            "key": item.key,
+            "because": because,
+            "refund": refund.refund_id,
+            "failure_reason": refund.failure_reason or "",
+        },
+        message=f"Review item reopened: {because} ({failure_reason_text(refund.failure_reason)})",
+    )
+    return item
+
+
+def _reopen_cards_whose_refund_failed(actor: Actor, known: dict) -> None:
+    """Cards closed as refunded whose refund has since failed open again (``known`` follows)."""
+    cards = [
+        i
+        for i in known.values()
+        if i.kind in REFUND_CARD_KINDS and i.state != ReviewItem.State.OPEN and card_refund_id(i)
+    ]
+    if not cards:
+        return
+    ids = {card_refund_id(i) for i in cards}
+    fallen = {
+        r.refund_id: r
+        for r in Refund.objects.filter(refund_id__in=ids, status__in=FALLEN_REFUND).select_related("payment")
+    }
+    for card in cards:
+        refund = fallen.get(card_refund_id(card))
+        reopened = reopen_for_failed_refund(card, refund, actor) if refund is not None else None
+        if reopened is not None:
+            known[card.key] = reopened
 
 
 def _unsure_line_items(event, p: Payment) -> list:
@@ -234,6 +358,11 @@ def detect_review_items(
         known = {i.key: i for i in ReviewItem.objects.filter(Q(registration=reg) | Q(counterpart=reg))}
     else:
         known = dict(items)
+
+    # A refund made from a card that Stripe failed after the card closed: the card opens again,
+    # before the rules below look at open cards (one of them may close it again as ``auto:``, when
+    # the money was given back another way meanwhile).
+    _reopen_cards_whose_refund_failed(actor, known)
 
     # Group payment: several seats in one payment.
     one_seat = set()  # payments that are one seat at the event's current price and kind

@@ -379,6 +379,8 @@ class Refund(models.Model):
     cumulative = models.BooleanField(default=False)
     status = models.CharField(max_length=20, default="succeeded")
     reason = models.CharField(max_length=100, blank=True)
+    # Stripe's ``failure_reason`` of a refund that failed (lost_or_stolen_card, declined, …).
+    failure_reason = models.CharField(max_length=100, blank=True)
     occurred_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -408,6 +408,7 @@ def _apply_refund(signal: PaymentSignal, actor: Actor, source: str) -> ApplyResu
                 amount=signal.amount_refunded,
                 status=signal.refund_status or "succeeded",
                 reason=signal.reason,
+                failure_reason=signal.failure_reason,
                 occurred_at=_signal_time(signal),
             ),
         )
@@ -416,6 +417,9 @@ def _apply_refund(signal: PaymentSignal, actor: Actor, source: str) -> ApplyResu
             if REFUND_STATUS_RANK.get(signal.refund_status, 0) > REFUND_STATUS_RANK.get(refund.status, 0):
                 refund.status = signal.refund_status
                 changed.append("status")
+            if signal.failure_reason and not refund.failure_reason:  # why it failed (any order)
+                refund.failure_reason = signal.failure_reason
+                changed.append("failure_reason")
             if signal.amount_refunded > refund.amount:
                 refund.amount = signal.amount_refunded
                 changed.append("amount")
@@ -455,6 +459,7 @@ def _apply_refund(signal: PaymentSignal, actor: Actor, source: str) -> ApplyResu
                 "refund": refund.refund_id,
                 "amount": refund.amount,
                 "status": refund.status,
+                **({"failure_reason": refund.failure_reason} if refund.failure_reason else {}),
                 "payment_known": payment is not None,
             },
         )

@@ -17,7 +17,15 @@ from django.utils import timezone
 from notifications.models import NotificationLog
 
 from .audit import Actor, audit
-from .detection import _auto_close, _ensure, sides
+from .detection import (
+    CLOSED_WITH_REFUND,
+    FALLEN_REFUND,
+    REFUND_SENT,
+    _auto_close,
+    _ensure,
+    reopen_for_failed_refund,
+    sides,
+)
 from .engine import _retrying, locked_registrations
 from .models import (
     Attendee,
@@ -25,6 +33,7 @@ from .models import (
     AuditLog,
     Booking,
     Payment,
+    Refund,
     Registration,
     ReviewItem,
     SeatReference,
@@ -507,15 +516,18 @@ def check_refund(item_id: int, payment_id: int, amount: int) -> tuple[ReviewItem
     return item, payment
 
 
-def refund_idempotency_key(item_id: int, payment_id: int) -> str:
-    """One key per (review item, payment): a double click, a retry after a timeout whose outcome
-    was unknown, or a second operator entering another amount all reach Stripe with the same key,
-    so Stripe returns the first refund (or refuses the changed amount) and never makes a second."""
-    return f"jlf-review-{item_id}-payment-{payment_id}-refund"
+def refund_idempotency_key(item_id: int, payment_id: int, attempt: int = 1) -> str:
+    """One key per (review item, payment, attempt): a double click, a retry after a timeout whose
+    outcome was unknown, or a second operator entering another amount all reach Stripe with the
+    same key, so Stripe returns the first refund (or refuses the changed amount) and never makes a
+    second. ``attempt`` (``detection.refund_attempt``) is 1 until a refund made from the card fails
+    (Stripe would answer that key with the refund that failed): each failure starts a new one."""
+    key = f"jlf-review-{item_id}-payment-{payment_id}-refund"
+    return key if attempt <= 1 else f"{key}-{attempt}"
 
 
-#: ``ReviewItem.data`` key set before a card first sends a refund to Stripe (see ``note_refund_sent``).
-REFUND_SENT = "refund_sent"
+# ``REFUND_SENT`` (from ``detection``, which drops it when a failed refund reopens the card): the
+# ``ReviewItem.data`` key set before a card's current attempt first sends a refund to Stripe.
 
 
 def note_refund_sent(item_id: int) -> None:
@@ -535,15 +547,27 @@ def resolve_refunded(item_id: int, actor: Actor, *, refund_id: str, amount: int,
     """Close the item after the refund is recorded in the facts.
 
     A full refund can already have auto-closed a paid-but-cancelled item (the condition stopped
-    holding when the refund fact arrived); the operator's resolution replaces the automatic one."""
+    holding when the refund fact arrived); the operator's resolution replaces the automatic one.
+
+    The card keeps the refund's id: when Stripe fails that refund later, the card opens again
+    (``detection.reopen_for_failed_refund``). A refund that failed already (its ``refund.failed``
+    was processed while the operator waited for Stripe's answer, which said "pending") opens it
+    again at once: the returned item is open then."""
     with transaction.atomic():
+        # The refund's row first, as the webhook that records its status takes it: a refund.failed
+        # processed meanwhile is seen here, or its recompute sees this card closed (and reopens it).
+        refund = Refund.objects.select_for_update().filter(refund_id=refund_id).first() if refund_id else None
         item = ReviewItem.objects.select_for_update().filter(pk=item_id).first()
         if item is None:
             raise ResolutionError("This review item no longer exists.")
         if item.state != ReviewItem.State.OPEN and not item.resolution.startswith("auto:"):
             raise ResolutionError("This review item was already resolved.")
         note = f"Refunded {_money(amount, payment.currency)} through Stripe ({refund_id})."
+        if refund_id:
+            item.data = {**(item.data or {}), CLOSED_WITH_REFUND: refund_id}
         close_item(item, "refunded", actor, note)
+        if refund is not None and refund.status in FALLEN_REFUND:
+            item = reopen_for_failed_refund(item, refund, actor) or item
         for reg in filter(None, [item.registration, item.counterpart]):
             recompute(reg, actor, detect=False)
         return item

@@ -47,6 +47,8 @@ class PaymentSignal:
     amount_refunded: int = 0
     refund_id: str = ""
     refund_status: str = ""
+    # A refund that failed: Stripe's ``failure_reason`` (lost_or_stolen_card, declined, …).
+    failure_reason: str = ""
     dispute_id: str = ""
     dispute_status: str = ""
     reason: str = ""

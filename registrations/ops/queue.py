@@ -24,10 +24,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from integrations.clients import ProviderError
-from integrations.refunds import FALLEN, create_refund, refund_made_from
+from integrations.refunds import FALLEN, TooSlow, create_refund, deadline, refund_made_from
 
 from ..audit import Actor
 from ..clearing import explanation_at, group_payments_of_seats, keep_waiting, remind_to_pay, review_after
+from ..detection import FAILED_REFUNDS, refund_attempt
 from ..models import Event, Payment, ReviewItem
 from ..money import format_money
 from ..resolutions import (
@@ -463,25 +464,31 @@ def do_refund(request, item, actor):
         return render(
             request, "ops/queue.html#card", _card_context(request, item, mode="confirm", payment=payment, amount=amount)
         )
+    # Everything said to Stripe from here on ends by ``until``: well before the web worker's timeout.
+    until = deadline()
     # A duplicate card gives back one of its two payments: both share the key of the one it refunds
     # by default, so two operators confirming different ones never refund both (Stripe refuses the other).
+    # A refund from the card that failed reopened it and started a new attempt (a key of its own).
     keyed = duplicate_to_refund(item) if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT else None
-    key = refund_idempotency_key(item.pk, (keyed or payment).pk)
+    key = refund_idempotency_key(item.pk, (keyed or payment).pk, refund_attempt(item))
     reason = "duplicate" if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT else "requested_by_customer"
     if (item.data or {}).get(REFUND_SENT):
         # An earlier request from this card may have refunded though we never heard (Stripe answers
         # its key with a new refund once the key is 24 hours old; a refund since failed is still
         # answered as it was first): what Stripe lists decides.
-        answered = _earlier_refund(request, item, actor, payment, amount, keyed, refused=False)
+        answered = _earlier_refund(request, item, actor, payment, amount, keyed, refused=False, until=until)
         if answered is not None:
             return answered
     note_refund_sent(item.pk)
     try:
-        refund = create_refund(payment, amount, key, reason=reason, review_item=item.pk)
+        refund = create_refund(payment, amount, key, reason=reason, review_item=item.pk, until=until)
+    except TooSlow as exc:  # not sent: the lookup before it used the time this request has
+        log.warning("refund for review item %s not sent: %s", item.pk, exc)
+        return _card_error(request, item, _SLOW)
     except ProviderError as exc:
         log.warning("refund for review item %s failed: %s", item.pk, exc)
         if exc.reused_key:
-            return _earlier_refund(request, item, actor, payment, amount, keyed, refused=True)
+            return _earlier_refund(request, item, actor, payment, amount, keyed, refused=True, until=until)
         said = str(exc).removeprefix(f"{exc.provider}: ").rstrip(".")  # "Stripe refused …: stripe: …." read twice
         if exc.permanent:
             msg = f"Stripe refused the refund: {said}. Nothing was refunded."
@@ -492,12 +499,33 @@ def do_refund(request, item, actor):
             )
         return _card_error(request, item, msg)
     _record_refund(item, actor, payment, refund, amount)
+    money = format_money(amount, payment.currency)
     try:
-        resolve_refunded(item.pk, actor, refund_id=refund.get("id") or "", amount=amount, payment=payment)
+        closed = resolve_refunded(item.pk, actor, refund_id=refund.get("id") or "", amount=amount, payment=payment)
     except ResolutionError:
         return _already(request, item, "The refund went through; someone had already closed this item meanwhile.")
-    money = format_money(amount, payment.currency)
+    if closed.state == ReviewItem.State.OPEN:
+        return _failed_already(request, closed, money, refund.get("id"))
     return _resolved(request, item, f"Refunded {money} to {_who(item)} through Stripe ({refund.get('id')}).")
+
+
+#: What an operator reads when Stripe answered too slowly for their request to wait.
+_SLOW = (
+    "Stripe is slow to answer right now, so this request stopped waiting. Nothing new was sent to Stripe and "
+    "nothing was refunded. Try again in a minute: the same refund is never made twice."
+)
+
+
+def _failed_already(request, item: ReviewItem, money: str, refund_id):
+    """Stripe answered the refund (say "pending"), but it had failed by the time it was recorded:
+    the card was opened again at once, and says why."""
+    log.warning("refund for review item %s: refund %s failed already", item.pk, refund_id)
+    return _card_error(
+        request,
+        _load_item(item.pk),
+        f"Stripe took the refund of {money} ({refund_id}), but that refund has failed already: nothing was "
+        "refunded and the card stays open (it says why). Refund again, or choose another answer.",
+    )
 
 
 def _record_refund(item, actor, payment, refund: dict, amount: int):
@@ -519,7 +547,7 @@ def _record_refund(item, actor, payment, refund: dict, amount: int):
     )
 
 
-def _earlier_refund(request, item, actor, payment, amount: int, keyed, *, refused: bool):
+def _earlier_refund(request, item, actor, payment, amount: int, keyed, *, refused: bool, until: float | None = None):
     """What the card's earlier refund request did, from the refunds Stripe lists for the card
     (``jlf_review_item`` metadata). ``refused``: Stripe refused the card's idempotency key (an
     earlier request from this card, with another amount or the other payment of a duplicate card,
@@ -529,7 +557,9 @@ def _earlier_refund(request, item, actor, payment, amount: int, keyed, *, refuse
     A refund that stands is recorded and the card closed, saying the amount typed now was not
     refunded (or that no second refund was made). A refund that failed, or (refused) none at all,
     or no answer from Stripe: the card stays open and says so. Returns None (not refused, nothing
-    found): the caller sends the refund."""
+    found): the caller sends the refund. Refunds of the card that failed after it closed (and
+    reopened it) are left out: the operator is refunding again after them. The lookup ends by
+    ``until`` and within ``integrations.refunds.LOOKUP_BUDGET``."""
     asked = format_money(amount, payment.currency)
     if refused:
         why = (
@@ -544,10 +574,19 @@ def _earlier_refund(request, item, actor, payment, amount: int, keyed, *, refuse
     candidates = {p.pk: p for p in (keyed, payment) if p is not None}
     if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT:
         candidates.update((p.pk, p) for p in refundable_payments(item))
+    failed_before = (item.data or {}).get(FAILED_REFUNDS) or []
     try:
-        earlier = refund_made_from(item.pk, list(candidates.values()))
+        earlier = refund_made_from(item.pk, list(candidates.values()), ignore=failed_before, until=until)
     except ProviderError as exc:
         log.warning("refund for review item %s: looking up the earlier refund failed: %s", item.pk, exc)
+        if isinstance(exc, TooSlow) and not refused:
+            return _card_error(
+                request,
+                item,
+                "Stripe is slow to answer right now, so this request stopped waiting. Nothing new was sent to "
+                "Stripe: this card sent a refund request before, and Stripe must first say what it refunded then. "
+                "Try again in a minute.",
+            )
         if not refused:
             return _card_error(
                 request,
@@ -600,7 +639,7 @@ def _earlier_refund(request, item, actor, payment, amount: int, keyed, *, refuse
     else:
         now = f"The {asked} you entered now was not refunded."
     try:
-        resolve_refunded(item.pk, actor, refund_id=earlier.get("id") or "", amount=made, payment=refunded)
+        closed = resolve_refunded(item.pk, actor, refund_id=earlier.get("id") or "", amount=made, payment=refunded)
     except ResolutionError:
         return _already(
             request,
@@ -608,6 +647,8 @@ def _earlier_refund(request, item, actor, payment, amount: int, keyed, *, refuse
             f"An earlier refund of {money} from this card went through ({earlier.get('id')}); someone had already "
             f"closed this item. {now}",
         )
+    if closed.state == ReviewItem.State.OPEN:
+        return _failed_already(request, closed, money, earlier.get("id"))
     return _resolved(
         request,
         item,

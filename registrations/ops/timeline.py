@@ -390,7 +390,10 @@ def registration_timeline(reg: Registration) -> list[Entry]:
                     "refund",
                     "Refund" + (" (cumulative total)" if r.cumulative else ""),
                     "Stripe",
-                    f"{money(r.amount, p.currency)} · {r.status} · {r.refund_id}",
+                    f"{money(r.amount, p.currency)} · {r.status}"
+                    # Why Stripe failed it (its ``failure_reason`` code, in words).
+                    + (f" ({r.failure_reason.replace('_', ' ')})" if r.failure_reason else "")
+                    + f" · {r.refund_id}",
                 )
             )
         for d in p.disputes.all():
