@@ -45,6 +45,12 @@ def failed(refund: dict, reason: str = "lost_or_stolen_card") -> dict:
     return dict(refund, status="failed", failure_reason=reason)
 
 
+def open_cases(event) -> int:
+    from registrations.ops.stats import event_stats
+
+    return event_stats([event])[event.pk].open_items
+
+
 def refund_from_card(ops_client, fake_stripe, htmx_headers, item, payment, amount="120"):
     body = refund_post(ops_client, item, payment, amount, htmx_headers()).content.decode()
     assert "Refunded $" in body
@@ -61,6 +67,8 @@ def test_a_refund_that_fails_after_the_card_closed_reopens_the_card_saying_it_fa
     item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
     payment = Payment.objects.get(registration=item.registration, method="stripe")
     refund = refund_from_card(ops_client, fake_stripe, htmx_headers, item, payment)
+    cases = f"{open_cases(item.event)} cases to review"
+    assert cases in ops_client.get(reverse("ops:dashboard")).content.decode()
 
     deliver(stripe_fake.event("refund.created", dict(refund)))
     deliver(stripe_fake.event("refund.failed", failed(refund)))
@@ -77,7 +85,9 @@ def test_a_refund_that_fails_after_the_card_closed_reopens_the_card_saying_it_fa
     reg = item.registration
     history = ops_client.get(reverse("ops:registration", args=[reg.event.slug, reg.pk])).content.decode()
     assert "Review item reopened" in history and "failed (lost or stolen card)" in history
-    # The queue shows the card again, with its refund form.
+    # The dashboard counts it again; the queue shows it, with its refund form.
+    assert f"{open_cases(item.event)} cases to review" != cases
+    assert f"{open_cases(item.event)} cases to review" in ops_client.get(reverse("ops:dashboard")).content.decode()
     page = ops_client.get(reverse("ops:queue")).content.decode()
     assert "lost or stolen" in page and f"/ops/queue/{item.pk}/refund/" in page
 
