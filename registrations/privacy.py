@@ -21,7 +21,8 @@ What changes, for attendees whose registrations are *all* on the events being pu
   history and the admin's audit log): in every row of theirs (their registrations on those
   events, their attendee, their payments and bookings) the same strings are replaced as in
   review items; in any other row (an operator's note, another attendee's card) their addresses,
-  aliases, phone and full name are. Addresses become ``anon-<id>@invalid``, the rest
+  aliases, phone and full name are, unless another attendee has them too (a family's phone, a
+  namesake: whose they are cannot be told there). Addresses become ``anon-<id>@invalid``, the rest
   ``[removed]``; aliases are collected before they are deleted. Each row keeps its action,
   time, actor, registration, object and request ids, and every other value (amounts,
   statuses, references, ids), so the money trail and who did what when stay;
@@ -47,7 +48,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 from django.db.models import CharField, Q, Value
-from django.db.models.functions import Cast, Coalesce, Concat
+from django.db.models.functions import Cast, Coalesce, Concat, Lower, Trim
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -171,11 +172,20 @@ def _replacements(attendee_ids) -> dict[int, dict]:
     return out
 
 
+# An address is replaced only where it stands whole: not the end of a longer one
+# ("other.river@example.org" is not "river@example.org"), nor the start of one ("….org.uk").
+_ADDRESS_BEFORE = r"(?<![\w.+'-])"
+_ADDRESS_AFTER = r"(?![\w-])(?!\.\w)"
+
+
 def scrub_text(text: str, replacements: dict[int, dict]) -> str:
     for rep in replacements.values():
         for old in rep["old"]:
-            new = rep["new"] if "@" in old else REMOVED
-            text = re.sub(rf"(?<!\w){re.escape(old)}(?!\w)", new, text, flags=re.IGNORECASE)
+            if "@" in old:
+                new, pattern = rep["new"], rf"{_ADDRESS_BEFORE}{re.escape(old)}{_ADDRESS_AFTER}"
+            else:
+                new, pattern = REMOVED, rf"(?<!\w){re.escape(old)}(?!\w)"
+            text = re.sub(pattern, new, text, flags=re.IGNORECASE)
     return text
 
 
@@ -225,9 +235,10 @@ def _redact_audit(plan: PurgePlan, replacements: dict[int, dict], *, write: bool
     payments and bookings) are scrubbed of everything ``_replacements`` lists, parts of the name
     included. Any other row (an operator's note, another attendee's card) only of the whole
     strings (``whole``: addresses, phone, full name) found in it: "River" alone in someone
-    else's row is not them. An attendee left alone has no replacements, so their rows
-    keep their own data. Finding the rows is one query over the audit table (its text split into
-    words, joined to the looked-for words); the rows are then read and written in batches."""
+    else's row is not them, nor is a string another attendee also has (``_also_someone_elses``).
+    An attendee left alone has no replacements, so their rows keep their own data. Finding the
+    rows is one query over the audit table (its text split into words, compared with the
+    looked-for words); the rows are then read and written in batches."""
     if not replacements:
         return 0
     owner_of_reg = dict(
@@ -261,7 +272,11 @@ def _redact_audit(plan: PurgePlan, replacements: dict[int, dict], *, write: bool
         cursor.execute(_FIND_NAMED, [_SEPARATORS, sorted(needles), ACTION])
         for pk, word in cursor.fetchall():
             named.setdefault(pk, set()).update(needles.get(word, ()))
-    strict = {a: {"old": rep["whole"], "new": rep["new"]} for a, rep in replacements.items()}
+    shared = _also_someone_elses(replacements)
+    strict = {
+        a: {"old": [s for s in rep["whole"] if s.lower() not in shared], "new": rep["new"]}
+        for a, rep in replacements.items()
+    }
     ids = sorted(set(full) | set(named))
     redacted = 0
     for start in range(0, len(ids), AUDIT_BATCH):
@@ -281,6 +296,25 @@ def _redact_audit(plan: PurgePlan, replacements: dict[int, dict], *, write: bool
             with connection.cursor() as cursor:
                 cursor.execute(_WRITE_REDACTED, _columns(changed))
     return redacted
+
+
+def _also_someone_elses(replacements: dict[int, dict]) -> set[str]:
+    """Whole strings (lowercased) that are also the address, phone or name of an attendee who is
+    not anonymised (a family's phone, a namesake, an address a merge left on both): in a row that
+    is not the purged attendee's, whose they are cannot be told, so they stay as written."""
+    wholes = {s.lower() for rep in replacements.values() for s in rep["whole"]}
+    if not wholes:
+        return set()
+    others = (
+        Attendee.objects.exclude(pk__in=list(replacements))
+        .filter(anonymised_at__isnull=True)
+        .annotate(lower_email=Lower("email"), lower_name=Lower(Trim("name")))
+        .filter(Q(lower_email__in=wholes) | Q(phone__in=wholes) | Q(lower_name__in=wholes))
+    )
+    found = set()
+    for row in others.values_list("lower_email", "phone", "lower_name"):
+        found.update(x.lower() for x in row if x and x.lower() in wholes)
+    return found
 
 
 # One statement per batch (Django's bulk_update builds a CASE per row and column: slow at 10,000s).

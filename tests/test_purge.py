@@ -348,3 +348,10 @@ def test_scrub_text_replaces_whole_words_only():
     assert scrub_text("Ann (ann@example.org) filed the Annual report", reps) == (
         "[removed] (anon-1@invalid) filed the Annual report"
     )
+
+
+def test_scrub_text_replaces_an_address_only_where_it_stands_whole():
+    reps = {1: {"old": ["ann@example.org"], "new": "anon-1@invalid"}}
+    assert scrub_text("jo.ann@example.org, ann@example.org. <ANN@example.org> ann@example.org.uk", reps) == (
+        "jo.ann@example.org, anon-1@invalid. <anon-1@invalid> ann@example.org.uk"
+    )

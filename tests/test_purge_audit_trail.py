@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from registrations.audit import Actor, audit
 from registrations.models import AuditLog
+from tests.factories import AttendeeFactory, RegistrationFactory
 from tests.test_purge import purge, world  # noqa: F401  (world is a fixture)
 
 pytestmark = pytest.mark.django_db
@@ -167,3 +168,22 @@ def test_the_history_and_the_admin_audit_log_still_show_redacted_rows(world, tra
         change = admin_client.get(reverse("admin:registrations_auditlog_change", args=[trail[key].pk]))
         assert change.status_code == 200
         assert "river" not in change.content.decode().lower().replace(f"anon-{river_pk}", "")
+
+
+def test_a_namesake_sharing_the_phone_who_is_kept_keeps_their_name_and_phone_in_their_rows(world):  # noqa: F811
+    # Another River Stone, on the same family phone, coming to the upcoming retreat.
+    namesake = AttendeeFactory(email="other.river@example.org", name="River Stone", phone="+15551230001")
+    theirs = RegistrationFactory(attendee=namesake, event=world["upcoming"])
+    row = audit(
+        "operator.note",
+        actor=OPERATOR,
+        registration=theirs,
+        message="River Stone (other.river@example.org, +15551230001) asked about parking",
+    )
+    note = audit("operator.note", actor=OPERATOR, message="River Stone called from +15551230001")
+    own = audit("attendee.created", obj=world["river"], after={"email": "river@example.org"})
+    purge("--event", "spring-retreat", "--yes")
+    assert AuditLog.objects.get(pk=row.pk).message == row.message
+    # Whose it is cannot be told: it stays as written.
+    assert AuditLog.objects.get(pk=note.pk).message == note.message
+    assert AuditLog.objects.get(pk=own.pk).after == {"email": f"anon-{world['river'].pk}@invalid"}
