@@ -44,9 +44,11 @@ def search_registrations(qs: QuerySet, text: str) -> QuerySet:
         return qs
     direct = Q(attendee__name__icontains=text) | Q(attendee__email__icontains=text) | Q(reference__iexact=text)
     phone = search_phone(text)
-    digits = re.sub(r"\D", "", text)
     if phone:
         direct |= Q(attendee__phone=phone)
+    # Any 4+ digits of a number, when only a number was typed (the digits of "river1990@…" are
+    # not a phone number).
+    digits = re.sub(r"\D", "", text) if _PHONE_LIKE.fullmatch(text) else ""
     if len(digits) >= 4:
         direct |= Q(attendee__phone__contains=digits)
     # A national number with its trunk 0 ("07700 900123") or a 00 prefix is stored without it.
@@ -59,7 +61,7 @@ def search_registrations(qs: QuerySet, text: str) -> QuerySet:
     nothing = Value(None, output_field=CharField())
     found, annotations = direct, {}
     fragment = normalise_email(text)
-    if not any(c.isspace() for c in fragment):
+    if not any(c.isspace() for c in fragment) and not _PHONE_LIKE.fullmatch(fragment):
         # Aliases are stored normalised (trimmed, case-folded), as ``fragment`` is.
         aliases = AttendeeAlias.objects.filter(attendee=OuterRef("attendee_id"), email__contains=fragment)
         found |= Exists(aliases)

@@ -115,3 +115,19 @@ def test_searching_an_earlier_address_or_phone_runs_as_many_queries_for_10_as_fo
     small = count()
     bulk_registrations(event, 190, start=10)
     assert count() == small <= 12
+
+
+def test_an_earlier_address_with_digits_says_why_even_when_the_phone_has_those_digits(ops_client, operator):
+    """The digits of an address are not a phone number: searching "river.0123@…" finds the person
+    through that earlier address (and says so), not through a phone number ending in 0123, and
+    does not find a stranger whose number has 0123 in it."""
+    event = make_event()
+    pay("river.0123@example.com", "River Old", phone=OLD_PHONE)
+    pay(NEW, "River Stone", phone=NEW_PHONE)
+    pay("someone.else@example.org", "Someone Else", phone="+12125550123")
+    keep = Registration.objects.get(attendee__email=NEW)
+    other = Registration.objects.get(attendee__email="river.0123@example.com")
+    merge_registrations(keep, other, Actor.operator(operator), reason="same person")
+    html = search(ops_client, event, "river.0123@example.com")
+    assert f'id="reg-{keep.pk}"' in html and "1 registration" in html
+    assert "matched an earlier address: river.0123@example.com" in html
