@@ -7,9 +7,10 @@
    migrates it.
 2. Builds in bulk: the main event with ``--registrations`` registrations (attendee, a Stripe
    payment for the paid ones, an Acuity booking with intake answers for the booked ones, in
-   every status), 4 audit rows per registration, ``--items`` open review items of every kind,
-   4 other events (2 upcoming, 2 past) with 300 registrations each, and 2,000 inbox rows per
-   provider. Then ``ANALYZE``.
+   every status), 4 audit rows per registration (one in ten also merged: a merge row with the
+   merged-away phone number, and the merged-away address as an alias), ``--items`` open review
+   items of every kind, 4 other events (2 upcoming, 2 past) with 300 registrations each, and
+   2,000 inbox rows per provider. Then ``ANALYZE``.
 3. For each page: 3 warm-up requests, then ``--runs`` timed requests with Django's test Client
    (the whole middleware stack, a signed-in staff user, template rendering; no network), and
    the number of SQL queries of one request. Prints median, p95 and max per page as a Markdown
@@ -50,6 +51,7 @@ def build(n_regs: int, n_items: int):
     from integrations.models import WebhookEvent
     from registrations.models import (
         Attendee,
+        AttendeeAlias,
         AuditLog,
         Booking,
         Event,
@@ -141,6 +143,30 @@ def build(n_regs: int, n_items: int):
                 audits.append(
                     AuditLog(action=action, event=ev, registration=r, object_type="Registration", object_id=str(r.pk))
                 )
+            if i % 10 == 0:
+                # One in ten was merged with an earlier registration of theirs: its address lives
+                # on as an alias, its phone number in the merge's audit row (searched for).
+                audits.append(
+                    AuditLog(
+                        action="registration.merged",
+                        event=ev,
+                        registration=r,
+                        object_type="Registration",
+                        object_id=str(r.pk),
+                        before={
+                            "merged_email": f"{slug}.{i}.old@example.org",
+                            "merged_phone": f"+1650555{i % 10000:04d}",
+                        },
+                    )
+                )
+        AttendeeAlias.objects.bulk_create(
+            [
+                AttendeeAlias(email=f"{slug}.{i}.old@example.org", attendee=a, reason="merged")
+                for i, a in enumerate(attendees)
+                if i % 10 == 0
+            ],
+            batch_size=2000,
+        )
         Payment.objects.bulk_create(payments, batch_size=2000)
         Booking.objects.bulk_create(bookings, batch_size=2000)
         AuditLog.objects.bulk_create(audits, batch_size=5000)
@@ -243,12 +269,33 @@ def main():
     slug = event.slug
     htmx = {"HX-Request": "true", "HX-Current-URL": "http://testserver/ops/"}
     mid = regs[len(regs) // 2]
+    merged_i = len(regs) // 2 // 10 * 10  # one of those merged with an earlier registration
     pages = [
         ("dashboard", reverse("ops:dashboard"), {}),
         ("event page", reverse("ops:event", args=[slug]), {}),
         (
             "event table: search (htmx)",
             reverse("ops:event", args=[slug]) + "?q=Person+42",
+            {**htmx, "HX-Target": "registrations"},
+        ),
+        (
+            "event table: search an earlier address (htmx)",
+            reverse("ops:event", args=[slug]) + f"?q={slug}.{merged_i}.old@example.org",
+            {**htmx, "HX-Target": "registrations"},
+        ),
+        (
+            "event table: search part of an address (htmx)",
+            reverse("ops:event", args=[slug]) + f"?q={slug}.{merged_i + 1}",
+            {**htmx, "HX-Target": "registrations"},
+        ),
+        (
+            "event table: search a phone typed with dashes (htmx)",
+            reverse("ops:event", args=[slug]) + f"?q=415-555-{merged_i + 1:04d}",
+            {**htmx, "HX-Target": "registrations"},
+        ),
+        (
+            "event table: search an earlier phone (htmx)",
+            reverse("ops:event", args=[slug]) + f"?q=%28650%29+555-{merged_i:04d}",
             {**htmx, "HX-Target": "registrations"},
         ),
         (
