@@ -19,6 +19,7 @@ from notifications.models import NotificationLog
 from .audit import Actor, audit
 from .detection import (
     CLOSED_WITH_REFUND,
+    FAILED_REFUNDS,
     FALLEN_REFUND,
     REFUND_SENT,
     _auto_close,
@@ -540,6 +541,36 @@ def note_refund_sent(item_id: int) -> None:
         if item is not None and not (item.data or {}).get(REFUND_SENT):
             item.data = {**(item.data or {}), REFUND_SENT: True}
             item.save(update_fields=["data"])
+
+
+def note_refund_failed(item_id: int, refund_id: str, actor: Actor) -> bool:
+    """A refund this card made, found in Stripe's list after its answer was lost, has failed (or
+    was canceled), and Stripe lists no refund of the card that stands: nothing was given back. The
+    card's current attempt is over, as when a failed refund reopens a closed card: the next confirm
+    is a new attempt with an idempotency key of its own (Stripe answers the old key with the refund
+    that failed, or refuses it) and sends a new refund. Returns whether this call marked it."""
+    if not refund_id:
+        return False
+    with transaction.atomic():
+        item = ReviewItem.objects.select_for_update().filter(pk=item_id).first()
+        if item is None or item.state != ReviewItem.State.OPEN:
+            return False
+        data = dict(item.data or {})
+        failed = list(data.get(FAILED_REFUNDS) or [])
+        if refund_id in failed:  # marked already (another operator, a double click)
+            return False
+        data[FAILED_REFUNDS] = [*failed, refund_id]
+        data.pop(REFUND_SENT, None)  # the next attempt has sent nothing yet (its key is a new one)
+        item.data = data
+        item.save(update_fields=["data"])
+        audit(
+            "review.updated",
+            actor=actor,
+            registration=item.registration,
+            obj=item,
+            after={"key": item.key, "failed_refund": refund_id},
+        )
+        return True
 
 
 @retried

@@ -45,6 +45,7 @@ from ..resolutions import (
     keep_both_registrations,
     keep_duplicate,
     map_unmatched_event,
+    note_refund_failed,
     note_refund_sent,
     open_duplicate_seconds,
     refund_idempotency_key,
@@ -612,14 +613,17 @@ def _earlier_refund(request, item, actor, payment, amount: int, keyed, *, refuse
             "refund the payment in the Stripe Dashboard instead: its webhook records the refund here.",
         )
     if earlier.get("status") in FALLEN:
-        # The earlier request did make a refund, but it gave nothing back: the card stays open.
+        # The earlier request did make a refund, but it gave nothing back, and none of the card's
+        # stands: the card stays open, and its next confirm is a new attempt (a key of its own)
+        # that sends a new refund, as from a card that a failed refund reopened.
         log.warning("refund for review item %s: earlier refund %s %s", item.pk, earlier.get("id"), earlier["status"])
+        note_refund_failed(item.pk, earlier.get("id") or "", actor)
         return _card_error(
             request,
             item,
             f"{why} Its refund ({earlier.get('id')}) {earlier['status'].replace('canceled', 'was canceled')}. "
-            "Nothing was refunded. To refund now, refund the payment in the Stripe Dashboard instead: its webhook "
-            "records the refund here.",
+            "Nothing was refunded. Refund again to send a new refund to Stripe (the one that failed is not "
+            "answered back), or choose another answer.",
         )
     by_intent = {p.payment_intent_id: p for p in candidates.values() if p.payment_intent_id}
     by_charge = {p.charge_id: p for p in candidates.values() if p.charge_id}
