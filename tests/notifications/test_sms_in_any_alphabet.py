@@ -41,6 +41,13 @@ def keeps_its_status_link(sms, reg) -> bool:
     return bool(match) and read_status_token(match.group(1)) == reg.pk
 
 
+def shortened_only_to_save_a_segment(sms, title) -> bool:
+    """``sms`` begins with ``title`` cut short ("…...: "), and the whole title would have cost a
+    segment more."""
+    cut, rest = sms.split("...: ", 1)
+    return title.startswith(cut) and sms_segments(f"{title}: {rest}") > sms_segments(sms)
+
+
 # --- Counting -------------------------------------------------------------------------------------
 def test_gsm7_extension_characters_keep_a_text_gsm7_and_count_as_two():
     assert is_gsm7("Forest [Silence] {Retreat} €50 ^ ~ \\ |")
@@ -83,7 +90,33 @@ def test_a_cyrillic_reminder_keeps_its_link_and_its_whole_title_within_4_segment
 
     assert sms_segments(sms) <= 4, (sms_segments(sms), len(sms), sms)
     assert keeps_its_status_link(sms, reg), sms
-    assert sms.startswith(f"{title}: ") and sms.endswith("Reply STOP to opt out.")
+    assert sms.endswith("Reply STOP to opt out.")
+    if not sms.startswith(f"{title}: "):
+        # The status link grows with the registration's number (the test database's sequence runs
+        # on across tests; real ones reach 5-6 digits): the title may be shortened then, but only
+        # where that saves a segment.
+        assert shortened_only_to_save_a_segment(sms, title), sms
+
+
+@pytest.mark.django_db
+def test_a_cyrillic_title_is_shortened_only_where_a_long_status_link_makes_that_save_a_segment(
+    one_sided, event, settings
+):
+    from django.db import connection
+
+    settings.PUBLIC_BASE_URL = BASE
+    event.name = CYRILLIC_TITLE
+    event.save()
+    if connection.vendor == "postgresql":  # a registration numbered as in a database of some years
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT setval(pg_get_serial_sequence('registrations_registration', 'id'), 1234567)")
+    reg = one_sided(Status.PAID_ONLY, name="Александра Екатерина Монтгомери", phone="+14155550123")
+
+    sms = reminder(reg, "payment").sms
+
+    assert sms_segments(sms) <= 4, (sms_segments(sms), len(sms), sms)
+    assert keeps_its_status_link(sms, reg), sms
+    assert sms.startswith(f"{CYRILLIC_TITLE}: ") or shortened_only_to_save_a_segment(sms, CYRILLIC_TITLE), sms
 
 
 def test_a_very_long_cyrillic_title_is_shortened_to_the_fewest_segments_the_link_allows(one_sided, event, settings):
