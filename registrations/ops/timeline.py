@@ -51,6 +51,26 @@ ACTION_LABELS = {
     "attendee.created": "Attendee created",
     "attendee.opted_out": "Reminders stopped",
 }
+# An operator's decision on a queue card ("review.resolved.<resolution>", resolutions.close_item),
+# in the words of the card's choice; an unknown one reads its code with spaces.
+RESOLUTION_WORDS = {
+    "kept": "both kept",
+    "kept_as_credit": "kept as credit",
+    "remind_to_pay": "remind them to pay",
+    "mapped": "mapped to an event",
+    "ignored": "not ours",
+}
+
+
+def action_label(action: str) -> str:
+    """An audit row's action in words: "Review item resolved: kept as credit", not its code."""
+    if action in ACTION_LABELS:
+        return ACTION_LABELS[action]
+    if action.startswith("review.resolved."):
+        resolution = action.removeprefix("review.resolved.")
+        words = RESOLUTION_WORDS.get(resolution, resolution.replace("_", " "))
+        return f"Review item {'dismissed' if resolution == 'dismissed' else 'resolved: ' + words}"
+    return action
 
 
 @dataclass
@@ -370,7 +390,7 @@ def registration_timeline(reg: Registration) -> list[Entry]:
         if row.before and row.action == "registration.status_changed":
             detail = f"{_status_label(row.before.get('status'))} → {_status_label((row.after or {}).get('status'))}"
         detail = card_text(row.message) if row.message else detail  # as stored, in the page's formats
-        entries.append(Entry(row.created_at, "audit", ACTION_LABELS.get(row.action, row.action), _actor(row), detail))
+        entries.append(Entry(row.created_at, "audit", action_label(row.action), _actor(row), detail))
     payers = _seat_payers(p.manual_key for p in payments)
     for p in payments:
         what = f"{p.get_method_display()} payment, {p.get_state_display().lower()}"
