@@ -353,13 +353,18 @@ def _stripe_limiter(endpoint: str) -> RateLimiter:
         return _stripe_limiters[endpoint]
 
 
+#: Seconds a Stripe call waits for its connection (at most its ``timeout``), before it waits up to
+#: ``timeout`` again for the answer.
+STRIPE_CONNECT_TIMEOUT = 3.0
+
+
 def stripe_client(*, timeout: float | None = None, max_network_retries: int = 2) -> stripe.StripeClient:
     """A StripeClient on settings.STRIPE_API_BASE. ``timeout`` (seconds) replaces the SDK's 80 s
     default where a caller has a deadline of its own (a django-q2 task is killed after
     Q_CLUSTER["timeout"])."""
     extra = {}
     if timeout is not None:
-        extra["http_client"] = stripe.RequestsClient(timeout=(min(3.0, timeout), timeout))
+        extra["http_client"] = stripe.RequestsClient(timeout=(min(STRIPE_CONNECT_TIMEOUT, timeout), timeout))
     return stripe.StripeClient(
         settings.STRIPE_SECRET_KEY or "sk_test_not_configured",
         base_addresses={"api": settings.STRIPE_API_BASE},

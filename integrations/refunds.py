@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 
-from .clients import ProviderError, stripe_call, stripe_client
+from .clients import STRIPE_CONNECT_TIMEOUT, ProviderError, stripe_call, stripe_client
 
 #: Seconds to wait for Stripe's answer to a refund, twice at most (one network retry, same key): a
 #: refund that timed out is safe to ask again.
@@ -48,8 +48,13 @@ def deadline(seconds: float | None = None) -> float:
     return time.monotonic() + (REQUEST_BUDGET if seconds is None else seconds)
 
 
-def _left(until: float | None, default: float) -> float:
-    return default if until is None else until - time.monotonic()
+def _timeout_within(seconds: float) -> float:
+    """The ``stripe_client`` timeout for one try that must end, connecting included, within
+    ``seconds``: the HTTP client waits up to ``STRIPE_CONNECT_TIMEOUT`` (at most the timeout) for
+    the connection, and then up to the timeout again for the answer."""
+    if seconds <= 2 * STRIPE_CONNECT_TIMEOUT:
+        return seconds / 2
+    return seconds - STRIPE_CONNECT_TIMEOUT
 
 
 #: Stripe's refund reasons (anything else is rejected by the API).
@@ -86,10 +91,14 @@ def create_refund(
         raise ProviderError("stripe", "this payment has no Stripe payment intent or charge to refund", permanent=True)
     if reason in REASONS:
         params["reason"] = reason
-    # Two tries (the SDK's retry sleeps at most 0.5 s after the first) within the time left.
-    timeout = min(HTTP_TIMEOUT, (_left(until, 2 * HTTP_TIMEOUT + 1) - 1) / 2)
-    if timeout < MIN_CALL_SECONDS:
-        raise TooSlow("no time was left to send the refund")
+    timeout = HTTP_TIMEOUT
+    if until is not None:
+        # Two tries (the SDK's retry sleeps at most 0.5 s after the first) within the time left,
+        # each its connection and its answer.
+        per_try = (until - time.monotonic() - 1) / 2
+        if per_try < MIN_CALL_SECONDS:
+            raise TooSlow("no time was left to send the refund")
+        timeout = min(HTTP_TIMEOUT, _timeout_within(per_try))
     client = stripe_client(timeout=timeout, max_network_retries=1)
     refund = stripe_call(
         "refunds",
@@ -128,11 +137,14 @@ def refund_made_from(
         left = stop - time.monotonic()
         if left < MIN_CALL_SECONDS:
             raise TooSlow("asking what this card refunded before took too long")
-        client = stripe_client(timeout=left, max_network_retries=0)
+        timeout = _timeout_within(left)  # its connection and its answer within what is left
+        client = stripe_client(timeout=timeout, max_network_retries=0)
+        began = time.monotonic()
         try:
             page = stripe_call("refunds.list", client.v1.refunds.list, params=params, attempts=1)
         except ProviderError as exc:
-            if exc.status is None and not exc.permanent and time.monotonic() >= stop - 0.05:
+            # No answer in the time it had (not a refused connection, which says so at once).
+            if exc.status is None and not exc.permanent and time.monotonic() - began >= timeout - 0.05:
                 raise TooSlow("asking what this card refunded before took too long") from exc
             raise
         for refund in page.data:
