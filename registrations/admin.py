@@ -245,7 +245,9 @@ class EventAdminForm(forms.ModelForm):
         if quiet:  # whichever is chosen: they are hours of the clock in the event's zone
             choices = [(value, f"{text} {quiet}") for value, text in choices]
         field = self.fields["zone_change"]
-        field.widget = forms.RadioSelect()
+        # The admin's "radiolist" lets each choice (a paragraph) run across the form, not in its
+        # 160 px label column.
+        field.widget = forms.RadioSelect(attrs={"class": "radiolist"})
         field.choices = choices
         choice = data.get("zone_change")
         if choice not in dict(choices):
