@@ -516,16 +516,27 @@ def detect_review_items(
     live_bookings = [b for b in bookings if not b.cancelled]
     if live_paid and cancelled and not live_bookings:
         last = max(cancelled, key=lambda b: (b.state_at or b.created_at, b.pk))
-        _ensure(
-            f"paid_cancelled:{last.pk}",
-            ReviewItem.Kind.PAID_CANCELLED,
-            reg,
-            actor,
-            known=known,
-            explanation=f"{reg.attendee} paid but cancelled their booking. Refund in full or in part, "
-            "or keep the payment as credit.",
-            booking=last,
-        )
+        key = f"paid_cancelled:{last.pk}"
+        # One open card about it: a card of an earlier cancelled booking that is open (a refund
+        # made from it failed and reopened it, say) already asks for it. Two would invite two
+        # refunds of the same money.
+        if not any(
+            i.kind == ReviewItem.Kind.PAID_CANCELLED
+            and i.state == ReviewItem.State.OPEN
+            and i.registration_id == reg.pk
+            and i.key != key
+            for i in known.values()
+        ):
+            _ensure(
+                key,
+                ReviewItem.Kind.PAID_CANCELLED,
+                reg,
+                actor,
+                known=known,
+                explanation=f"{reg.attendee} paid but cancelled their booking. Refund in full or in part, "
+                "or keep the payment as credit.",
+                booking=last,
+            )
     else:
         for item in known.values():
             if (
