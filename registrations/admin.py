@@ -374,6 +374,8 @@ class EventAdmin(admin.ModelAdmin):
                     after=after,
                     message=zone_changed[1] if zone_changed else "",
                 )
+                if zone_changed:  # what the choice did (the event moved, or kept its moment), said once more
+                    self.message_user(request, zone_changed[1])
         changed = rederive_if_needed(obj, form.changed_data) if change else []
         if changed:
             self.message_user(
