@@ -148,8 +148,11 @@ def reopen_for_failed_refund(item: ReviewItem, refund: Refund, actor: Actor) -> 
     failed = list(data.get(FAILED_REFUNDS) or [])
     if refund.refund_id not in failed:
         failed.append(refund.refund_id)
+        # The next attempt has sent nothing yet (its key is a new one). A refund counted already
+        # (an earlier attempt's, answered again to a confirm that used its key) ends no attempt:
+        # the current one may have sent a refund whose answer was lost.
+        data.pop(REFUND_SENT, None)
     data[FAILED_REFUNDS] = failed
-    data.pop(REFUND_SENT, None)  # the next attempt has sent nothing yet (its key is a new one)
     data.pop(CLOSED_WITH_REFUND, None)
     first = data.setdefault(_FIRST_EXPLANATION, item.explanation)
     currency = (refund.payment.currency if refund.payment_id else "") or (item.event.currency if item.event else "")

@@ -593,6 +593,10 @@ def resolve_refunded(item_id: int, actor: Actor, *, refund_id: str, amount: int,
             raise ResolutionError("This review item no longer exists.")
         if item.state != ReviewItem.State.OPEN and not item.resolution.startswith("auto:"):
             raise ResolutionError("This review item was already resolved.")
+        if refund_id and refund_id in ((item.data or {}).get(FAILED_REFUNDS) or []):
+            # Stripe answered a confirm that used an earlier attempt's key (sent before that
+            # attempt's refund failed and reopened the card) with that refund: nothing to close.
+            return item
         note = f"Refunded {_money(amount, payment.currency)} through Stripe ({refund_id})."
         if refund_id:
             item.data = {**(item.data or {}), CLOSED_WITH_REFUND: refund_id}

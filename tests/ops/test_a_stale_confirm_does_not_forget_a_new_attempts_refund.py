@@ -1,0 +1,74 @@
+"""A confirm still in flight from before a card's refund failed (a double click, a second operator)
+gets Stripe's old answer for the old key: the refund that failed, already counted on the card. It
+must not make the card forget that its new attempt sent a refund whose answer was lost: a day
+later, when Stripe no longer knows the new attempt's key, a confirm asks Stripe first and makes no
+second refund."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from registrations.audit import SYSTEM
+from registrations.models import Payment, ReviewItem
+from registrations.resolutions import resolve_refunded
+from tests.fakes import stripe as stripe_fake
+from tests.intake.conftest import run_queue, stripe_headers
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _webhook_settings(settings):
+    settings.WEBHOOK_HTTP_TIMEOUT = 1.0
+    settings.STRIPE_LIVEMODE = False
+    settings.STRIPE_ACCEPT_OTHER_MODE = False
+    settings.READ_ONLY_MODE = False
+
+
+def refund_post(client, item, payment, amount, headers):
+    data = {"payment": payment.pk, "amount": amount, "confirm": "1"}
+    return client.post(reverse("ops:queue_action", args=[item.pk, "refund"]), data, headers=headers)
+
+
+def test_a_stale_confirm_answered_with_the_failed_refund_leaves_the_new_attempts_refund_findable(
+    client, ops_client, stripe_world, fake_stripe, htmx_headers, monkeypatch
+):
+    from integrations.clients import ProviderError
+    from registrations.ops import queue as queue_views
+
+    item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
+    payment = Payment.objects.get(registration=item.registration, method="stripe")
+    assert "Refunded $" in refund_post(ops_client, item, payment, "120", htmx_headers()).content.decode()
+    first = list(fake_stripe.refunds.values())[-1]
+    first["status"] = "failed"
+    fake_stripe.charge_for({"payment_intent": payment.payment_intent_id})["amount_refunded"] = 0
+    raw = fake_stripe.body(stripe_fake.event("refund.failed", dict(first, failure_reason="declined")))
+    url = reverse("integrations:stripe-webhook")
+    assert client.post(url, data=raw, content_type="application/json", **stripe_headers(raw)).status_code == 200
+    run_queue()
+    assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.OPEN
+
+    # The reopened card refunds again (50.00 this time); Stripe makes the refund, but its answer is lost.
+    real_create_refund = queue_views.create_refund
+
+    def answer_lost(*args, **kwargs):
+        real_create_refund(*args, **kwargs)
+        raise ProviderError("stripe", "Read timed out")
+
+    monkeypatch.setattr(queue_views, "create_refund", answer_lost)
+    assert (
+        "Stripe could not be reached" in refund_post(ops_client, item, payment, "50", htmx_headers()).content.decode()
+    )
+    monkeypatch.setattr(queue_views, "create_refund", real_create_refund)
+    assert len(fake_stripe.refunds) == 2
+
+    # The stale confirm: Stripe answered the old key with the first refund (which has failed).
+    resolve_refunded(item.pk, SYSTEM, refund_id=first["id"], amount=12000, payment=payment)
+    assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.OPEN
+
+    fake_stripe.idempotency.clear()  # a day later: Stripe no longer knows the keys
+    body = refund_post(ops_client, item, payment, "50", htmx_headers()).content.decode()
+
+    assert len(fake_stripe.refunds) == 2
+    assert "No second refund was made" in body
