@@ -652,9 +652,39 @@ class BookingAdmin(FactAdmin):
     search_fields = ("acuity_appointment_id", "email", "first_name", "last_name", "phone")
     list_select_related = ("event", "registration__attendee", "registration__event")
 
+    readonly_fields = ("start_times",)
+
     @admin.display(description="Starts at", ordering="starts_at")
     def starts(self, obj):
         return booking_starts(obj)
+
+    def get_fields(self, request, obj=None):
+        """The start times Acuity sent (stored as ISO strings in UTC or the sender's offset) are
+        shown by ``start_times``, in the event's zone, where the stored list was."""
+        fields = []
+        for name in super().get_fields(request, obj):
+            name = "start_times" if name == "start_times_seen" else name
+            if name not in fields:
+                fields.append(name)
+        return fields
+
+    @admin.display(description="Start times seen")
+    def start_times(self, obj):
+        """Every start time Acuity sent for this appointment, oldest first, as "Starts at" reads
+        ("15 Dec 2026 10:00 PST, 15 Dec 2026 18:00 PST"); a value that is not a time, as it is."""
+        moments, other = [], []
+        for value in obj.start_times_seen or []:
+            try:
+                moment = datetime.fromisoformat(str(value))
+            except ValueError:
+                moment = None
+            if moment is None or moment.tzinfo is None:
+                other.append(str(value))
+            else:
+                moments.append(moment)
+        event = _booking_event(obj)
+        words = [str(_in_event_zone(m, event) if event is not None else m) for m in sorted(moments)]
+        return ", ".join(words + other) or "-"
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         """A booking's own page gives its times in its event's zone, named, like its list row."""
