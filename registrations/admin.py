@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
 from .cohost.admin import CoHostAdminTools
@@ -512,8 +513,30 @@ class AliasInline(admin.TabularInline):
     can_delete = False
 
 
+class PhoneSearch:
+    """The admin's search also finds a phone number typed as people write it ("(415) 555-0199",
+    "415-555-0199": stored as E.164) and one a merged-away attendee had (``search.search_phone``
+    and ``identity.merged_phone_owners``, as on the /ops/ event table). ``attendee_path`` is the
+    path from the listed model to its attendee ("" for attendees)."""
+
+    attendee_path = ""
+
+    def get_search_results(self, request, queryset, search_term):
+        from .identity import merged_phone_owners
+        from .search import search_phone
+
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        phone = search_phone((search_term or "").strip())
+        if not phone:
+            return found, may_have_duplicates
+        phone_field = f"{self.attendee_path}__phone" if self.attendee_path else "phone"
+        owner_field = f"{self.attendee_path}_id" if self.attendee_path else "pk"
+        by_phone = Q(**{phone_field: phone}) | Q(**{f"{owner_field}__in": merged_phone_owners(phone)})
+        return queryset.filter(Q(pk__in=found.values("pk")) | by_phone), may_have_duplicates
+
+
 @admin.register(Attendee)
-class AttendeeAdmin(admin.ModelAdmin):
+class AttendeeAdmin(PhoneSearch, admin.ModelAdmin):
     list_display = ("email", "name", "phone", "email_opt_out", "sms_opt_out", "created_at")
     list_filter = ("email_opt_out", "sms_opt_out")
     search_fields = ("email", "name", "phone", "aliases__email")
@@ -561,7 +584,8 @@ class BookingInline(admin.TabularInline):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(admin.ModelAdmin):
+class RegistrationAdmin(PhoneSearch, admin.ModelAdmin):
+    attendee_path = "attendee"
     list_display = ("attendee", "event", "status", "source", "reference", "created_at")
     list_filter = ("status", "source", "event")
     # ``attendee__aliases__email``: an address they used before a merge finds the survivor's.
@@ -599,6 +623,11 @@ class RegistrationAdmin(admin.ModelAdmin):
         return reverse("ops:registration", args=[obj.event.slug, obj.pk])
 
 
+def _payment_currency(payment) -> str:
+    """A payment's currency, or its event's when the payment does not say."""
+    return payment.currency or getattr(payment.event, "currency", "")
+
+
 class FactAdmin(admin.ModelAdmin):
     """Provider facts are history: visible, never edited by hand (use the ops actions)."""
 
@@ -620,8 +649,8 @@ class PaymentAdmin(FactAdmin):
         "registration",
         "state",
         "method",
-        "amount",
-        "amount_refunded",
+        "amount_display",
+        "refunded_display",
         "disputed",
         "livemode",
         "occurred_at",
@@ -630,12 +659,27 @@ class PaymentAdmin(FactAdmin):
     search_fields = ("checkout_session_id", "payment_intent_id", "charge_id", "email", "name")
     list_select_related = ("event", "registration__attendee", "registration__event")
 
+    # Amounts are stored in minor units (12000 for $120.00): the list reads them as money.
+    @admin.display(description="Amount", ordering="amount")
+    def amount_display(self, obj):
+        return "-" if obj.amount is None else format_money(obj.amount, _payment_currency(obj))
+
+    @admin.display(description="Amount refunded", ordering="amount_refunded")
+    def refunded_display(self, obj):
+        return format_money(obj.amount_refunded or 0, _payment_currency(obj))
+
 
 @admin.register(Refund)
 class RefundAdmin(FactAdmin):
-    list_display = ("refund_id", "payment", "amount", "cumulative", "status", "occurred_at")
+    list_display = ("refund_id", "payment", "amount_display", "cumulative", "status", "occurred_at")
     list_filter = ("status", "cumulative")
     search_fields = ("refund_id", "payment_intent_id", "charge_id")
+    list_select_related = ("payment",)
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_display(self, obj):
+        """In the payment's currency (a refund not yet tied to a payment: in minor units, as stored)."""
+        return format_money(obj.amount, _payment_currency(obj.payment)) if obj.payment else obj.amount
 
 
 @admin.register(Dispute)
