@@ -595,7 +595,8 @@ def resolve_refunded(item_id: int, actor: Actor, *, refund_id: str, amount: int,
             raise ResolutionError("This review item was already resolved.")
         if refund_id and refund_id in ((item.data or {}).get(FAILED_REFUNDS) or []):
             # Stripe answered a confirm that used an earlier attempt's key (sent before that
-            # attempt's refund failed and reopened the card) with that refund: nothing to close.
+            # attempt's refund failed and reopened the card) with that refund: nothing was
+            # refunded now, and the card stays as it is (open, or closed by itself since).
             return item
         note = f"Refunded {_money(amount, payment.currency)} through Stripe ({refund_id})."
         if refund_id:

@@ -505,7 +505,7 @@ def do_refund(request, item, actor):
         closed = resolve_refunded(item.pk, actor, refund_id=refund.get("id") or "", amount=amount, payment=payment)
     except ResolutionError:
         return _already(request, item, "The refund went through; someone had already closed this item meanwhile.")
-    if closed.state == ReviewItem.State.OPEN:
+    if closed.state == ReviewItem.State.OPEN or refund.get("id") in ((closed.data or {}).get(FAILED_REFUNDS) or []):
         return _failed_already(request, closed, money, refund.get("id"))
     return _resolved(request, item, f"Refunded {money} to {_who(item)} through Stripe ({refund.get('id')}).")
 
@@ -521,11 +521,16 @@ def _failed_already(request, item: ReviewItem, money: str, refund_id):
     """Stripe answered the refund (say "pending"), but it had failed by the time it was recorded:
     the card was opened again at once, and says why."""
     log.warning("refund for review item %s: refund %s failed already", item.pk, refund_id)
+    item = _load_item(item.pk)
+    if item.state == ReviewItem.State.OPEN:
+        then = "the card stays open (it says why). Refund again, or choose another answer."
+    else:  # closed by itself since (the money went back another way)
+        then = "the card has closed by itself since."
     return _card_error(
         request,
-        _load_item(item.pk),
+        item,
         f"Stripe took the refund of {money} ({refund_id}), but that refund has failed already: nothing was "
-        "refunded and the card stays open (it says why). Refund again, or choose another answer.",
+        f"refunded, and {then}",
     )
 
 

@@ -72,3 +72,40 @@ def test_a_stale_confirm_answered_with_the_failed_refund_leaves_the_new_attempts
 
     assert len(fake_stripe.refunds) == 2
     assert "No second refund was made" in body
+
+
+def test_a_stale_confirm_on_a_card_that_closed_by_itself_since_is_not_told_it_refunded(
+    client, ops_client, stripe_world, fake_stripe, htmx_headers, monkeypatch
+):
+    """While this confirm waits for Stripe, another confirm of the card refunds (same key), closes
+    the card, the refund fails (the card reopens) and the payment is refunded in the Stripe
+    Dashboard (the card closes by itself). Stripe then answers this confirm with the refund that
+    failed: the operator must not read "Refunded", and the card stays as it is."""
+    from registrations.ops import queue as queue_views
+
+    item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
+    payment = Payment.objects.get(registration=item.registration, method="stripe")
+    real_create_refund = queue_views.create_refund
+    url = reverse("integrations:stripe-webhook")
+
+    def deliver(evt):
+        raw = fake_stripe.body(evt)
+        assert client.post(url, data=raw, content_type="application/json", **stripe_headers(raw)).status_code == 200
+        run_queue()
+
+    def meanwhile(*args, **kwargs):
+        answer = real_create_refund(*args, **kwargs)
+        queue_views._record_refund(item, SYSTEM, payment, answer, 12000)  # the other confirm
+        resolve_refunded(item.pk, SYSTEM, refund_id=answer["id"], amount=12000, payment=payment)
+        fake_stripe.refunds[answer["id"]]["status"] = "failed"
+        fake_stripe.charge_for({"payment_intent": payment.payment_intent_id})["amount_refunded"] = 0
+        deliver(stripe_fake.event("refund.failed", dict(answer, status="failed", failure_reason="declined")))
+        deliver(stripe_fake.event("refund.created", fake_stripe.refund({"payment_intent": payment.payment_intent_id})))
+        return dict(answer, status="pending")  # Stripe's first answer for the key
+
+    monkeypatch.setattr(queue_views, "create_refund", meanwhile)
+    body = refund_post(ops_client, item, payment, "120", htmx_headers()).content.decode()
+
+    assert "Refunded $120.00" not in body and "failed already" in body
+    item.refresh_from_db()
+    assert item.state == ReviewItem.State.RESOLVED and item.resolution.startswith("auto:")
