@@ -35,3 +35,22 @@ def test_admin_registration_search_for_an_address_used_before_a_merge_finds_the_
 def test_admin_attendee_search_for_an_address_used_before_a_merge_finds_the_survivor(admin_client, keep):
     response = admin_client.get(reverse("admin:registrations_attendee_changelist"), {"q": OLD})
     assert list(response.context["cl"].result_list) == [keep.attendee]
+
+
+@pytest.mark.parametrize("typed", ["(415) 555-0123", "+1 415 555 0123", "415-555-0123"])
+def test_admin_registration_search_finds_a_phone_number_typed_as_people_write_it(admin_client, keep, typed):
+    response = admin_client.get(reverse("admin:registrations_registration_changelist"), {"q": typed})
+    assert list(response.context["cl"].result_list) == [keep]
+
+
+def test_admin_registration_search_for_a_phone_number_used_before_a_merge_finds_the_survivor(admin_client, keep):
+    response = admin_client.get(reverse("admin:registrations_registration_changelist"), {"q": "(415) 555-0199"})
+    assert list(response.context["cl"].result_list) == [keep]
+
+
+def test_admin_attendee_search_finds_a_phone_number_typed_with_dashes_and_one_used_before_a_merge(
+    admin_client, keep
+):
+    url = reverse("admin:registrations_attendee_changelist")
+    assert list(admin_client.get(url, {"q": "415-555-0123"}).context["cl"].result_list) == [keep.attendee]
+    assert list(admin_client.get(url, {"q": "415-555-0199"}).context["cl"].result_list) == [keep.attendee]
