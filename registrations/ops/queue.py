@@ -60,6 +60,7 @@ from ..templatetags.ops_format import card_text
 from .access import staff_required
 from .context import open_queue_count, ops_context
 from .forms import NOTE_MAX, GroupSeatsForm, MapEventForm, NoteForm, RefundForm, booked_unpaid_registrations
+from .timeline import RESOLUTION_WORDS
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 25
@@ -283,6 +284,13 @@ def _resolved(request, item: ReviewItem, message: str):
     return render(request, "ops/queue.html#resolved_response", ctx)
 
 
+def resolution_words(item: ReviewItem) -> str:
+    """The choice that closed a card, as the card named it ("not ours", "both kept"), not its code."""
+    if not item.resolution:
+        return item.get_state_display().lower()
+    return RESOLUTION_WORDS.get(item.resolution, item.resolution.replace("_", " "))
+
+
 def _already(request, item: ReviewItem | None, message: str = ""):
     """Someone (or an earlier click) already resolved it: say so, calmly."""
     if item is not None:
@@ -296,10 +304,7 @@ def _already(request, item: ReviewItem | None, message: str = ""):
             if item.resolved_at:  # in the event's zone, as every time on its pages (the server's without one)
                 local = timezone.localtime(item.resolved_at, item.event.zone if item.event else None)
                 when = f" on {local:%Y-%m-%d %H:%M %Z}"  # card_text reads it as "3 Dec 2026, 10:30 PST"
-            message = (
-                f"Already resolved ({(item.resolution or item.state).replace('_', ' ')}) by {who}{when}. "
-                "Nothing was changed."
-            )
+            message = f"Already resolved ({resolution_words(item)}) by {who}{when}. Nothing was changed."
     message = card_text(message)
     if not request.htmx:
         messages.info(request, message)
