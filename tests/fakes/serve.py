@@ -8,9 +8,11 @@ so an operator trying a refund in the demo gets one instead of "No such payment_
 """
 
 import argparse
+import itertools
 import os
 import signal
 import threading
+import time
 
 from .acuity import FakeAcuity
 from .stripe import FakeStripe
@@ -53,6 +55,16 @@ def mirror_stripe_payments(stripe: FakeStripe) -> int:
     return count
 
 
+def number_stripe_ids_from_now(now: float | None = None) -> None:
+    """Number the fake Stripe's ids (re_…, evt_…, cs_…) on from the time it starts, in
+    milliseconds: the demo's database keeps the ids of earlier runs, and a fake counting from 1
+    again handed a new refund the id of an old one (and a new event the id of one already
+    received). The tests' fakes keep counting from 1."""
+    from . import stripe as stripe_fake
+
+    stripe_fake._ids = itertools.count(int((time.time() if now is None else now) * 1000))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stripe-port", type=int, default=8701)
@@ -61,6 +73,7 @@ def main():
     parser.add_argument("--acuity-key", default="acuity-demo-key")
     parser.add_argument("--mirror-db", action="store_true", help="serve the database's Stripe payments too")
     args = parser.parse_args()
+    number_stripe_ids_from_now()
     stripe = FakeStripe().start(args.stripe_port)
     if args.mirror_db:
         try:
