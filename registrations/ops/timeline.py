@@ -294,6 +294,8 @@ def _words(key: str, value, currency: str, tz) -> str:
     if key == "key" and isinstance(value, str):
         kind = _REVIEW_KEY_KINDS.get(value.split(":", 1)[0])
         return str(kind.label) if kind else value
+    if key == "failure_reason" and isinstance(value, str):
+        return value.replace("_", " ")  # Stripe's code ("lost_or_stolen_card"), as the refund's line reads it
     if key == "by" and isinstance(value, str):
         return _BY.get(value, value)
     if key == "status" and isinstance(value, str):
