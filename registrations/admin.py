@@ -1,8 +1,10 @@
+import json
 import zoneinfo
 from datetime import datetime, time
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import unquote
 from django.db import transaction
 from django.db.models import Q
@@ -342,6 +344,22 @@ class EventAdmin(admin.ModelAdmin):
     def starts(self, obj):
         """In the event's own time zone, named ("15 Dec 2026 10:00 PST"), as its page shows it."""
         return _in_event_zone(obj.starts_at, obj)
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        """A time-zone change's History entry says what was chosen ("Changed Timezone. Time zone
+        changed from …, keeping the same moment: …"), not "Time zone change" as if the form's
+        question were a field of the event."""
+        message = super().construct_change_message(request, form, formsets, add)
+        zone_changed = getattr(form, "zone_changed", None)
+        if add or not zone_changed:
+            return message
+        question = str(form.fields["zone_change"].label)
+        for part in message:
+            changed = part.get("changed") if isinstance(part, dict) else None
+            if changed and "fields" in changed:
+                changed["fields"] = [f for f in changed["fields"] if f != question]
+        words = LogEntry(change_message=json.dumps(message)).get_change_message()
+        return f"{words} {zone_changed[1]}".strip()
 
     @admin.display(description="Price", ordering="price")
     def price_display(self, obj):
