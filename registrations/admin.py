@@ -774,11 +774,20 @@ class SeatReferenceAdmin(FactAdmin):
 
 @admin.register(ReviewItem)
 class ReviewItemAdmin(admin.ModelAdmin):
-    list_display = ("kind", "state", "event", "registration", "created_at", "resolution", "resolved_by")
+    list_display = ("kind", "state", "event", "registration", "created_at", "resolution_words", "resolved_by")
     list_filter = ("state", "kind", "event")
     search_fields = ("explanation", "key", "registration__attendee__email")
     readonly_fields = [f.name for f in ReviewItem._meta.fields]
     list_select_related = ("event", "registration__attendee", "registration__event", "resolved_by")
+
+    @admin.display(description="Resolution", ordering="resolution")
+    def resolution_words(self, obj):
+        """How the card was closed, as the queue says it ("kept as credit", "not ours")."""
+        from .ops.timeline import RESOLUTION_WORDS
+
+        if not obj.resolution:
+            return None  # the admin's "-"
+        return RESOLUTION_WORDS.get(obj.resolution, obj.resolution.replace("_", " "))
 
     def has_add_permission(self, request):
         return False
