@@ -120,6 +120,18 @@ def _zone_or_none(name):
         return None
 
 
+def _in_zone(zone, view, *args):
+    """``view(*args)``'s response rendered with ``zone`` as the current time zone (the server's when
+    None): a TemplateResponse renders after the view returns, so it is rendered here, in it."""
+    if zone is None:
+        return view(*args)
+    with dj_timezone.override(zone):
+        response = view(*args)
+        if hasattr(response, "render"):
+            response.render()
+        return response
+
+
 def _wall_time_in(wall, zone):
     """The naive ``wall`` clock time read in ``zone``, or None when that zone's clocks skip it
     or show it twice (a daylight-saving change): the operator has to type a time that exists."""
@@ -327,18 +339,9 @@ class EventAdmin(admin.ModelAdmin):
         if not name and object_id:
             stored = self.get_object(request, unquote(object_id))  # None for an unknown or odd id
             name = stored.timezone if stored is not None else ""
-        name = name or Event._meta.get_field("timezone").default
-        try:
-            zone = zoneinfo.ZoneInfo(name.strip())
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-            zone = None  # the form says the zone is invalid; the times stay in the server's zone
-        if zone is None:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        with dj_timezone.override(zone):
-            response = super().changeform_view(request, object_id, form_url, extra_context)
-            if hasattr(response, "render"):
-                response.render()  # a TemplateResponse renders later: in this zone, now
-            return response
+        # An invalid zone: the form says so, and the times stay in the server's zone.
+        zone = _zone_or_none(name or Event._meta.get_field("timezone").default)
+        return _in_zone(zone, super().changeform_view, request, object_id, form_url, extra_context)
 
     @admin.display(description="Starts at", ordering="starts_at")
     def starts(self, obj):
@@ -753,13 +756,7 @@ class BookingAdmin(FactAdmin):
         booking = self.get_object(request, unquote(object_id)) if object_id else None
         event = _booking_event(booking) if booking is not None else None
         zone = _zone_or_none(event.timezone) if event is not None else None
-        if zone is None:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        with dj_timezone.override(zone):
-            response = super().changeform_view(request, object_id, form_url, extra_context)
-            if hasattr(response, "render"):
-                response.render()  # a TemplateResponse renders later: in this zone, now
-            return response
+        return _in_zone(zone, super().changeform_view, request, object_id, form_url, extra_context)
 
 
 @admin.register(SeatReference)
