@@ -15,8 +15,8 @@ from .test_admin_event_time_zone_change import admin_client, change_url, event, 
 pytestmark = pytest.mark.django_db
 
 
-def _history(client, event) -> str:
-    page = client.get(reverse("admin:registrations_event_history", args=[event.pk])).content.decode()
+def _history(client, of_event) -> str:
+    page = client.get(reverse("admin:registrations_event_history", args=[of_event.pk])).content.decode()
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 

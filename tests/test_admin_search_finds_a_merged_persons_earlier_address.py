@@ -48,9 +48,7 @@ def test_admin_registration_search_for_a_phone_number_used_before_a_merge_finds_
     assert list(response.context["cl"].result_list) == [keep]
 
 
-def test_admin_attendee_search_finds_a_phone_number_typed_with_dashes_and_one_used_before_a_merge(
-    admin_client, keep
-):
+def test_admin_attendee_search_finds_a_phone_number_typed_with_dashes_and_one_used_before_a_merge(admin_client, keep):
     url = reverse("admin:registrations_attendee_changelist")
     assert list(admin_client.get(url, {"q": "415-555-0123"}).context["cl"].result_list) == [keep.attendee]
     assert list(admin_client.get(url, {"q": "415-555-0199"}).context["cl"].result_list) == [keep.attendee]
