@@ -20,7 +20,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from twilio.request_validator import RequestValidator
 
 from registrations.models import Payment, Registration, Status
@@ -176,7 +176,7 @@ def _masked(email: str) -> str:
 
 @csrf_exempt  # RFC 8058: mail providers POST "List-Unsubscribe=One-Click" with no CSRF token
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])  # HEAD: mail scanners' link checks (changes nothing)
 def unsubscribe(request, token: str):
     attendee_id = read_unsubscribe_token(token)
     # The link's attendee, and whoever it was merged into since the email went out.
@@ -230,7 +230,7 @@ def _only_seats(registration) -> bool:
 
 
 @never_cache
-@require_http_methods(["GET"])
+@require_safe  # GET, and HEAD from mail scanners' link checks
 def status_page(request, token: str):
     registration_id = read_status_token(token)
     registration = (
