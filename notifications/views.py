@@ -16,6 +16,7 @@ import logging
 
 import resend
 from django.conf import settings
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -23,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from twilio.request_validator import RequestValidator
 
-from registrations.models import Payment, Registration, Status
+from registrations.models import Payment, Registration, ReviewItem, Status
 
 from . import webhooks
 from .links import link_for
@@ -224,6 +225,16 @@ def _paid(registration) -> bool:
     return any(p.is_paid and not p.fully_refunded for p in registration.payments.all())
 
 
+def _only_seats_to_give(registration) -> bool:
+    """In review only because seats of their group payment are still to be given out."""
+    kinds = set(
+        ReviewItem.objects.filter(Q(registration=registration) | Q(counterpart=registration))
+        .filter(state=ReviewItem.State.OPEN)
+        .values_list("kind", flat=True)
+    )
+    return kinds == {ReviewItem.Kind.GROUP_PAYMENT}
+
+
 def _only_seats(registration) -> bool:
     methods = {p.method for p in registration.payments.all()}
     return methods == {Payment.Method.GROUP_SEAT}
@@ -254,6 +265,10 @@ def status_page(request, token: str):
             next_step, button = "booking", "Book my place"
         elif needs_payment and not paid and not clearing:
             next_step, button = "payment", "Complete my payment"
+    elif registration.status == Status.NEEDS_REVIEW and paid and not booked and _only_seats_to_give(registration):
+        # A payer for several seats waits for the operator to give out the other seats; their own
+        # place is still theirs to book, as the payment page told them.
+        next_step, button = "booking", "Book my place"
     context = {
         "first_name": first_name_of(registration.attendee.name),
         "event_name": event.name,
@@ -277,7 +292,7 @@ def status_page(request, token: str):
         # Refunded only as a seat of someone else's group payment: they paid nothing themselves.
         "refunded_seat": registration.status == Status.REFUNDED and _only_seats(registration),
         "cancelled": registration.status == Status.CANCELLED,
-        "in_review": registration.status == Status.NEEDS_REVIEW,
+        "in_review": registration.status == Status.NEEDS_REVIEW and not next_step,
         "complete": registration.status == Status.COMPLETE,
     }
     response = render(request, "notifications/pages/status.html", context)
