@@ -6,33 +6,12 @@ failed refund reopened), and never a second one while the first stands."""
 from __future__ import annotations
 
 import pytest
-from django.urls import reverse
 
 from registrations.models import Payment, ReviewItem
 
+from .refunding import lose_the_answer, refund_post
+
 pytestmark = pytest.mark.django_db
-
-
-def refund_post(client, item, payment, amount, headers):
-    data = {"payment": payment.pk, "amount": amount, "confirm": "1"}
-    return client.post(reverse("ops:queue_action", args=[item.pk, "refund"]), data, headers=headers)
-
-
-def lose_the_answer(monkeypatch, ops_client, item, payment, amount, htmx_headers):
-    """Confirm a refund that Stripe makes but whose answer never reaches us."""
-    from integrations.clients import ProviderError
-    from registrations.ops import queue as queue_views
-
-    real_create_refund = queue_views.create_refund
-
-    def answer_lost(*args, **kwargs):
-        real_create_refund(*args, **kwargs)
-        raise ProviderError("stripe", "Read timed out")
-
-    monkeypatch.setattr(queue_views, "create_refund", answer_lost)
-    body = refund_post(ops_client, item, payment, amount, htmx_headers()).content.decode()
-    assert "Stripe could not be reached" in body
-    monkeypatch.setattr(queue_views, "create_refund", real_create_refund)
 
 
 def test_a_card_whose_lost_refund_failed_refunds_with_a_new_refund_on_the_next_confirm(

@@ -12,6 +12,8 @@ from registrations.models import AuditLog, Payment, ReviewItem
 from tests.fakes import stripe as stripe_fake
 from tests.intake.conftest import run_queue, stripe_headers
 
+from .refunding import refund_post
+
 pytestmark = pytest.mark.django_db
 
 
@@ -34,11 +36,6 @@ def deliver(client, fake_stripe):
         run_queue()
 
     return deliver
-
-
-def refund_post(client, item, payment, amount, headers):
-    data = {"payment": payment.pk, "amount": amount, "confirm": "1"}
-    return client.post(reverse("ops:queue_action", args=[item.pk, "refund"]), data, headers=headers)
 
 
 def failed(refund: dict, reason: str = "lost_or_stolen_card") -> dict:

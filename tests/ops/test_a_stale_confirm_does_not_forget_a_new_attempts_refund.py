@@ -15,6 +15,8 @@ from registrations.resolutions import resolve_refunded
 from tests.fakes import stripe as stripe_fake
 from tests.intake.conftest import run_queue, stripe_headers
 
+from .refunding import refund_post
+
 pytestmark = pytest.mark.django_db
 
 
@@ -24,11 +26,6 @@ def _webhook_settings(settings):
     settings.STRIPE_LIVEMODE = False
     settings.STRIPE_ACCEPT_OTHER_MODE = False
     settings.READ_ONLY_MODE = False
-
-
-def refund_post(client, item, payment, amount, headers):
-    data = {"payment": payment.pk, "amount": amount, "confirm": "1"}
-    return client.post(reverse("ops:queue_action", args=[item.pk, "refund"]), data, headers=headers)
 
 
 def test_a_stale_confirm_answered_with_the_failed_refund_leaves_the_new_attempts_refund_findable(

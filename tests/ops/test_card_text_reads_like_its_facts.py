@@ -17,6 +17,7 @@ from django.utils import timezone
 from registrations.clearing import flag_stalled_debits
 from registrations.models import Event, Payment, ReviewItem
 
+from .refunding import refund_post
 from .scenario import book, make_event, pay
 
 pytestmark = pytest.mark.django_db
@@ -138,8 +139,7 @@ def test_a_day_in_the_text_is_read_as_the_event_day_not_moved_a_zone(ops_client)
 
 
 def _refund(client, item, payment, amount, confirm, headers):
-    data = {"payment": payment.pk, "amount": amount, **({"confirm": "1"} if confirm else {})}
-    return client.post(reverse("ops:queue_action", args=[item.pk, "refund"]), data, headers=headers).content.decode()
+    return refund_post(client, item, payment, amount, headers, confirm=confirm).content.decode()
 
 
 def test_what_a_refund_says_in_place_of_the_card_gives_the_amount_as_its_confirm_step(

@@ -10,16 +10,10 @@ from registrations.audit import Actor
 from registrations.models import Payment, Registration, ReviewItem, SeatReference, Status
 from registrations.seats import issue_seat_references
 
+from .refunding import refund_post
 from .scenario import PRICE, book, make_event, pay_via_fake
 
 pytestmark = pytest.mark.django_db
-
-
-def refund_post(client, item, payment, amount, confirm, headers):
-    data = {"payment": payment.pk, "amount": amount}
-    if confirm:
-        data["confirm"] = "1"
-    return client.post(reverse("ops:queue_action", args=[item.pk, "refund"]), data, headers=headers)
 
 
 def test_a_seat_holder_who_also_paid_is_refunded_their_own_payment_from_the_duplicate_card(
@@ -40,8 +34,8 @@ def test_a_seat_holder_who_also_paid_is_refunded_their_own_payment_from_the_dupl
     assert f'name="payment" value="{own.pk}"' in card  # his own 120.00 is offered for a refund
     assert "cannot be refunded through Stripe" not in card
 
-    refund_post(ops_client, item, own, "120.00", False, htmx_headers())
-    done = refund_post(ops_client, item, own, "120.00", True, htmx_headers()).content.decode()
+    refund_post(ops_client, item, own, "120.00", htmx_headers(), confirm=False)
+    done = refund_post(ops_client, item, own, "120.00", htmx_headers()).content.decode()
     assert "Refunded $120.00 to Sam Guest" in done
     own.refresh_from_db()
     assert own.amount_refunded == PRICE

@@ -12,24 +12,19 @@ from integrations.parsing import refund_to_signal
 from registrations.models import AuditLog, Payment, Refund, Registration, ReviewItem, Status
 from registrations.services import apply_payment
 
+from .refunding import refund_post
+
 pytestmark = pytest.mark.django_db
-
-
-def refund_post(client, item, payment, amount, confirm, headers):
-    data = {"payment": payment.pk, "amount": amount}
-    if confirm:
-        data["confirm"] = "1"
-    return client.post(reverse("ops:queue_action", args=[item.pk, "refund"]), data, headers=headers)
 
 
 def test_refunding_a_duplicate_shows_the_amount_then_refunds_once(ops_client, stripe_world, fake_stripe, htmx_headers):
     item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
     payment = item.payment
-    step1 = refund_post(ops_client, item, payment, "120.00", False, htmx_headers()).content.decode()
+    step1 = refund_post(ops_client, item, payment, "120.00", htmx_headers(), confirm=False).content.decode()
     assert "Refund $120.00?" in step1 and "Confirm refund of $120.00" in step1
     assert fake_stripe.refunds == {}  # nothing sent yet
 
-    done = refund_post(ops_client, item, payment, "120.00", True, htmx_headers()).content.decode()
+    done = refund_post(ops_client, item, payment, "120.00", htmx_headers()).content.decode()
     assert "Refunded $120.00 to Dana Double" in done
     assert len(fake_stripe.refunds) == 1
     (refund,) = fake_stripe.refunds.values()
@@ -53,8 +48,8 @@ def test_refunding_a_duplicate_shows_the_amount_then_refunds_once(ops_client, st
 
 def test_a_double_click_on_confirm_never_refunds_twice(ops_client, stripe_world, fake_stripe, htmx_headers):
     item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
-    first = refund_post(ops_client, item, item.payment, "120.00", True, htmx_headers())
-    second = refund_post(ops_client, item, item.payment, "120.00", True, htmx_headers())
+    first = refund_post(ops_client, item, item.payment, "120.00", htmx_headers())
+    second = refund_post(ops_client, item, item.payment, "120.00", htmx_headers())
     assert first.status_code == second.status_code == 200
     assert "Already resolved (refunded)" in second.content.decode()
     assert len(fake_stripe.refunds) == 1
@@ -95,7 +90,7 @@ def test_a_partial_refund_of_a_cancelled_payment(ops_client, stripe_world, fake_
     payment = Payment.objects.get(registration=item.registration, method="stripe")
     page = ops_client.get(reverse("ops:queue")).content.decode()
     assert 'name="amount" inputmode="decimal" value="120.00"' in page
-    body = refund_post(ops_client, item, payment, "50", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, payment, "50", htmx_headers()).content.decode()
     assert "Refunded $50.00" in body
     payment.refresh_from_db()
     assert payment.amount_refunded == 5000
@@ -107,7 +102,7 @@ def test_a_partial_refund_of_a_cancelled_payment(ops_client, stripe_world, fake_
 def test_a_full_refund_of_a_cancelled_payment_ends_refunded(ops_client, stripe_world, fake_stripe, htmx_headers):
     item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
     payment = Payment.objects.get(registration=item.registration, method="stripe")
-    body = refund_post(ops_client, item, payment, "120", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, payment, "120", htmx_headers()).content.decode()
     assert "Refunded $120.00" in body
     item.refresh_from_db()
     # The refund fact auto-closed the condition; the operator's resolution replaces it.
@@ -121,10 +116,10 @@ def test_refunding_more_than_what_is_left_is_refused_before_stripe_is_called(
 ):
     item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
     payment = Payment.objects.get(registration=item.registration, method="stripe")
-    body = refund_post(ops_client, item, payment, "120.01", False, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, payment, "120.01", htmx_headers(), confirm=False).content.decode()
     assert "At most $120.00 is left to refund" in body
     for bad, message in (("0", "more than zero"), ("abc", "Type an amount like 120"), ("-5", "cannot be negative")):
-        body = refund_post(ops_client, item, payment, bad, True, htmx_headers()).content.decode()
+        body = refund_post(ops_client, item, payment, bad, htmx_headers()).content.decode()
         assert message in body, bad
     assert fake_stripe.refunds == {}
 
@@ -132,14 +127,14 @@ def test_refunding_more_than_what_is_left_is_refused_before_stripe_is_called(
 def test_a_payment_of_another_item_cannot_be_refunded_from_this_one(ops_client, stripe_world, htmx_headers):
     item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
     other = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT].payment
-    body = refund_post(ops_client, item, other, "10", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, other, "10", htmx_headers()).content.decode()
     assert "does not belong to this review item" in body
 
 
 def test_stripe_refusing_the_refund_changes_nothing_and_says_so(ops_client, stripe_world, fake_stripe, htmx_headers):
     item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
     fake_stripe.charge_for({"payment_intent": item.payment.payment_intent_id})["amount_refunded"] = 12000
-    body = refund_post(ops_client, item, item.payment, "120", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, item.payment, "120", htmx_headers()).content.decode()
     assert "Stripe refused the refund" in body and "Nothing was refunded" in body
     item.refresh_from_db()
     assert item.state == ReviewItem.State.OPEN
@@ -149,7 +144,7 @@ def test_stripe_refusing_the_refund_changes_nothing_and_says_so(ops_client, stri
 def test_stripe_being_down_says_try_again_safely(ops_client, stripe_world, fake_stripe, htmx_headers):
     item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
     fake_stripe.fail_next(3, status=500)
-    body = refund_post(ops_client, item, item.payment, "120", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, item.payment, "120", htmx_headers()).content.decode()
     assert "Stripe could not be reached" in body and "never made twice" in body
     assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.OPEN
 
@@ -177,7 +172,7 @@ def test_walk_in_money_is_never_sent_to_stripe(ops_client, event, operator, fake
     page = ops_client.get(reverse("ops:queue")).content.decode()
     assert "cannot be refunded through Stripe" in page
     cash = Payment.objects.get(registration=reg, method="cash")
-    body = refund_post(ops_client, item, cash, "120", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, cash, "120", htmx_headers()).content.decode()
     assert "not through Stripe" in body
     assert fake_stripe.refunds == {}
 
@@ -205,7 +200,7 @@ def test_stripe_refusing_a_reused_idempotency_key_says_so_instead_of_try_again(
     key = refund_idempotency_key(item.pk, item.payment.pk)
     fake_stripe.fail_next(1, status=400, body=stripe_fake.idempotency_error(key))
 
-    body = refund_post(ops_client, item, item.payment, "120", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, item.payment, "120", htmx_headers()).content.decode()
 
     assert "Stripe refused the refund" in body and "could not be reached" not in body and "Try again" not in body
     assert "Nothing was refunded" in body and "idempotency key" in body and "Stripe Dashboard" in body
@@ -228,7 +223,7 @@ def test_a_refused_refund_key_whose_earlier_outcome_cannot_be_looked_up_claims_n
     fake_stripe.fail_next(1, status=400, body=stripe_fake.idempotency_error(key))
     fake_stripe.fail_next(5, status=500)
 
-    body = refund_post(ops_client, item, item.payment, "120", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, item.payment, "120", htmx_headers()).content.decode()
 
     assert "Stripe refused the refund" in body and "No new refund was made" in body
     assert "Nothing was refunded" not in body and "Try again" not in body
@@ -247,7 +242,7 @@ def test_a_duplicate_card_can_refund_the_first_payment_instead_of_the_second(
     page = ops_client.get(reverse("ops:queue")).content.decode()
     assert "Refund the second payment ($120.00)…" in page and "Refund the first payment ($120.00)…" in page
 
-    done = refund_post(ops_client, item, first, "120.00", True, htmx_headers()).content.decode()
+    done = refund_post(ops_client, item, first, "120.00", htmx_headers()).content.decode()
     assert "Refunded $120.00 to Dana Double" in done
     (refund,) = fake_stripe.refunds.values()
     assert refund["payment_intent"] == first.payment_intent_id
@@ -258,7 +253,7 @@ def test_a_duplicate_card_can_refund_the_first_payment_instead_of_the_second(
     assert item.payment.amount_refunded == 0
     assert Registration.objects.get(attendee__email="dana.double@example.org").status == Status.COMPLETE
     # The second payment cannot be refunded from this card any more: it is resolved.
-    again = refund_post(ops_client, item, item.payment, "120.00", True, htmx_headers()).content.decode()
+    again = refund_post(ops_client, item, item.payment, "120.00", htmx_headers()).content.decode()
     assert "Already resolved (refunded)" in again and len(fake_stripe.refunds) == 1
 
 
@@ -279,11 +274,11 @@ def test_two_operators_refunding_different_payments_of_one_duplicate_card_refund
     def colleague_confirms_meanwhile(payment, amount, key, **kwargs):
         calls.append(payment.pk)
         if len(calls) == 1:  # Olive's call to Stripe is in flight: the card is still open
-            refund_post(ops_client, item, first, "120.00", True, htmx_headers())
+            refund_post(ops_client, item, first, "120.00", htmx_headers())
         return real_create_refund(payment, amount, key, **kwargs)
 
     monkeypatch.setattr(queue_views, "create_refund", colleague_confirms_meanwhile)
-    refund_post(ops_client, item, item.payment, "120.00", True, htmx_headers())
+    refund_post(ops_client, item, item.payment, "120.00", htmx_headers())
 
     assert len(fake_stripe.refunds) == 1
     first.refresh_from_db()
@@ -311,11 +306,11 @@ def test_retrying_a_refund_with_another_amount_after_a_lost_answer_records_the_r
         raise ProviderError("stripe", "Read timed out")
 
     monkeypatch.setattr(queue_views, "create_refund", answer_lost)
-    body = refund_post(ops_client, item, payment, "50", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, payment, "50", htmx_headers()).content.decode()
     assert "Stripe could not be reached" in body
     monkeypatch.setattr(queue_views, "create_refund", real_create_refund)
 
-    body = refund_post(ops_client, item, payment, "60", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, payment, "60", htmx_headers()).content.decode()
     assert "$50.00" in body and "$60.00" in body and "was not refunded" in body
     assert [r["amount"] for r in fake_stripe.refunds.values()] == [5000]
     payment.refresh_from_db()
@@ -335,10 +330,10 @@ def test_a_duplicate_card_whose_refund_stripe_refused_does_not_claim_a_refund_wh
     item = stripe_world.items[ReviewItem.Kind.DUPLICATE_PAYMENT]
     first = Payment.objects.get(pk=item.data["first_payment"])
     fake_stripe.charge_for({"payment_intent": item.payment.payment_intent_id})["amount_refunded"] = 12000
-    body = refund_post(ops_client, item, item.payment, "120", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, item.payment, "120", htmx_headers()).content.decode()
     assert "Nothing was refunded" in body
 
-    body = refund_post(ops_client, item, first, "120", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, first, "120", htmx_headers()).content.decode()
     assert "Stripe refused the refund" in body and "Nothing was refunded" in body
     assert "stands" not in body and "Stripe Dashboard" in body
     assert fake_stripe.refunds == {}

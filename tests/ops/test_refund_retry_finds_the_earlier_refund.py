@@ -4,35 +4,12 @@ the card (found by its ``jlf_review_item`` metadata) decides what the retry does
 from __future__ import annotations
 
 import pytest
-from django.urls import reverse
 
 from registrations.models import Payment, ReviewItem
 
+from .refunding import lose_the_answer, refund_post
+
 pytestmark = pytest.mark.django_db
-
-
-def refund_post(client, item, payment, amount, confirm, headers):
-    data = {"payment": payment.pk, "amount": amount}
-    if confirm:
-        data["confirm"] = "1"
-    return client.post(reverse("ops:queue_action", args=[item.pk, "refund"]), data, headers=headers)
-
-
-def lose_the_answer(monkeypatch, ops_client, item, payment, amount, htmx_headers):
-    """Confirm a refund that Stripe makes but whose answer never reaches us."""
-    from integrations.clients import ProviderError
-    from registrations.ops import queue as queue_views
-
-    real_create_refund = queue_views.create_refund
-
-    def answer_lost(*args, **kwargs):
-        real_create_refund(*args, **kwargs)
-        raise ProviderError("stripe", "Read timed out")
-
-    monkeypatch.setattr(queue_views, "create_refund", answer_lost)
-    body = refund_post(ops_client, item, payment, amount, True, htmx_headers()).content.decode()
-    assert "Stripe could not be reached" in body
-    monkeypatch.setattr(queue_views, "create_refund", real_create_refund)
 
 
 def test_a_retry_after_a_lost_answer_whose_earlier_refund_failed_does_not_close_the_card_as_refunded(
@@ -49,7 +26,7 @@ def test_a_retry_after_a_lost_answer_whose_earlier_refund_failed_does_not_close_
     refund["status"] = "failed"
     fake_stripe.charge_for({"payment_intent": payment.payment_intent_id})["amount_refunded"] = 0
 
-    body = refund_post(ops_client, item, payment, "60", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, payment, "60", htmx_headers()).content.decode()
 
     assert "already refunded" not in body and "failed" in body and "Nothing was refunded" in body
     assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.OPEN
@@ -70,7 +47,7 @@ def test_a_retry_a_day_after_a_lost_answer_does_not_refund_twice_once_stripe_for
     lose_the_answer(monkeypatch, ops_client, item, payment, "50", htmx_headers)
     fake_stripe.idempotency.clear()  # a day later: Stripe no longer knows the key
 
-    body = refund_post(ops_client, item, payment, "50", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, payment, "50", htmx_headers()).content.decode()
 
     assert [r["amount"] for r in fake_stripe.refunds.values()] == [5000]
     assert "$50.00" in body and "No second refund was made" in body
@@ -95,7 +72,7 @@ def test_the_same_refund_retried_after_a_lost_answer_is_not_called_refunded_when
     refund["status"] = "failed"
     fake_stripe.charge_for({"payment_intent": payment.payment_intent_id})["amount_refunded"] = 0
 
-    body = refund_post(ops_client, item, payment, "50", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, payment, "50", htmx_headers()).content.decode()
 
     assert "failed" in body and "Nothing was refunded" in body and "Refunded $50.00" not in body
     assert ReviewItem.objects.get(pk=item.pk).state == ReviewItem.State.OPEN
@@ -109,11 +86,11 @@ def test_a_retry_after_stripe_really_could_not_be_reached_refunds(ops_client, st
     item = stripe_world.items[ReviewItem.Kind.PAID_CANCELLED]
     payment = Payment.objects.get(registration=item.registration, method="stripe")
     fake_stripe.fail_next(2, status=503)  # the SDK's one retry included
-    body = refund_post(ops_client, item, payment, "50", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, payment, "50", htmx_headers()).content.decode()
     assert "Stripe could not be reached" in body and fake_stripe.refunds == {}
     assert fake_stripe.count("POST", r"^/v1/refunds$") == 2
 
-    body = refund_post(ops_client, item, payment, "50", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, payment, "50", htmx_headers()).content.decode()
 
     assert "Refunded $50.00" in body
     assert [r["amount"] for r in fake_stripe.refunds.values()] == [5000]
@@ -135,7 +112,7 @@ def test_a_card_that_does_not_know_it_sent_a_refund_still_records_it_when_stripe
     item.data.pop(REFUND_SENT)
     item.save(update_fields=["data"])
 
-    body = refund_post(ops_client, item, payment, "60", True, htmx_headers()).content.decode()
+    body = refund_post(ops_client, item, payment, "60", htmx_headers()).content.decode()
 
     assert "$50.00" in body and "The $60.00 you entered now was not refunded" in body
     assert [r["amount"] for r in fake_stripe.refunds.values()] == [5000]

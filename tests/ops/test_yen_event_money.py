@@ -16,6 +16,7 @@ from integrations.parsing import session_to_signal
 from registrations.models import Event, Payment, Registration, ReviewItem
 from registrations.services import apply_payment
 
+from .refunding import refund_post
 from .scenario import book, make_event
 
 pytestmark = pytest.mark.django_db
@@ -45,13 +46,6 @@ def yen_duplicate(yen_event, fake_stripe):
     return ReviewItem.objects.get(kind=ReviewItem.Kind.DUPLICATE_PAYMENT, state=ReviewItem.State.OPEN)
 
 
-def refund_post(client, item, payment, amount, confirm, headers):
-    data = {"payment": payment.pk, "amount": amount}
-    if confirm:
-        data["confirm"] = "1"
-    return client.post(reverse("ops:queue_action", args=[item.pk, "refund"]), data, headers=headers)
-
-
 def test_a_yen_payment_reads_12000_yen_on_the_registration_page(ops_client, yen_event, fake_stripe):
     pay_yen(fake_stripe, "aiko@example.org", "Aiko Abe")
     reg = Registration.objects.get(attendee__email="aiko@example.org")
@@ -75,12 +69,12 @@ def test_a_yen_duplicate_reads_12000_yen_on_its_queue_card(ops_client, yen_dupli
 
 def test_a_yen_refund_typed_as_12000_reaches_stripe_as_12000(ops_client, yen_duplicate, fake_stripe, htmx_headers):
     payment = yen_duplicate.payment
-    step1 = refund_post(ops_client, yen_duplicate, payment, "12000", False, htmx_headers()).content.decode()
+    step1 = refund_post(ops_client, yen_duplicate, payment, "12000", htmx_headers(), confirm=False).content.decode()
     assert "Refund 12,000 JPY?" in step1
     assert 'name="amount" value="12000"' in step1  # the confirm step re-sends whole yen
     assert fake_stripe.refunds == {}
 
-    done = refund_post(ops_client, yen_duplicate, payment, "12000", True, htmx_headers()).content.decode()
+    done = refund_post(ops_client, yen_duplicate, payment, "12000", htmx_headers()).content.decode()
     assert "Refunded 12,000 JPY to Kenji Kato" in done
     (refund,) = fake_stripe.refunds.values()
     assert refund["amount"] == 12000 and refund["currency"] == "jpy"
@@ -89,7 +83,7 @@ def test_a_yen_refund_typed_as_12000_reaches_stripe_as_12000(ops_client, yen_dup
 
 
 def test_a_yen_refund_with_sen_is_refused_before_stripe(ops_client, yen_duplicate, fake_stripe, htmx_headers):
-    body = refund_post(ops_client, yen_duplicate, yen_duplicate.payment, "12000.50", True, htmx_headers())
+    body = refund_post(ops_client, yen_duplicate, yen_duplicate.payment, "12000.50", htmx_headers())
     assert "JPY has no minor unit" in body.content.decode()
     assert fake_stripe.refunds == {}
 
@@ -148,7 +142,7 @@ def test_a_usd_event_still_counts_cents(ops_client, fake_stripe, htmx_headers):
     assert "120.00 USD" in item.explanation
     page = ops_client.get(reverse("ops:queue")).content.decode()
     assert "$120.00" in page and 'name="amount" value="120.00"' in page
-    done = refund_post(ops_client, item, item.payment, "120.00", True, htmx_headers()).content.decode()
+    done = refund_post(ops_client, item, item.payment, "120.00", htmx_headers()).content.decode()
     assert "Refunded $120.00" in done
     (refund,) = fake_stripe.refunds.values()
     assert refund["amount"] == 12000
