@@ -780,11 +780,9 @@ class ReviewItemAdmin(admin.ModelAdmin):
     @admin.display(description="Resolution", ordering="resolution")
     def resolution_words(self, obj):
         """How the card was closed, as the queue says it ("kept as credit", "not ours")."""
-        from .ops.timeline import RESOLUTION_WORDS
+        from .ops.queue import resolution_words
 
-        if not obj.resolution:
-            return None  # the admin's "-"
-        return RESOLUTION_WORDS.get(obj.resolution, obj.resolution.replace("_", " "))
+        return resolution_words(obj) if obj.resolution else None  # None: the admin's "-"
 
     def has_add_permission(self, request):
         return False
