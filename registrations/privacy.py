@@ -247,12 +247,10 @@ def _redact_audit(plan: PurgePlan, replacements: dict[int, dict], *, write: bool
         )
     )
     owned = {("Attendee", str(pk)): pk for pk in replacements}
-    for model, ids in (("Payment", plan.payment_ids), ("Booking", plan.booking_ids)):
-        facts = {"Payment": Payment, "Booking": Booking}[model].objects.filter(
-            pk__in=ids, registration_id__in=list(owner_of_reg)
-        )
+    for model, ids in ((Payment, plan.payment_ids), (Booking, plan.booking_ids)):
+        facts = model.objects.filter(pk__in=ids, registration_id__in=list(owner_of_reg))
         for pk, reg_id in facts.values_list("pk", "registration_id"):
-            owned[(model, str(pk))] = owner_of_reg[reg_id]
+            owned[(model.__name__, str(pk))] = owner_of_reg[reg_id]
     ofs = Q(registration_id__in=list(owner_of_reg))
     for model in ("Attendee", "Payment", "Booking"):
         ids = [object_id for (kind, object_id) in owned if kind == model]
