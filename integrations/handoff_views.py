@@ -233,6 +233,7 @@ def _seats_left_unpaid(reg: Registration, failed: Payment, *, clearing: bool) ->
 
 def _after_payment(request, payment: Payment, reg: Registration):
     event = reg.event
+    seats = payment.quantity if (payment.quantity or 1) >= 2 else None  # a group payment's seat count
     if payment.state == Payment.State.FAILED:
         # No "try paying again" when that would charge them twice: the registration is paid
         # another way, or another bank debit of theirs is still clearing (the page says which).
@@ -245,7 +246,6 @@ def _after_payment(request, payment: Payment, reg: Registration):
         already_paid, _booked = sides(reg)
         clearing = not already_paid and payment_clearing(reg)
         started = event.has_started
-        seats = payment.quantity if (payment.quantity or 1) >= 2 else None
         other_seats = _seats_left_unpaid(reg, payment, clearing=clearing) if seats and (already_paid or clearing) else 0
         context = {
             "event": event,
@@ -262,11 +262,10 @@ def _after_payment(request, payment: Payment, reg: Registration):
         # Coming back to the address later (the group page says to keep it): a refunded payment
         # pays for nothing any more, so no thanks, no seat links and no sending on to book.
         already_paid, _booked = sides(reg)
-        seats = payment.quantity if (payment.quantity or 1) >= 2 else None
         context = {"event": event, "step": "refunded", "seats": seats, "paid_otherwise": already_paid}
         return _page(request, "refunded.html", context)
     pending = payment.state != Payment.State.PAID
-    if (payment.quantity or 1) >= 2:
+    if seats:
         started = event.has_started
         rows = _seat_rows(reg, payment, started=started)
         context = {
