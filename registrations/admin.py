@@ -29,6 +29,7 @@ from .models import (
     SeatReference,
 )
 from .money import MoneyError, format_money, from_minor, to_minor
+from .ops.timeline import format_time
 
 
 class EventMappingInline(admin.TabularInline):
@@ -157,8 +158,7 @@ def _in_event_zone(moment, event):
     zone = _zone_or_none(event.timezone) if event is not None else None
     if moment is None or zone is None:
         return moment
-    local = moment.astimezone(zone)
-    return f"{local.day} {local:%b %Y %H:%M} {local.tzname()}"
+    return format_time(moment, zone)
 
 
 def _at(moment, zone) -> str:
