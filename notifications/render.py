@@ -329,7 +329,9 @@ def _render_sms(custom: str, ctx: dict, errors: list[str], *, fallback: bool = T
     first_errors: list[str] = []
     sms = clean_sms(_render_with_fallback("SMS text", custom, "sms.txt", sms_ctx, False, first_errors))
     errors.extend(first_errors)
-    if fallback and custom and custom.strip() and not first_errors and not sms:
+    # The event's own wording, which compiled: it gives way to the default wording when it cannot be sent.
+    own_wording = fallback and bool(custom and custom.strip()) and not first_errors
+    if own_wording and not sms:
         # A text with no words (a value it shows is empty here, or all of it sits in an {% if %}).
         errors.append("SMS text: the wording came out empty (the default wording was used)")
         return _render_sms("", ctx, [])
@@ -346,7 +348,7 @@ def _render_sms(custom: str, ctx: dict, errors: list[str], *, fallback: bool = T
             limit = max(floor, len(sms_ctx[key]) - max(sms_segments(sms) - wanted, 1) * 20)
             sms_ctx[key] = shorten(sms_ctx[key], limit) if limit else ""
             sms = render(sms_ctx)
-    if fallback and custom and custom.strip() and not first_errors and sms_segments(sms) > SMS_SEGMENTS_MAX:
+    if own_wording and sms_segments(sms) > SMS_SEGMENTS_MAX:
         errors.append(f"SMS text: the wording {sms_too_long(sms)} (the default wording was used)")
         return _render_sms("", ctx, [])
     return sms
