@@ -748,7 +748,7 @@ class BookingAdmin(FactAdmin):
             else:
                 moments.append(moment)
         event = _booking_event(obj)
-        words = [str(_in_event_zone(m, event) if event is not None else m) for m in sorted(moments)]
+        words = [str(_in_event_zone(m, event)) for m in sorted(moments)]  # as it is without an event
         return ", ".join(words + other) or "-"
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
