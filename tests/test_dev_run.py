@@ -55,7 +55,9 @@ def wait_for(predicate, seconds: float, what: str, proc=None, log: Path | None =
         time.sleep(0.2)
 
 
-def test_stopping_dev_run_with_a_long_task_running_takes_seconds_and_keeps_the_task(tmp_path):
+def start_dev_run(tmp_path, **extra_env):
+    """``./dev run`` in its own process group on free ports and SQLite, serving its login page:
+    (process, env, log path)."""
     port = free_port()
     env = {
         **os.environ,
@@ -65,7 +67,7 @@ def test_stopping_dev_run_with_a_long_task_running_takes_seconds_and_keeps_the_t
         "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
         "DATABASE_URL": "",
         "VENV": str(Path(sys.executable).parent.parent),
-        "Q_WORKERS": "1",
+        **extra_env,
     }
     env.pop("JLF_TESTING", None)
     log = tmp_path / "run.log"
@@ -73,16 +75,26 @@ def test_stopping_dev_run_with_a_long_task_running_takes_seconds_and_keeps_the_t
         proc = subprocess.Popen(
             ["./dev", "run"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
+
+    def serving():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=2):
+                return True
+        except OSError:
+            return False
+
     try:
-
-        def serving():
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=2):
-                    return True
-            except OSError:
-                return False
-
         wait_for(serving, 180, "login page", proc, log)
+    except BaseException:
+        if proc.poll() is None or group_members(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    return proc, env, log
+
+
+def test_stopping_dev_run_with_a_long_task_running_takes_seconds_and_keeps_the_task(tmp_path):
+    proc, env, log = start_dev_run(tmp_path, Q_WORKERS="1")
+    try:
         manage(env, "from django_q.tasks import async_task; async_task('time.sleep', 45, task_name='long-task')")
         wait_for(lambda: "processing long-task" in log.read_text(), 30, "worker picking up the task", proc, log)
 
@@ -110,32 +122,8 @@ def test_stopping_dev_run_with_a_long_task_running_takes_seconds_and_keeps_the_t
 def test_terminating_dev_run_as_ci_does_right_after_it_starts_ends_every_process(tmp_path):
     """.ci/run sends TERM to the whole process group as soon as the login page answers: the
     worker's sentinel dies with it, and qcluster would wait for it forever."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "FAKE_STRIPE_PORT": str(free_port()),
-        "FAKE_ACUITY_PORT": str(free_port()),
-        "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
-        "DATABASE_URL": "",
-        "VENV": str(Path(sys.executable).parent.parent),
-    }
-    env.pop("JLF_TESTING", None)
-    log = tmp_path / "run.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            ["./dev", "run"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    proc, _, _ = start_dev_run(tmp_path)
     try:
-
-        def serving():
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=2):
-                    return True
-            except OSError:
-                return False
-
-        wait_for(serving, 180, "login page", proc, log)
         started = time.monotonic()
         os.killpg(proc.pid, signal.SIGTERM)
         try:
