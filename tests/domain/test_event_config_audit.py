@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from registrations.models import AuditLog, EventMapping
+from tests.admin_forms import add_event
 
 from .builders import PLINK
 from .test_event_settings_rederive import change_event_in_admin
@@ -54,25 +55,14 @@ def test_removing_a_mapping_in_the_mapping_admin_is_audited_with_what_it_was(adm
 
 
 def test_creating_an_event_in_the_admin_is_audited_with_who(admin_client, admin_user, db):
-    url = reverse("admin:registrations_event_add")
-    form = admin_client.get(url).context["adminform"].form
-    data = {name: form.initial.get(name, field.initial) for name, field in form.fields.items()}
-    data = {k: v for k, v in data.items() if v not in (None, False)}
-    data.update(
-        {
-            "name": "Autumn Gathering",
-            "slug": "autumn-gathering",
-            "starts_at_0": "2027-10-01",
-            "starts_at_1": "10:00:00",
-            "timezone": "America/Los_Angeles",
-            "price": "80",
-            "mappings-TOTAL_FORMS": "0",
-            "mappings-INITIAL_FORMS": "0",
-            "mappings-MIN_NUM_FORMS": "0",
-            "mappings-MAX_NUM_FORMS": "1000",
-        }
+    response = add_event(
+        admin_client,
+        name="Autumn Gathering",
+        slug="autumn-gathering",
+        starts_at_0="2027-10-01",
+        starts_at_1="10:00:00",
+        timezone="America/Los_Angeles",
     )
-    response = admin_client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
 
     row = AuditLog.objects.get(action="event.created")

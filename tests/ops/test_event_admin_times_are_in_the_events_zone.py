@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from registrations.models import Event
+from tests.admin_forms import add_event
 from tests.factories import EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -39,25 +40,14 @@ def test_an_event_at_ten_in_los_angeles_reads_ten_in_its_admin_page(admin_client
 
 
 def test_a_new_event_typed_at_ten_starts_at_ten_in_its_zone(admin_client):
-    url = reverse("admin:registrations_event_add")
-    form = admin_client.get(url).context["adminform"].form
-    data = {name: form.initial.get(name, field.initial) for name, field in form.fields.items()}
-    data = {k: v for k, v in data.items() if v not in (None, False)}
-    data.update(
-        {
-            "name": "Autumn Gathering",
-            "slug": "autumn-gathering",
-            "starts_at_0": "2027-10-01",
-            "starts_at_1": "10:00:00",
-            "timezone": "Europe/Paris",
-            "price": "80",
-            "mappings-TOTAL_FORMS": "0",
-            "mappings-INITIAL_FORMS": "0",
-            "mappings-MIN_NUM_FORMS": "0",
-            "mappings-MAX_NUM_FORMS": "1000",
-        }
+    response = add_event(
+        admin_client,
+        name="Autumn Gathering",
+        slug="autumn-gathering",
+        starts_at_0="2027-10-01",
+        starts_at_1="10:00:00",
+        timezone="Europe/Paris",
     )
-    response = admin_client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     event = Event.objects.get(slug="autumn-gathering")
     assert event.starts_at == datetime(2027, 10, 1, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
