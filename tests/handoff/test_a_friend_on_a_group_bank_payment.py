@@ -29,6 +29,16 @@ def _friend_on_a_clearing_group_debit(client, fake_stripe, fake_acuity):
     return debit, appt, Registration.objects.filter(attendee__email="fern@example.org")
 
 
+def _payment_reminder_after_the_group_debit_failed(client, fake_stripe, fake_acuity):
+    """The payment reminder (rendered) to the friend once the payer's group debit failed."""
+    from notifications.render import render_reminder
+
+    debit, appt, friend = _friend_on_a_clearing_group_debit(client, fake_stripe, fake_acuity)
+    client.get("/r/booked/", {"appointment": appt["id"], "event": "spring-retreat"})
+    apply_payment(session_to_signal(debit, event_type="checkout.session.async_payment_failed", raw_ref="evt_fail"))
+    return render_reminder(friend.get(), "payment", status_url="https://x/s", unsubscribe_url="https://x/u")
+
+
 def test_a_friend_booking_on_a_clearing_group_debit_is_not_told_their_own_bank_payment_started(
     client, fake_stripe, fake_acuity, event
 ):
@@ -65,13 +75,7 @@ def test_the_payment_reminder_to_a_friend_whose_group_debit_failed_says_it_was_t
     import html
     import re
 
-    from notifications.render import render_reminder
-
-    debit, appt, friend = _friend_on_a_clearing_group_debit(client, fake_stripe, fake_acuity)
-    client.get("/r/booked/", {"appointment": appt["id"], "event": "spring-retreat"})
-    apply_payment(session_to_signal(debit, event_type="checkout.session.async_payment_failed", raw_ref="evt_fail"))
-
-    out = render_reminder(friend.get(), "payment", status_url="https://x/s", unsubscribe_url="https://x/u")
+    out = _payment_reminder_after_the_group_debit_failed(client, fake_stripe, fake_acuity)
 
     assert out.errors == []
     for text in (out.text, html.unescape(re.sub(r"<[^>]+>", "", out.html))):
@@ -84,13 +88,9 @@ def test_the_payment_reminder_to_a_friend_whose_group_debit_failed_says_it_was_t
 def test_the_payment_text_message_to_a_friend_whose_group_debit_failed_says_it_was_the_group_payment(
     client, fake_stripe, fake_acuity, event
 ):
-    from notifications.render import render_reminder, sms_segments
+    from notifications.render import sms_segments
 
-    debit, appt, friend = _friend_on_a_clearing_group_debit(client, fake_stripe, fake_acuity)
-    client.get("/r/booked/", {"appointment": appt["id"], "event": "spring-retreat"})
-    apply_payment(session_to_signal(debit, event_type="checkout.session.async_payment_failed", raw_ref="evt_fail"))
-
-    out = render_reminder(friend.get(), "payment", status_url="https://x/s", unsubscribe_url="https://x/u")
+    out = _payment_reminder_after_the_group_debit_failed(client, fake_stripe, fake_acuity)
 
     assert out.errors == []
     assert "group payment for your place didn't go through" in out.sms
