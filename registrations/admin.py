@@ -695,7 +695,7 @@ class RefundAdmin(FactAdmin):
     list_display = ("refund_id", "payment", "amount_display", "cumulative", "status", "occurred_at")
     list_filter = ("status", "cumulative")
     search_fields = ("refund_id", "payment_intent_id", "charge_id")
-    list_select_related = ("payment",)
+    list_select_related = ("payment__event",)  # the currency of a payment that does not say it
 
     @admin.display(description="Amount", ordering="amount")
     def amount_display(self, obj):

@@ -39,3 +39,23 @@ def test_the_payment_and_refund_lists_give_amounts_as_money(admin_client):
     assert _cells(page, "refunded_display") == ["40.00 USD"]
     page = admin_client.get(reverse("admin:registrations_refund_changelist")).content.decode()
     assert _cells(page, "amount_display") == ["40.00 USD"]
+
+
+def test_the_refund_list_reads_the_events_currency_without_a_query_per_row(admin_client):
+    """A payment that does not say its currency is read in its event's: the list fetches those
+    events with the refunds, not one by one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def refund_list_queries(count: int) -> int:
+        event = EventFactory()
+        for _ in range(count):
+            payment = Payment.objects.create(event=event, method=Payment.Method.STRIPE, amount=12000, currency="")
+            Refund.objects.create(payment=payment, refund_id=f"re_{payment.pk}", amount=4000)
+        with CaptureQueriesContext(connection) as ctx:
+            page = admin_client.get(reverse("admin:registrations_refund_changelist")).content.decode()
+        assert _cells(page, "amount_display")[0] == "40.00 USD"
+        return len(ctx.captured_queries)
+
+    one = refund_list_queries(1)
+    assert refund_list_queries(5) == one
