@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import time
 
+from registrations.detection import FALLEN_REFUND
+
 from .clients import STRIPE_CONNECT_TIMEOUT, ProviderError, stripe_call, stripe_client
 
 #: Seconds to wait for Stripe's answer to a refund, twice at most (one network retry, same key): a
@@ -59,9 +61,6 @@ def _timeout_within(seconds: float) -> float:
 
 #: Stripe's refund reasons (anything else is rejected by the API).
 REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
-
-#: Refund statuses that gave nothing back (Stripe's refund ``status``).
-FALLEN = {"failed", "canceled"}
 
 
 def create_refund(
@@ -152,7 +151,7 @@ def refund_made_from(
             if refund.get("id") in ignore:
                 continue
             if (refund.get("metadata") or {}).get("jlf_review_item") == str(review_item):
-                if refund.get("status") not in FALLEN:
+                if refund.get("status") not in FALLEN_REFUND:
                     return refund
                 fallen = fallen or refund
     return fallen

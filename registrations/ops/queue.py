@@ -24,11 +24,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from integrations.clients import ProviderError
-from integrations.refunds import FALLEN, TooSlow, create_refund, deadline, refund_made_from
+from integrations.refunds import TooSlow, create_refund, deadline, refund_made_from
 
 from ..audit import Actor
 from ..clearing import explanation_at, group_payments_of_seats, keep_waiting, remind_to_pay, review_after
-from ..detection import FAILED_REFUNDS, refund_attempt
+from ..detection import FAILED_REFUNDS, FALLEN_REFUND, refund_attempt
 from ..models import Event, Payment, ReviewItem
 from ..money import format_money
 from ..resolutions import (
@@ -622,7 +622,7 @@ def _earlier_refund(request, item, actor, payment, amount: int, keyed, *, refuse
             f"{why} It made no refund: Stripe lists none from this card. Nothing was refunded. To refund now, "
             "refund the payment in the Stripe Dashboard instead: its webhook records the refund here.",
         )
-    if earlier.get("status") in FALLEN:
+    if earlier.get("status") in FALLEN_REFUND:
         # The earlier request did make a refund, but it gave nothing back, and none of the card's
         # stands: the card stays open, and its next confirm is a new attempt (a key of its own)
         # that sends a new refund, as from a card that a failed refund reopened.
