@@ -118,6 +118,18 @@ def refund_attempt(item: ReviewItem) -> int:
     return 1 + len((item.data or {}).get(FAILED_REFUNDS) or [])
 
 
+def end_refund_attempt(data: dict, refund_id: str) -> bool:
+    """Count ``refund_id``, which failed, among a card's failed refunds in its ``data`` (changed in
+    place): the card's current attempt is over, and the next one has sent nothing yet (its key is a
+    new one). Returns False, changing nothing, when it was counted already."""
+    failed = list(data.get(FAILED_REFUNDS) or [])
+    if refund_id in failed:
+        return False
+    data[FAILED_REFUNDS] = [*failed, refund_id]
+    data.pop(REFUND_SENT, None)
+    return True
+
+
 def failure_reason_text(code: str) -> str:
     """Stripe's ``failure_reason`` of a refund as an operator reads it."""
     if not code:
@@ -145,14 +157,9 @@ def reopen_for_failed_refund(item: ReviewItem, refund: Refund, actor: Actor) -> 
     if refund.status not in FALLEN_REFUND:
         return None
     data = dict(item.data or {})
-    failed = list(data.get(FAILED_REFUNDS) or [])
-    if refund.refund_id not in failed:
-        failed.append(refund.refund_id)
-        # The next attempt has sent nothing yet (its key is a new one). A refund counted already
-        # (an earlier attempt's, answered again to a confirm that used its key) ends no attempt:
-        # the current one may have sent a refund whose answer was lost.
-        data.pop(REFUND_SENT, None)
-    data[FAILED_REFUNDS] = failed
+    # A refund counted already (an earlier attempt's, answered again to a confirm that used its
+    # key) ends no attempt: the current one may have sent a refund whose answer was lost.
+    end_refund_attempt(data, refund.refund_id)
     data.pop(CLOSED_WITH_REFUND, None)
     first = data.setdefault(_FIRST_EXPLANATION, item.explanation)
     currency = (refund.payment.currency if refund.payment_id else "") or (item.event.currency if item.event else "")

@@ -24,6 +24,7 @@ from .detection import (
     REFUND_SENT,
     _auto_close,
     _ensure,
+    end_refund_attempt,
     reopen_for_failed_refund,
     sides,
 )
@@ -556,11 +557,8 @@ def note_refund_failed(item_id: int, refund_id: str, actor: Actor) -> bool:
         if item is None or item.state != ReviewItem.State.OPEN:
             return False
         data = dict(item.data or {})
-        failed = list(data.get(FAILED_REFUNDS) or [])
-        if refund_id in failed:  # marked already (another operator, a double click)
+        if not end_refund_attempt(data, refund_id):  # marked already (another operator, a double click)
             return False
-        data[FAILED_REFUNDS] = [*failed, refund_id]
-        data.pop(REFUND_SENT, None)  # the next attempt has sent nothing yet (its key is a new one)
         item.data = data
         item.save(update_fields=["data"])
         audit(
