@@ -10,18 +10,10 @@ from django.urls import reverse
 
 from registrations.models import Payment, ReviewItem
 from tests.fakes import stripe as stripe_fake
-from tests.intake.conftest import run_queue, stripe_headers
+from tests.intake.conftest import _intake_settings, run_queue, stripe_headers  # noqa: F401 (autouse: webhook settings)
 from tests.ops.scenario import book
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _webhook_settings(settings):
-    settings.WEBHOOK_HTTP_TIMEOUT = 1.0
-    settings.STRIPE_LIVEMODE = False
-    settings.STRIPE_ACCEPT_OTHER_MODE = False
-    settings.READ_ONLY_MODE = False
 
 
 def test_a_card_reopened_by_a_failed_refund_after_a_rebooking_is_the_only_open_card_about_the_payment(
