@@ -16,7 +16,6 @@ import logging
 
 import resend
 from django.conf import settings
-from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -24,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from twilio.request_validator import RequestValidator
 
+from registrations.detection import open_review_items
 from registrations.models import Payment, Registration, ReviewItem, Status
 
 from . import webhooks
@@ -227,11 +227,7 @@ def _paid(registration) -> bool:
 
 def _only_seats_to_give(registration) -> bool:
     """In review only because seats of their group payment are still to be given out."""
-    kinds = set(
-        ReviewItem.objects.filter(Q(registration=registration) | Q(counterpart=registration))
-        .filter(state=ReviewItem.State.OPEN)
-        .values_list("kind", flat=True)
-    )
+    kinds = set(open_review_items(registration).values_list("kind", flat=True))
     return kinds == {ReviewItem.Kind.GROUP_PAYMENT}
 
 

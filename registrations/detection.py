@@ -28,8 +28,13 @@ DUPLICATE_WINDOW = timedelta(hours=24)
 CLEARED_LATE = "cleared_late"
 
 
+def open_review_items(reg: Registration):
+    """The open review items that name ``reg`` (as the registration or its counterpart)."""
+    return ReviewItem.objects.filter(Q(registration=reg) | Q(counterpart=reg), state=ReviewItem.State.OPEN)
+
+
 def open_review_count(reg: Registration) -> int:
-    return ReviewItem.objects.filter(Q(registration=reg) | Q(counterpart=reg), state=ReviewItem.State.OPEN).count()
+    return open_review_items(reg).count()
 
 
 def _money(amount, currency):
