@@ -44,10 +44,9 @@ class TooSlow(ProviderError):
         super().__init__("stripe", f"Stripe is slow to answer ({what})")
 
 
-def deadline(seconds: float | None = None) -> float:
-    """A deadline ``seconds`` (``REQUEST_BUDGET``) from now, for ``create_refund`` and
-    ``refund_made_from``."""
-    return time.monotonic() + (REQUEST_BUDGET if seconds is None else seconds)
+def deadline() -> float:
+    """A deadline ``REQUEST_BUDGET`` from now, for ``create_refund`` and ``refund_made_from``."""
+    return time.monotonic() + REQUEST_BUDGET
 
 
 def _timeout_within(seconds: float) -> float:
@@ -109,19 +108,17 @@ def create_refund(
     return refund.to_dict() if hasattr(refund, "to_dict") else dict(refund)
 
 
-def refund_made_from(
-    review_item: int, payments, *, ignore=(), until: float | None = None, budget: float | None = None
-) -> dict | None:
+def refund_made_from(review_item: int, payments, *, ignore=(), until: float | None = None) -> dict | None:
     """The refund Stripe made from review item ``review_item`` on one of ``payments`` (found by its
     ``jlf_review_item`` metadata among the payments' refunds), as a dict, or None when Stripe lists
     none. One that stands (not ``failed`` or ``canceled``) is preferred to one that does not.
     ``ignore``: ids of refunds of the card already known to have failed (the card was reopened for
     them), as if Stripe did not list them.
 
-    An operator waits for this: all the list calls together take at most ``budget`` seconds (and
-    end by ``until``), with no network retries and no waiting out a 429. Raises ``ProviderError``
+    An operator waits for this: all the list calls together take at most ``LOOKUP_BUDGET`` seconds
+    (and end by ``until``), with no network retries and no waiting out a 429. Raises ``ProviderError``
     (``TooSlow`` when Stripe did not answer in that time)."""
-    stop = time.monotonic() + (LOOKUP_BUDGET if budget is None else budget)
+    stop = time.monotonic() + LOOKUP_BUDGET
     if until is not None:
         stop = min(stop, until)
     ignore = set(ignore)
