@@ -495,7 +495,7 @@ def do_refund(request, item, actor):
         log.warning("refund for review item %s failed: %s", item.pk, exc)
         if exc.reused_key:
             return _earlier_refund(request, item, actor, payment, amount, keyed, refused=True, until=until)
-        said = str(exc).removeprefix(f"{exc.provider}: ").rstrip(".")  # "Stripe refused …: stripe: …." read twice
+        said = _stripe_said(exc)
         if exc.permanent:
             msg = f"Stripe refused the refund: {said}. Nothing was refunded."
         else:
@@ -513,6 +513,12 @@ def do_refund(request, item, actor):
     if closed.state == ReviewItem.State.OPEN or refund.get("id") in ((closed.data or {}).get(FAILED_REFUNDS) or []):
         return _failed_already(request, closed, money, refund.get("id"))
     return _resolved(request, item, f"Refunded {money} to {_who(item)} through Stripe ({refund.get('id')}).")
+
+
+def _stripe_said(exc: ProviderError) -> str:
+    """What Stripe said, to quote in a sentence: without the provider's prefix ("Stripe refused …:
+    stripe: …." read twice) or the final full stop."""
+    return str(exc).removeprefix(f"{exc.provider}: ").rstrip(".")
 
 
 #: What an operator reads when Stripe answered too slowly for their request to wait.
@@ -602,7 +608,7 @@ def _earlier_refund(request, item, actor, payment, amount: int, keyed, *, refuse
             return _card_error(
                 request,
                 item,
-                f"Stripe could not be reached ({str(exc).removeprefix(f'{exc.provider}: ').rstrip('.')}). "
+                f"Stripe could not be reached ({_stripe_said(exc)}). "
                 "Nothing was sent: this card sent a refund request before, and Stripe must first say what it "
                 "refunded then. Try again.",
             )
