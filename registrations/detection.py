@@ -204,19 +204,19 @@ def reopen_for_failed_refund(item: ReviewItem, refund: Refund, actor: Actor) -> 
 def _reopen_cards_whose_refund_failed(actor: Actor, known: dict) -> None:
     """Cards closed as refunded whose refund has since failed open again (``known`` follows)."""
     cards = [
-        i
+        (i, refund_id)
         for i in known.values()
-        if i.kind in REFUND_CARD_KINDS and i.state != ReviewItem.State.OPEN and card_refund_id(i)
+        if i.kind in REFUND_CARD_KINDS and i.state != ReviewItem.State.OPEN and (refund_id := card_refund_id(i))
     ]
     if not cards:
         return
-    ids = {card_refund_id(i) for i in cards}
+    ids = {refund_id for _, refund_id in cards}
     fallen = {
         r.refund_id: r
         for r in Refund.objects.filter(refund_id__in=ids, status__in=FALLEN_REFUND).select_related("payment")
     }
-    for card in cards:
-        refund = fallen.get(card_refund_id(card))
+    for card, refund_id in cards:
+        refund = fallen.get(refund_id)
         reopened = reopen_for_failed_refund(card, refund, actor) if refund is not None else None
         if reopened is not None:
             known[card.key] = reopened
