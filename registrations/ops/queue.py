@@ -60,7 +60,7 @@ from ..templatetags.ops_format import card_text
 from .access import staff_required
 from .context import open_queue_count, ops_context
 from .forms import NOTE_MAX, GroupSeatsForm, MapEventForm, NoteForm, RefundForm, booked_unpaid_registrations
-from .timeline import RESOLUTION_WORDS
+from .timeline import resolution_in_words
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 25
@@ -288,7 +288,7 @@ def resolution_words(item: ReviewItem) -> str:
     """The choice that closed a card, as the card named it ("not ours", "both kept"), not its code."""
     if not item.resolution:
         return item.get_state_display().lower()
-    return RESOLUTION_WORDS.get(item.resolution, item.resolution.replace("_", " "))
+    return resolution_in_words(item.resolution)
 
 
 def _already(request, item: ReviewItem | None, message: str = ""):

@@ -62,13 +62,18 @@ RESOLUTION_WORDS = {
 }
 
 
+def resolution_in_words(resolution: str) -> str:
+    """A card's resolution code as the card named the choice ("not ours", "both kept")."""
+    return RESOLUTION_WORDS.get(resolution, resolution.replace("_", " "))
+
+
 def action_label(action: str) -> str:
     """An audit row's action in words: "Review item resolved: kept as credit", not its code."""
     if action in ACTION_LABELS:
         return ACTION_LABELS[action]
     if action.startswith("review.resolved."):
         resolution = action.removeprefix("review.resolved.")
-        words = RESOLUTION_WORDS.get(resolution, resolution.replace("_", " "))
+        words = resolution_in_words(resolution)
         return f"Review item {'dismissed' if resolution == 'dismissed' else 'resolved: ' + words}"
     return action
 
