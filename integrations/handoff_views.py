@@ -28,6 +28,8 @@ told so (check with whoever sent it) with a link to pay for their own place, not
 silently; a friend whose seat's group debit is still clearing reads that a group payment covers
 their place, not "your bank payment".
 No input makes these views answer 500.
+A HEAD (link checkers, browsers' prefetchers) gets GET's answer for a malformed id (404) and 200
+with no body otherwise; it looks nothing up and records nothing.
 """
 
 from __future__ import annotations
@@ -37,10 +39,11 @@ import zoneinfo
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from notifications.policy import clearing_only_as_a_seat, payment_clearing
 from registrations import ratelimit
@@ -298,6 +301,20 @@ def _after_payment(request, payment: Payment, reg: Registration):
     return _go(link)
 
 
+def _head(request, step: str, raw, valid):
+    """A HEAD (a link checker, a browser prefetching the page): a malformed id gets the "not found"
+    answer as GET does; any other gets 200 with the personal pages' headers and no body. Nothing is
+    fetched from the provider, applied, recorded or counted against the look-up allowance: only
+    the attendee's own GET hands the payment or booking on."""
+    if not isinstance(raw, str) or not valid(raw):
+        return _not_found(request, step, _safe_hint(request))
+    response = HttpResponse(content_type="text/html; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
 def _handoff(request, step: str, raw, valid, fetch, to_signal, apply, after):
     """The one flow behind both redirects: validate the id, fetch the object from the provider
     (the API is the truth), apply it through the normal path, then show the next step. Every
@@ -334,9 +351,11 @@ def _handoff(request, step: str, raw, valid, fetch, to_signal, apply, after):
         return _outage(request, step, _safe_hint(request))
 
 
-@require_GET
+@require_safe  # GET, and HEAD from link checkers and prefetchers (looks nothing up: _head)
 def paid(request):
     """``/r/paid/?session_id=cs_…&event=<slug>`` — where a Payment Link sends the payer."""
+    if request.method == "HEAD":
+        return _head(request, "paid", request.GET.get("session_id", ""), valid_session_id)
 
     def fetch(session_id):
         session = _fetch_session(session_id)
@@ -423,7 +442,7 @@ def _after_booking(request, reg: Registration, booking=None):
     return _go(link)
 
 
-@require_GET
+@require_safe  # GET, and HEAD from link checkers and prefetchers (looks nothing up: _head)
 def booked(request):
     """``/r/booked/?appointment=<id>&event=<slug>`` — linked from Acuity's confirmation page.
 
@@ -431,6 +450,8 @@ def booked(request):
     client address, the page looks nothing up and offers the event's plain payment link until the
     event starts (an attendee still gets on; someone walking the ids learns no addresses)."""
     raw = request.GET.get("appointment") or request.GET.get("id") or ""
+    if request.method == "HEAD":
+        return _head(request, "booked", raw, valid_appointment_id)
     if isinstance(raw, str) and valid_appointment_id(raw):
         decision = ratelimit.take(
             ratelimit.hashed("handoff-booked-ip", ratelimit.client_ip(request)),
