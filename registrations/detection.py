@@ -69,7 +69,8 @@ def _ensure(
             return item
     if item.state != ReviewItem.State.OPEN and item.resolution.startswith("auto:"):
         item.state, item.resolution, item.resolved_at = ReviewItem.State.OPEN, "", None
-        item.save(update_fields=["state", "resolution", "resolved_at"])
+        item.reopened_at = timezone.now()
+        item.save(update_fields=["state", "resolution", "resolved_at", "reopened_at"])
         audit("review.reopened", actor=actor, registration=reg, obj=item, after={"key": key})
     return item
 
@@ -180,9 +181,18 @@ def reopen_for_failed_refund(item: ReviewItem, refund: Refund, actor: Actor) -> 
     before = {"resolution": item.resolution, "note": item.resolution_note}
     item.data = data
     item.state, item.resolution, item.resolution_note = ReviewItem.State.OPEN, "", ""
-    item.resolved_at, item.resolved_by = None, None
+    item.resolved_at, item.resolved_by, item.reopened_at = None, None, timezone.now()
     item.save(
-        update_fields=["data", "explanation", "state", "resolution", "resolution_note", "resolved_at", "resolved_by"]
+        update_fields=[
+            "data",
+            "explanation",
+            "state",
+            "resolution",
+            "resolution_note",
+            "resolved_at",
+            "resolved_by",
+            "reopened_at",
+        ]
     )
     audit(
         "review.reopened",

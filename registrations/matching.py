@@ -9,6 +9,7 @@ import re
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from .audit import Actor, audit
 from .engine import locked_registrations, retried_on_conflict
@@ -87,8 +88,8 @@ def _flag_unmatched(fact, actor: Actor):
         ),
     )
     if not created and item.state != ReviewItem.State.OPEN and item.resolution.startswith("auto:"):
-        item.state, item.resolution = ReviewItem.State.OPEN, ""
-        item.save(update_fields=["state", "resolution"])
+        item.state, item.resolution, item.reopened_at = ReviewItem.State.OPEN, "", timezone.now()
+        item.save(update_fields=["state", "resolution", "reopened_at"])
     if created:
         audit("review.opened", actor=actor, obj=item, after={"kind": item.kind, "key": item.key})
 

@@ -514,6 +514,9 @@ class ReviewItem(models.Model):
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When a closed card last opened again (a refund from it failed, a finding came back): the
+    # queue reads "reopened N min ago" from here instead of "opened" from created_at.
+    reopened_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at"]
