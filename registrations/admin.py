@@ -332,6 +332,11 @@ class EventAdmin(admin.ModelAdmin):
     inlines = [EventMappingInline]
     readonly_fields = ("handoff_setup",)
 
+    class Media:
+        # No "You are N hours behind server time" beside the start and end: they are in the
+        # event's zone, which their help text names, not the server's.
+        js = ("jlf/admin_event_times.js",)
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         """Show and read the start and end in the event's own time zone (the one every other page
         names), not the server's UTC: on a save, the zone typed in the form; otherwise the event's."""
