@@ -100,6 +100,10 @@ FALLEN_REFUND = ("failed", "canceled")
 REFUND_SENT = "refund_sent"
 CLOSED_WITH_REFUND = "refund"
 FAILED_REFUNDS = "failed_refunds"
+#: The card's attempts that Stripe refused with a definite answer (a 4xx it saves under the
+#: attempt's idempotency key and gives back to every retry of that key for 24 hours): each made no
+#: refund and ends its attempt (``resolutions.note_refund_refused``), as a failed refund does.
+REFUSED_REFUNDS = "refused_refunds"
 _FIRST_EXPLANATION = "explanation_before_refund_failed"
 REFUND_CARD_KINDS = (ReviewItem.Kind.DUPLICATE_PAYMENT, ReviewItem.Kind.PAID_CANCELLED)
 # The note ``resolutions.resolve_refunded`` closes a card with, for cards closed before the refund's
@@ -120,8 +124,9 @@ def card_refund_id(item: ReviewItem) -> str:
 
 def refund_attempt(item: ReviewItem) -> int:
     """Which attempt at refunding from this card the next one is: 1, then one more for each refund
-    of it that failed."""
-    return 1 + len((item.data or {}).get(FAILED_REFUNDS) or [])
+    of it that failed and for each attempt Stripe refused."""
+    data = item.data or {}
+    return 1 + len(data.get(FAILED_REFUNDS) or []) + len(data.get(REFUSED_REFUNDS) or [])
 
 
 def end_refund_attempt(data: dict, refund_id: str) -> bool:

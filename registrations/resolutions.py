@@ -22,9 +22,11 @@ from .detection import (
     FAILED_REFUNDS,
     FALLEN_REFUND,
     REFUND_SENT,
+    REFUSED_REFUNDS,
     _auto_close,
     _ensure,
     end_refund_attempt,
+    refund_attempt,
     reopen_for_failed_refund,
     sides,
 )
@@ -523,7 +525,8 @@ def refund_idempotency_key(item_id: int, payment_id: int, attempt: int = 1) -> s
     outcome was unknown, or a second operator entering another amount all reach Stripe with the
     same key, so Stripe returns the first refund (or refuses the changed amount) and never makes a
     second. ``attempt`` (``detection.refund_attempt``) is 1 until a refund made from the card fails
-    (Stripe would answer that key with the refund that failed): each failure starts a new one."""
+    (Stripe would answer that key with the refund that failed) or Stripe refuses the card's request
+    (it would answer that key with the refusal, ``note_refund_refused``): each starts a new one."""
     key = f"jlf-review-{item_id}-payment-{payment_id}-refund"
     return key if attempt <= 1 else f"{key}-{attempt}"
 
@@ -567,6 +570,44 @@ def note_refund_failed(item_id: int, refund_id: str, actor: Actor) -> bool:
             registration=item.registration,
             obj=item,
             after={"key": item.key, "failed_refund": refund_id},
+        )
+        return True
+
+
+def note_refund_refused(
+    item_id: int, attempt: int, payment_id: int, said: str, actor: Actor, *, sent_before: bool
+) -> bool:
+    """Stripe refused the refund request of this card's attempt ``attempt`` with a definite answer
+    (a 4xx other than a 409, a 429 or an ``idempotency_error``: the charge is already refunded,
+    the amount is too large, a card error…). That request made no refund, and Stripe gives the same
+    refusal back to every request with the attempt's key for 24 hours, even once its cause is gone:
+    the attempt is over, and the next confirm is a new one with a key of its own (Stripe's advice:
+    correct the request and send it with a new key). A request whose answer was lost (a timeout, a
+    5xx) ends nothing: its key is what keeps a refund it made from being made twice.
+
+    ``sent_before``: a request of this attempt had been sent before this one (its answer lost). The
+    card then keeps ``REFUND_SENT``, so the next attempt asks Stripe first what the card refunded
+    (Stripe refused that key, so nothing was refunded under it unless it had expired; asking costs
+    one look-up). Only the attempt the request was sent in is ended, and once: two requests of a
+    double click that both got the refusal end one attempt. Returns whether this call ended it."""
+    with transaction.atomic():
+        item = ReviewItem.objects.select_for_update().filter(pk=item_id).first()
+        if item is None or item.state != ReviewItem.State.OPEN or refund_attempt(item) != attempt:
+            return False
+        data = dict(item.data or {})
+        refused = {"attempt": attempt, "payment": payment_id, "stripe_said": said[:500]}
+        data[REFUSED_REFUNDS] = [*(data.get(REFUSED_REFUNDS) or []), refused]
+        if not sent_before:
+            data.pop(REFUND_SENT, None)
+        item.data = data
+        item.save(update_fields=["data"])
+        audit(
+            "review.updated",
+            actor=actor,
+            registration=item.registration,
+            obj=item,
+            after={"key": item.key, "refused_refund": refused},
+            message=f"Stripe refused a refund from this card: {said}. Nothing was refunded; a new refund may be sent.",
         )
         return True
 

@@ -28,7 +28,7 @@ from integrations.refunds import TooSlow, create_refund, deadline, refund_made_f
 
 from ..audit import Actor
 from ..clearing import explanation_at, group_payments_of_seats, keep_waiting, remind_to_pay, review_after
-from ..detection import FAILED_REFUNDS, FALLEN_REFUND, refund_attempt
+from ..detection import FAILED_REFUNDS, FALLEN_REFUND, REFUSED_REFUNDS, refund_attempt
 from ..models import Event, Payment, ReviewItem
 from ..money import format_money
 from ..resolutions import (
@@ -46,6 +46,7 @@ from ..resolutions import (
     keep_duplicate,
     map_unmatched_event,
     note_refund_failed,
+    note_refund_refused,
     note_refund_sent,
     open_duplicate_seconds,
     refund_idempotency_key,
@@ -475,10 +476,21 @@ def do_refund(request, item, actor):
     # A duplicate card gives back one of its two payments: both share the key of the one it refunds
     # by default, so two operators confirming different ones never refund both (Stripe refuses the other).
     # A refund from the card that failed reopened it and started a new attempt (a key of its own).
+    # A refund Stripe refused with a definite answer ended its attempt too (``_refused``).
     keyed = duplicate_to_refund(item) if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT else None
-    key = refund_idempotency_key(item.pk, (keyed or payment).pk, refund_attempt(item))
+    attempt = refund_attempt(item)
+    last_refused = ((item.data or {}).get(REFUSED_REFUNDS) or [None])[-1]
+    if keyed is not None and last_refused and last_refused.get("attempt") == attempt - 1:
+        if last_refused.get("payment") != payment.pk:
+            # Stripe refused one payment of this duplicate card (already refunded in the Dashboard,
+            # say): that opens a new attempt for that payment only. The other one is asked under the
+            # refused attempt's key, which Stripe refuses, so a refusal never leads to both payments
+            # being given back from the card.
+            attempt -= 1
+    key = refund_idempotency_key(item.pk, (keyed or payment).pk, attempt)
     reason = "duplicate" if item.kind == ReviewItem.Kind.DUPLICATE_PAYMENT else "requested_by_customer"
-    if (item.data or {}).get(REFUND_SENT):
+    sent_before = bool((item.data or {}).get(REFUND_SENT))
+    if sent_before:
         # An earlier request from this card may have refunded though we never heard (Stripe answers
         # its key with a new refund once the key is 24 hours old; a refund since failed is still
         # answered as it was first): what Stripe lists decides.
@@ -496,7 +508,15 @@ def do_refund(request, item, actor):
         if exc.reused_key:
             return _earlier_refund(request, item, actor, payment, amount, keyed, refused=True, until=until)
         said = _stripe_said(exc)
-        if exc.permanent:
+        if _refused(exc):
+            # Stripe's answer to this key for 24 hours, whatever changes: the attempt is over.
+            note_refund_refused(item.pk, attempt, payment.pk, said, actor, sent_before=sent_before)
+            msg = (
+                f"Stripe refused the refund: {said}. Nothing was refunded. It is safe to refund again (with the "
+                "amount corrected, or once the cause is gone): the next confirm sends a new refund request to "
+                "Stripe, and a refund is still never made twice."
+            )
+        elif exc.permanent:
             msg = f"Stripe refused the refund: {said}. Nothing was refunded."
         else:
             msg = (
@@ -513,6 +533,14 @@ def do_refund(request, item, actor):
     if closed.state == ReviewItem.State.OPEN or refund.get("id") in ((closed.data or {}).get(FAILED_REFUNDS) or []):
         return _failed_already(request, closed, money, refund.get("id"))
     return _resolved(request, item, f"Refunded {money} to {_who(item)} through Stripe ({refund.get('id')}).")
+
+
+def _refused(exc: ProviderError) -> bool:
+    """Stripe answered the refund request with a definite refusal, which it saves under the
+    request's idempotency key (docs.stripe.com/error-low-level): a 4xx, but not a 429 (the rate
+    limiter answers before the idempotency layer), a 409 (another request with the key was still
+    running) nor a reused key (``idempotency_error``: the key's first request stands)."""
+    return not exc.reused_key and exc.status is not None and 400 <= exc.status < 500 and exc.status not in (409, 429)
 
 
 def _stripe_said(exc: ProviderError) -> str:
