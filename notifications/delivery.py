@@ -195,6 +195,8 @@ def _no_longer_needed(message: NotificationLog, now) -> str:
         return "the attendee unsubscribed from email"
     if message.channel == NotificationLog.Channel.SMS and attendee.sms_opt_out:
         return "the attendee replied STOP"
+    if message.channel == NotificationLog.Channel.SMS and not registration.event.sms_enabled:
+        return "text messages are switched off for this event"
     return ""
 
 
