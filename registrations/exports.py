@@ -3,7 +3,9 @@ XLSX) and by ``manage.py export_registrations`` (CSV and JSON), so every export 
 columns in the same order.
 
 Columns: the registration and attendee, its status, both sides' facts (Stripe payments and
-refunds; Acuity bookings), manual reasons, then one column per intake-form question (the union of
+refunds; Acuity bookings), manual reasons, why a search found the row ("matched an earlier
+address: …", when the export is filtered by a search that found it only by an address or number
+used before a merge; empty otherwise), then one column per intake-form question (the union of
 the questions answered on the exported registrations, alphabetical, prefixed "Intake: ").
 Money is a Decimal in currency units (net of the per-seat facts of group payments, which are 0);
 times are ISO 8601 in the event's time zone.
@@ -21,6 +23,7 @@ from django.db.models import QuerySet
 
 from .models import Booking, Event, Payment, Registration
 from .money import from_minor
+from .search import search_hint
 
 BASE_COLUMNS = [
     "Reference",
@@ -50,6 +53,7 @@ BASE_COLUMNS = [
     "Manual booked reason",
     "Registered at",
     "Status changed at",
+    "Found by search",
 ]
 INTAKE_PREFIX = "Intake: "
 
@@ -139,6 +143,9 @@ def export_row(reg: Registration, labels: list[str], payments=None, bookings=Non
         reg.manual_booked_reason,
         _local(reg.created_at, tz),
         _local(reg.status_changed_at, tz),
+        # Why a search found the row, when not by its current details (an address or number used
+        # before a merge); empty otherwise, and in an export with no search.
+        search_hint(reg),
     ]
     row.extend("" if intake.get(label) is None else str(intake.get(label)) for label in labels)
     return row
