@@ -1,7 +1,7 @@
 # JLF Registrations: one image for every process type.
 #   web (default CMD):  gunicorn jlf.wsgi --config gunicorn.conf.py
 #   worker:             python manage.py qcluster
-#   release:            python manage.py migrate --noinput && python manage.py setup_schedules
+#   release:            python manage.py migrate --noinput && python manage.py setup_schedules && python manage.py redact_purged_audit
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

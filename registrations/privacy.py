@@ -38,6 +38,9 @@ row it writes says so with zero counts.
 
 An attendee who is also registered for an event outside the purge (an upcoming one, or a past
 one not named) is left untouched: anonymising them would erase that registration's contact too.
+
+``redact_earlier_purges`` (``manage.py redact_purged_audit``, run by the release step) gives the
+attendees anonymised by purges that did not yet redact the audit trail the same audit redaction.
 """
 
 from __future__ import annotations
@@ -163,13 +166,21 @@ def _replacements(attendee_ids) -> dict[int, dict]:
     ):
         aliases.setdefault(attendee_id, []).append(email)
     for attendee in Attendee.objects.filter(pk__in=attendee_ids):
-        name = attendee.name.strip()
-        whole = {attendee.email, *aliases.get(attendee.pk, []), name, attendee.phone}
-        old = {*whole, *name.split()}
-        old = sorted((s for s in old if s and len(s) >= 3), key=len, reverse=True)
-        whole = [s for s in old if s in whole]
-        out[attendee.pk] = {"old": old, "whole": whole, "new": anonymous_email(attendee.pk)}
+        out[attendee.pk] = _replacement(
+            attendee.pk, attendee.name, attendee.email, *aliases.get(attendee.pk, []), attendee.phone
+        )
     return out
+
+
+def _replacement(attendee_id: int, name: str, *identifiers: str) -> dict:
+    """One attendee's entry of ``_replacements``: ``identifiers`` are their addresses and phone
+    numbers."""
+    name = name.strip()
+    whole = {*identifiers, name}
+    old = {*whole, *name.split()}
+    old = sorted((s for s in old if s and len(s) >= 3), key=len, reverse=True)
+    whole = [s for s in old if s in whole]
+    return {"old": old, "whole": whole, "new": anonymous_email(attendee_id)}
 
 
 # An address is replaced only where it stands whole: not the end of a longer one
@@ -443,4 +454,119 @@ def purge(plan: PurgePlan, *, actor: Actor, dry_run: bool = False) -> dict:
             ),
         )
     counts["audit_id"] = row.pk
+    return counts
+
+
+# --- Purges made before the audit trail was redacted --------------------------------------------
+# Until the audit redaction above existed, a purge anonymised the attendee, their payments and
+# bookings, but left their addresses and phone number in the audit rows. ``redact_earlier_purges``
+# runs the same redaction (``_redact_audit``) for every attendee already anonymised. What
+# identified them is gone from their attendee row and their aliases, so it is read back from the
+# audit rows written while they were known, and only where a row says whose it is:
+AUDIT_REDACTED = "personal_data.audit_redacted"
+_ANONYMOUS = re.compile(r"anon-\d+@invalid", re.IGNORECASE)
+# The message ``resolutions.merge_registrations`` writes: "<merged> (<email, phone>) merged into
+# <kept> (<the survivor's email, phone>): <reason>".
+_MERGED_INTO = re.compile(r"^\S+ \([^()]*\) merged into \S+ \((?P<kept>[^()]*)\)")
+
+
+def _left_in_audit(attendee_ids) -> dict[int, dict]:
+    """``_replacements`` for attendees already anonymised, from what their audit rows still hold:
+
+    * addresses: ``attendee.created`` of their attendee (the address it was created with),
+      ``attendee.alias_learned`` of their attendee (the alias, and their address then), and a
+      ``registration.merged`` that merged one of theirs away while they stayed (``merged_email``
+      of ``merged_attendee`` = them);
+    * phone numbers: that merge's ``merged_phone``, and the survivor's number in the message of a
+      merge into a registration of theirs, taken only when the address beside it is one of the
+      above (the survivor was them, or someone merged into them);
+    * names: none. No audit row holds an attendee's name as a value of its own (only inside
+      text: a card's explanation, an operator's reason), so a name is not found again.
+
+    An address that is now another attendee's alias is left out: whose it is cannot be told (a
+    merge moved it to a survivor who is not purged). One that is another attendee's own address
+    or phone number is replaced only in rows of the purged attendee, as ``_redact_audit`` does
+    for every purge. Values already anonymised (``anon-<id>@invalid``, ``[removed]``) are not
+    looked for again, so attendees whose rows are clean have no entry."""
+    keys = {str(pk): pk for pk in attendee_ids}
+    addresses: dict[int, set[str]] = {}
+    aliases: dict[int, set[str]] = {}
+    phones: dict[int, set[str]] = {}
+    own = AuditLog.objects.filter(
+        action__in=("attendee.created", "attendee.alias_learned"), object_type="Attendee", object_id__in=list(keys)
+    )
+    for action, object_id, after in own.values_list("action", "object_id", "after").iterator():
+        after = after if isinstance(after, dict) else {}
+        who = keys[object_id]
+        if action == "attendee.created":
+            addresses.setdefault(who, set()).add(after.get("email"))
+        else:
+            addresses.setdefault(who, set()).add(after.get("attendee"))
+            aliases.setdefault(who, set()).add(after.get("alias"))
+    merges = AuditLog.objects.filter(action="registration.merged")
+    for before in merges.filter(before__merged_attendee__in=list(keys.values())).values_list("before", flat=True):
+        who = before["merged_attendee"]
+        addresses.setdefault(who, set()).add(before.get("merged_email"))
+        phones.setdefault(who, set()).add(before.get("merged_phone"))
+    theirs = merges.filter(registration__attendee_id__in=list(keys.values()))
+    for who, message in theirs.values_list("registration__attendee_id", "message").iterator():
+        kept = _MERGED_INTO.match(message or "")
+        if kept is None:
+            continue
+        parts = [p.strip() for p in kept["kept"].split(",")]
+        known = addresses.get(who, set()) | aliases.get(who, set())
+        if any("@" in p and p in known for p in parts):
+            phones.setdefault(who, set()).update(p for p in parts if "@" not in p)
+    taken = set(
+        AttendeeAlias.objects.filter(email__in=[a for found in aliases.values() for a in found if isinstance(a, str)])
+        .exclude(attendee_id__in=list(keys.values()))
+        .values_list("email", flat=True)
+    )
+    out = {}
+    for who in sorted(set(addresses) | set(aliases) | set(phones)):
+        found = addresses.get(who, set()) | (aliases.get(who, set()) - taken) | phones.get(who, set())
+        found = {s for s in found if isinstance(s, str) and s and s != REMOVED and not _ANONYMOUS.fullmatch(s)}
+        if found:
+            out[who] = _replacement(who, "", *found)
+    return out
+
+
+def redact_earlier_purges(*, actor: Actor, dry_run: bool = False) -> dict:
+    """The audit redaction of ``purge`` for attendees anonymised before it existed: their rows
+    (their registrations, their attendee, the payments and bookings of their registrations) and
+    any other row naming them, by the same ``_redact_audit``. Counts: ``attendees`` (with
+    something of theirs still in the audit trail), ``audit_rows_redacted``. A second run finds
+    nothing (what it looks for is replaced) and writes nothing; a real run that changed rows
+    writes one ``personal_data.audit_redacted`` row (ids and counts only)."""
+    anonymised = Attendee.objects.filter(anonymised_at__isnull=False).values_list("pk", flat=True)
+    replacements = _left_in_audit(list(anonymised))
+    plan = PurgePlan(events=[])
+    plan.registration_ids = sorted(
+        Registration.objects.filter(attendee_id__in=list(replacements)).values_list("pk", flat=True)
+    )
+    for model, ids in ((Payment, plan.payment_ids), (Booking, plan.booking_ids)):
+        ids.extend(sorted(model.objects.filter(registration_id__in=plan.registration_ids).values_list("pk", flat=True)))
+    counts = {"attendees": len(replacements)}
+    if replacements and connection.vendor != "postgresql":
+        # ``_redact_audit`` finds and writes rows with PostgreSQL's SQL (as every purge does).
+        raise PurgeRefused(
+            f"{len(replacements)} attendee(s) purged earlier still have personal data in the audit trail, "
+            f"but redacting it needs PostgreSQL (this database is {connection.vendor}). Nothing was changed."
+        )
+    if dry_run:
+        counts["audit_rows_redacted"] = _redact_audit(plan, replacements, write=False)
+        return counts
+    with transaction.atomic():
+        counts["audit_rows_redacted"] = _redact_audit(plan, replacements, write=True)
+        if counts["audit_rows_redacted"]:
+            row = audit(
+                AUDIT_REDACTED,
+                actor=actor,
+                after={"attendee_ids": sorted(replacements), "counts": counts},
+                message=(
+                    f"Audit rows of {len(replacements)} attendees purged earlier redacted: "
+                    f"{counts['audit_rows_redacted']} rows."
+                ),
+            )
+            counts["audit_id"] = row.pk
     return counts

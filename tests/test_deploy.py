@@ -81,7 +81,9 @@ def test_procfile_declares_web_worker_and_release():
     procs = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
     assert procs["web"] == "gunicorn jlf.wsgi --config gunicorn.conf.py"
     assert procs["worker"] == "python manage.py qcluster"
-    assert procs["release"] == "python manage.py migrate --noinput && python manage.py setup_schedules"
+    assert procs["release"] == (
+        "python manage.py migrate --noinput && python manage.py setup_schedules && python manage.py redact_purged_audit"
+    )
 
 
 def test_dockerfile_runs_as_a_non_root_user_with_a_healthcheck_and_built_static_files():
