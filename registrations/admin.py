@@ -684,8 +684,20 @@ class PaymentAdmin(FactAdmin):
     list_filter = ("state", "method", "source", "disputed", "livemode", "event")
     search_fields = ("checkout_session_id", "payment_intent_id", "charge_id", "email", "name")
     list_select_related = ("event", "registration__attendee", "registration__event")
+    readonly_fields = ("amount_display", "refunded_display")
 
-    # Amounts are stored in minor units (12000 for $120.00): the list reads them as money.
+    def get_fields(self, request, obj=None):
+        """The payment's page reads its amounts as money where the stored minor units were, as
+        the list does (the page is read-only: payments change through the ops actions)."""
+        money = {"amount": "amount_display", "amount_refunded": "refunded_display"}
+        fields = []
+        for name in super().get_fields(request, obj):
+            name = money.get(name, name)
+            if name not in fields:
+                fields.append(name)
+        return fields
+
+    # Amounts are stored in minor units (12000 for $120.00): the list and the page read them as money.
     @admin.display(description="Amount", ordering="amount")
     def amount_display(self, obj):
         return "-" if obj.amount is None else format_money(obj.amount, _payment_currency(obj))
