@@ -6,7 +6,8 @@
    Not due → ``skipped`` with the reason. Quiet hours → ``deferred`` until they end.
 3. Live check (``notifications.livecheck``). Found → applied through the normal path; if the
    registration is no longer one-sided the reminder is ``suppressed`` and one ``suppressed``
-   message row per channel records why. Provider error → ``deferred`` to the next scan (see
+   message row per channel records why. Nothing found, but something applied that stops it (a
+   cancelled appointment: paid but cancelled goes to an operator) → ``skipped``. Provider error → ``deferred`` to the next scan (see
    below).
 4. Otherwise render the messages, create one row per channel (unique per reminder and channel),
    mark the reminder ``sent`` in the same transaction, then deliver each row.
@@ -101,6 +102,14 @@ def process_reminder(reminder_id: int, *, now=None) -> str:
         if reason:
             _suppress(reminder, registration, f"Not sent: the live check found {check.summary}; {reason}")
             return "suppressed"
+    elif check.asked:
+        # Nothing found that closes the gap, but what was applied may still have changed things
+        # (a cancelled appointment: paid but cancelled goes to an operator).
+        registration.refresh_from_db(fields=["status", "status_changed_at"])
+        reason = why_not_due(registration, reminder.missing, now)
+        if reason:
+            _close(reminder, Reminder.Status.SKIPPED, f"Not sent: {reason}")
+            return "skipped"
 
     return _send(reminder, registration, now)
 
