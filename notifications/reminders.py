@@ -7,8 +7,8 @@
 3. Live check (``notifications.livecheck``). Found → applied through the normal path; if the
    registration is no longer one-sided the reminder is ``suppressed`` and one ``suppressed``
    message row per channel records why. Nothing found, but something applied that stops it (a
-   cancelled appointment: paid but cancelled goes to an operator) → ``skipped``. Provider error → ``deferred`` to the next scan (see
-   below).
+   cancelled appointment: paid but cancelled goes to an operator) → ``skipped``. Provider error
+   → ``deferred`` to the next scan (see below).
 4. Otherwise render the messages, create one row per channel (unique per reminder and channel),
    mark the reminder ``sent`` in the same transaction, then deliver each row.
 
