@@ -26,7 +26,10 @@ from .render import html_document
 
 log = logging.getLogger(__name__)
 
-WINDOW = timedelta(hours=24)
+# One day: from the same time on the day before, on the clock of TIME_ZONE (where the schedule's
+# 07:00 is). Across a change of the clocks that is 23 or 25 hours, so each digest starts where
+# the one before ended (a fixed 24 hours left an hour out on the morning the clocks go back).
+WINDOW = timedelta(days=1)
 LIST_LIMIT = 20
 STUCK_AFTER_ATTEMPTS = 3
 
@@ -50,7 +53,7 @@ def _failed_webhooks(since):
 
 def digest_context(now=None) -> dict:
     now = now or timezone.now()
-    since = now - WINDOW
+    since = timezone.localtime(now) - WINDOW  # wall-clock arithmetic in TIME_ZONE
     reviews = ReviewItem.objects.filter(state=ReviewItem.State.OPEN, created_at__gte=since).select_related(
         "event", "registration__attendee"
     )

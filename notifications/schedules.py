@@ -14,7 +14,7 @@ SCHEDULES = [
         "repeats": -1,
     },
     {
-        # 07:00 in the server's TIME_ZONE; the digest covers the 24 hours before it runs.
+        # 07:00 in the server's TIME_ZONE; the digest covers the day before it runs (since 07:00 yesterday).
         "name": "notifications.operator_digest",
         "func": "notifications.tasks.send_operator_digest",
         "schedule_type": "C",

@@ -1,6 +1,7 @@
 """Send the operators' daily digest now (the schedule sends it every morning).
 
-1. Collect the last 24 hours: new review items, failed webhooks, failed messages, stuck reminders.
+1. Collect the day before (since this time yesterday): new review items, failed webhooks, failed
+   messages, stuck reminders.
 2. Nothing new → send nothing.
 3. Otherwise email every active staff user with an address, once per day each.
 
