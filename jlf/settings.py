@@ -122,7 +122,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "jlf.admin_site.JlfAdminConfig",  # django.contrib.admin, with guards against odd URLs
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
