@@ -277,10 +277,8 @@ def _redact_audit(plan: PurgePlan, replacements: dict[int, dict], *, write: bool
             owners.add(owned[(kind, object_id)])
     named: dict[int, set[int]] = {}  # row id → attendees a word of whose whole strings is in it
     needles = _needles(replacements)
-    with connection.cursor() as cursor:
-        cursor.execute(_FIND_NAMED, [_SEPARATORS, sorted(needles), ACTION])
-        for pk, word in cursor.fetchall():
-            named.setdefault(pk, set()).update(needles.get(word, ()))
+    for pk, word in _rows_naming(needles):
+        named.setdefault(pk, set()).update(needles.get(word, ()))
     shared = _also_someone_elses(replacements)
     strict = {
         a: {"old": [s for s in rep["whole"] if s.lower() not in shared], "new": rep["new"]}
@@ -302,9 +300,34 @@ def _redact_audit(plan: PurgePlan, replacements: dict[int, dict], *, write: bool
                 changed.append(row)
         redacted += len(changed)
         if write and changed:
-            with connection.cursor() as cursor:
-                cursor.execute(_WRITE_REDACTED, _columns(changed))
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(_WRITE_REDACTED, _columns(changed))
+            else:
+                AuditLog.objects.bulk_update(changed, ["before", "after", "message"])
     return redacted
+
+
+def _rows_naming(needles: dict[str, set[int]]):
+    """(audit row id, word) for every word of ``needles`` found in a row's text (message, before
+    and after), outside the purge's own rows. PostgreSQL splits the text in one query; elsewhere
+    (SQLite, the laptop default, with a laptop's data) the rows are read and split here, with the
+    same separators and the same JSON text (``jsonb::text`` keeps non-ASCII letters as they are)."""
+    if not needles:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_FIND_NAMED, [_SEPARATORS, sorted(needles), ACTION])
+            return cursor.fetchall()
+    split = re.compile(_SEPARATORS)
+    found = set()
+    rows = AuditLog.objects.exclude(action=ACTION).values_list("pk", "message", "before", "after")
+    for pk, message, before, after in rows.iterator():
+        parts = [message] + [json.dumps(v, ensure_ascii=False) for v in (before, after) if v is not None]
+        for word in split.split(" ".join(p for p in parts if p is not None).lower()):
+            if word.rstrip(".") in needles:
+                found.add((pk, word.rstrip(".")))
+    return sorted(found)
 
 
 def _also_someone_elses(replacements: dict[int, dict]) -> set[str]:
@@ -547,12 +570,6 @@ def redact_earlier_purges(*, actor: Actor, dry_run: bool = False) -> dict:
     for model, ids in ((Payment, plan.payment_ids), (Booking, plan.booking_ids)):
         ids.extend(sorted(model.objects.filter(registration_id__in=plan.registration_ids).values_list("pk", flat=True)))
     counts = {"attendees": len(replacements)}
-    if replacements and connection.vendor != "postgresql":
-        # ``_redact_audit`` finds and writes rows with PostgreSQL's SQL (as every purge does).
-        raise PurgeRefused(
-            f"{len(replacements)} attendee(s) purged earlier still have personal data in the audit trail, "
-            f"but redacting it needs PostgreSQL (this database is {connection.vendor}). Nothing was changed."
-        )
     if dry_run:
         counts["audit_rows_redacted"] = _redact_audit(plan, replacements, write=False)
         return counts
