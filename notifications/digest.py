@@ -107,8 +107,14 @@ def send_digest(now=None) -> dict:
     text = render_to_string("notifications/digest/digest.txt", ctx)
     html = html_document(render_to_string("notifications/digest/digest.html", ctx), subject)
     day = timezone.localdate(now).isoformat()
-    sent = 0
+    sent = already = 0
     for user in recipients():
-        row = send_email(user.email, subject, text, html, kind="operator_digest", dedupe_key=f"digest/{day}/{user.pk}")
+        key = f"digest/{day}/{user.pk}"
+        # Today's digest to this operator already went (a rerun, a second worker): nothing is sent
+        # again, and it is not counted as sent again.
+        if NotificationLog.objects.filter(dedupe_key=key).exclude(status=NotificationLog.Status.QUEUED).exists():
+            already += 1
+            continue
+        row = send_email(user.email, subject, text, html, kind="operator_digest", dedupe_key=key)
         sent += row.status in (NotificationLog.Status.SENT, NotificationLog.Status.QUEUED)
-    return {"sent": sent, "subject": subject}
+    return {"sent": sent, "subject": subject, **({"already_sent_today": already} if already else {})}
