@@ -147,7 +147,7 @@ class ResendTransport(Transport):
                 # when Resend answers with that attempt's email instead of sending a second one.
                 raise TransportError(f"Resend is still processing an earlier attempt: {exc.message}", code=409) from exc
             # 401/403 are about our account (the sending domain not verified, or not the From
-            # address's domain), never the recipient: like a wrong key, retried until fixed.
+            # address's domain), never the recipient: like a wrong key, retried on our schedule.
             permanent = code.isdigit() and 400 <= int(code) < 500 and code not in ("401", "403", "408", "409", "429")
             raise TransportError(f"Resend error {code}: {exc.message}", permanent=permanent, code=code) from exc
         email_id = (response or {}).get("id") if hasattr(response, "get") else None
