@@ -561,19 +561,147 @@ class PhoneSearch:
         return queryset.filter(Q(pk__in=found.values("pk")) | by_phone), may_have_duplicates
 
 
+def _address(value, *, current: str = "") -> str:
+    """An address typed in the admin, stored as every signal stores it (``normalise_email``), so
+    the next payment or booking under it finds the person. Refused when it is not an address, or
+    when someone has it already: another attendee's own address, or one an attendee had before a
+    merge (an alias wins over an address in matching, so either would take that person's signals)."""
+    from django.core.validators import validate_email
+
+    from .identity import normalise_email
+
+    email = normalise_email(value)
+    if email == normalise_email(current):
+        return email
+    try:
+        validate_email(email)
+    except forms.ValidationError:
+        raise forms.ValidationError(f"“{value}” is not an email address: type it as name@example.org.") from None
+    owner = Attendee.objects.filter(email=email).first()
+    if owner is not None:
+        raise forms.ValidationError(
+            f"{email} is already the address of another attendee ({owner}). If they are one person, "
+            "merge their registrations from the queue or an event page instead."
+        )
+    return email
+
+
+def _alias_taken(email: str, *, attendee_id=None, alias_id=None) -> None:
+    alias = AttendeeAlias.objects.filter(email=email).exclude(pk=alias_id).select_related("attendee").first()
+    if alias is not None and alias.attendee_id != attendee_id:
+        raise forms.ValidationError(
+            f"{email} is already known as an earlier address of {alias.attendee} (from a merge): "
+            "its payments and bookings go to them."
+        )
+
+
+class AttendeeAdminForm(forms.ModelForm):
+    class Meta:
+        model = Attendee
+        fields = ("email", "name", "phone", "email_opt_out", "sms_opt_out", "opted_out_at", "anonymised_at")
+
+    def clean_email(self):
+        email = _address(self.cleaned_data.get("email"), current=self.instance.email if self.instance.pk else "")
+        if email != self.instance.email:
+            _alias_taken(email, attendee_id=self.instance.pk)
+        return email
+
+    def clean_phone(self):
+        from .identity import normalise_phone
+
+        raw = (self.cleaned_data.get("phone") or "").strip()
+        if not raw or raw == self.instance.phone:
+            return raw
+        phone = normalise_phone(raw)
+        if not phone:
+            raise forms.ValidationError(
+                f"“{raw}” is not a phone number we can text: type it with its country code, e.g. +1 415 555 0199 "
+                "(a number without one is read as a number of DEFAULT_PHONE_REGION)."
+            )
+        return phone
+
+
+#: The attendee fields whose change in the admin is written to the audit trail (``attendee.updated``).
+AUDITED_ATTENDEE_FIELDS = ("email", "name", "phone", "email_opt_out", "sms_opt_out")
+
+
 @admin.register(Attendee)
 class AttendeeAdmin(PhoneSearch, admin.ModelAdmin):
+    form = AttendeeAdminForm
     list_display = ("email", "name", "phone", "email_opt_out", "sms_opt_out", "created_at")
     list_filter = ("email_opt_out", "sms_opt_out")
     search_fields = ("email", "name", "phone", "aliases__email")
     inlines = [AliasInline]
 
+    def save_model(self, request, obj, form, change):
+        from .audit import Actor, audit
+
+        super().save_model(request, obj, form, change)
+        if not change:
+            audit("attendee.created", actor=Actor.operator(request.user, "admin"), obj=obj, after={"email": obj.email})
+            return
+        moved = [f for f in AUDITED_ATTENDEE_FIELDS if form.initial.get(f) != getattr(obj, f)]
+        if moved:
+            audit(
+                "attendee.updated",
+                actor=Actor.operator(request.user, "admin"),
+                obj=obj,
+                before={f: form.initial.get(f) for f in moved},
+                after={f: getattr(obj, f) for f in moved},
+                message=f"Changed in the admin: {', '.join(moved)}.",
+            )
+
+
+class AttendeeAliasAdminForm(forms.ModelForm):
+    class Meta:
+        model = AttendeeAlias
+        fields = ("email", "attendee", "reason")
+
+    def clean_email(self):
+        email = _address(self.cleaned_data.get("email"), current=self.instance.email if self.instance.pk else "")
+        _alias_taken(email, alias_id=self.instance.pk)
+        return email
+
 
 @admin.register(AttendeeAlias)
 class AttendeeAliasAdmin(admin.ModelAdmin):
+    form = AttendeeAliasAdminForm
     list_display = ("email", "attendee", "reason", "created_at")
     search_fields = ("email", "attendee__email")
     raw_id_fields = ("attendee",)
+
+    def save_model(self, request, obj, form, change):
+        from .audit import Actor, audit
+
+        super().save_model(request, obj, form, change)
+        if not change or {"email", "attendee"} & set(form.changed_data):
+            audit(
+                "attendee.alias_learned",
+                actor=Actor.operator(request.user, "admin"),
+                obj=obj.attendee,
+                before={"alias": form.initial.get("email")} if change else None,
+                after={"alias": obj.email, "attendee": obj.attendee.email, "reason": f"admin: {obj.reason}"},
+            )
+
+    def delete_model(self, request, obj):
+        self._audit_removed(request, [obj])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        self._audit_removed(request, list(queryset.select_related("attendee")))
+        super().delete_queryset(request, queryset)
+
+    def _audit_removed(self, request, aliases):
+        from .audit import Actor, audit
+
+        for alias in aliases:
+            audit(
+                "attendee.alias_removed",
+                actor=Actor.operator(request.user, "admin"),
+                obj=alias.attendee,
+                before={"alias": alias.email, "attendee": alias.attendee.email},
+                message="Removed in the admin: signals under this address no longer reach this attendee.",
+            )
 
 
 class PaymentInline(admin.TabularInline):
