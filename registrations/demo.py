@@ -120,6 +120,23 @@ def seed(stdout=None) -> dict:
         (s[1], _book("sky", p["sky"], spring, SPRING, 58)),
         (s[0], _pay("bay", p["bay"], SPRING, 12000, 30)),
         (s[1], _book("bay", p["bay"], spring, SPRING, 29)),
+        # NEEDS_REVIEW: $40 of Bay's payment refunded in the Stripe Dashboard, a refund Stripe failed
+        (
+            s[0],
+            PaymentSignal(
+                status="refunded",
+                source_id="re_demo_bay",
+                refund_id="re_demo_bay",
+                refund_status="failed",
+                failure_reason="expired_or_canceled_card",
+                charge_id="ch_demo_bay",
+                payment_intent_id="pi_demo_bay",
+                amount_refunded=4000,
+                currency="usd",
+                occurred_at=timezone.now() - timedelta(hours=25),
+                raw_ref="demo:refund_failed",
+            ),
+        ),
         # PAID_ONLY (due a booking reminder) and BOOKED_ONLY (due a payment reminder)
         (s[0], _pay("ash", p["ash"], SPRING, 12000, 50)),
         (s[1], _book("cedar", p["cedar"], spring, SPRING, 40)),

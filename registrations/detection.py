@@ -213,7 +213,19 @@ def reopen_for_failed_refund(item: ReviewItem, refund: Refund, actor: Actor) -> 
         },
         message=f"Review item reopened: {because} ({failure_reason_text(refund.failure_reason)})",
     )
+    close_failed_refund_card(refund.refund_id, actor)
     return item
+
+
+def close_failed_refund_card(refund_id: str, actor: Actor) -> None:
+    """Close the "Refund failed" card of ``refund_id``, a refund made from a refund card that has
+    taken the failure over (reopened, or its attempt ended): opened while that card did not know the
+    refund yet (its answer lost, or not yet recorded), it would be a second card about it."""
+    cards = ReviewItem.objects.select_for_update(of=("self",)).filter(
+        key=f"refund_failed:{refund_id}", state=ReviewItem.State.OPEN
+    )
+    for item in cards:
+        _auto_close(item, "refunded from its queue card", actor)
 
 
 def _reopen_cards_whose_refund_failed(actor: Actor, known: dict) -> None:
@@ -235,6 +247,94 @@ def _reopen_cards_whose_refund_failed(actor: Actor, known: dict) -> None:
         reopened = reopen_for_failed_refund(card, refund, actor) if refund is not None else None
         if reopened is not None:
             known[card.key] = reopened
+
+
+# --- A refund made outside the queue that Stripe failed -----------------------------------------
+#: ``ReviewItem.data`` key of a "Refund failed" card: the Stripe refund it is about.
+FAILED_REFUND = "refund"
+
+
+def _card_made_refunds(known: dict) -> set[str]:
+    """The refunds made from the refund cards among ``known``: the one each was closed with, and
+    those that failed after it (each reopened it or ended its attempt)."""
+    made = set()
+    for i in known.values():
+        if i.kind in REFUND_CARD_KINDS:
+            made.update((i.data or {}).get(FAILED_REFUNDS) or [])
+            if refund_id := card_refund_id(i):
+                made.add(refund_id)
+    return made
+
+
+def _given_back_since(refund: Refund, payment: Payment, refunds: list[Refund]) -> bool:
+    """Whether ``payment`` gave back the money of ``refund`` (which failed) another way since: it
+    is refunded in full, or refunds of it made after this one stand for at least its amount."""
+    if payment.fully_refunded:
+        return True
+    when = refund.occurred_at or refund.created_at
+    later = sum(
+        r.amount
+        for r in refunds
+        if r.pk != refund.pk and r.status not in FALLEN_REFUND and (r.occurred_at or r.created_at) > when
+    )
+    return later >= refund.amount > 0
+
+
+def _detect_failed_refunds(reg: Registration, actor: Actor, all_payments: list, known: dict) -> None:
+    """A refund made outside the queue (in the Stripe Dashboard, say) that Stripe then failed or
+    canceled gave nothing back, and nothing but the registration's history would say so: a
+    "Refund failed" card opens, one per refund (its key), saying which refund, how much, Stripe's
+    reason and what to do. It closes by itself when the money went back another way since (a later
+    refund, the payment refunded in full). A failed refund made from a refund card is that card's
+    (``reopen_for_failed_refund`` / ``resolutions.note_refund_failed``): no card of its own, and
+    one opened before the card knew the refund (its answer was lost) closes."""
+    cards = [i for i in known.values() if i.kind == ReviewItem.Kind.REFUND_FAILED]
+    flagged = [p for p in all_payments if getattr(p, "has_fallen_refunds", False)]
+    if not flagged and not any(i.state == ReviewItem.State.OPEN for i in cards):
+        return
+    payments = {p.pk: p for p in all_payments}
+    refunds = list(Refund.objects.filter(payment__in=list(payments), cumulative=False).order_by("occurred_at", "pk"))
+    by_payment: dict[int, list[Refund]] = {}
+    for r in refunds:
+        by_payment.setdefault(r.payment_id, []).append(r)
+    card_made = _card_made_refunds(known)
+    needed: set[str] = set()
+    for r in refunds:
+        p = payments[r.payment_id]
+        if r.status not in FALLEN_REFUND or r.refund_id in card_made or not p.is_paid:
+            continue
+        if _given_back_since(r, p, by_payment[p.pk]):
+            continue
+        needed.add(r.refund_id)
+        currency = p.currency or reg.event.currency
+        what = "failed" if r.status == "failed" else "was canceled"
+        made = f" on {_day(r.occurred_at, reg.event)}" if r.occurred_at else ""
+        explanation = (
+            f"Not refunded: the refund of {_money(r.amount, currency)} made outside the queue (in the Stripe "
+            f"Dashboard, say){made} ({r.refund_id}) {what} ({failure_reason_text(r.failure_reason)}), so "
+            f"{reg.attendee} did not get this money back. Refund it again in the Stripe Dashboard (its webhook "
+            "records it here and this card closes by itself), or give the money back another way; then "
+            "acknowledge here with a note saying what you did."
+        )
+        data = {FAILED_REFUND: r.refund_id, "amount": r.amount, "failure_reason": r.failure_reason or ""}
+        item = _ensure(
+            f"refund_failed:{r.refund_id}",
+            ReviewItem.Kind.REFUND_FAILED,
+            reg,
+            actor,
+            known=known,
+            explanation=explanation,
+            payment=p,
+            data=data,
+        )
+        if item.state == ReviewItem.State.OPEN and item.explanation != explanation:
+            # Stripe's reason came after its "failed" (``refund.updated`` first): the card says it now.
+            item.explanation, item.data = explanation, {**(item.data or {}), **data}
+            item.save(update_fields=["explanation", "data"])
+    for item in cards:
+        if item.state == ReviewItem.State.OPEN and (item.data or {}).get(FAILED_REFUND) not in needed:
+            made_here = (item.data or {}).get(FAILED_REFUND) in card_made
+            _auto_close(item, "refunded from its queue card" if made_here else "the money went back since", actor)
 
 
 def _unsure_line_items(event, p: Payment) -> list:
@@ -393,6 +493,8 @@ def detect_review_items(
     # before the rules below look at open cards (one of them may close it again as ``auto:``, when
     # the money was given back another way meanwhile).
     _reopen_cards_whose_refund_failed(actor, known)
+    # A refund made outside the queue that Stripe failed: a card of its own.
+    _detect_failed_refunds(reg, actor, all_payments, known)
 
     # Group payment: several seats in one payment.
     one_seat = set()  # payments that are one seat at the event's current price and kind

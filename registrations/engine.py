@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from .audit import SYSTEM, Actor, audit
 from .audit import batched as audit_batched
-from .detection import detect_review_items, open_review_count
+from .detection import FALLEN_REFUND, detect_review_items, open_review_count
 from .models import (
     Dispute,
+    Refund,
     Registration,
 )
 from .status import derive_status
@@ -113,8 +114,16 @@ def recompute(
         else:
             reg = locked_registrations().get(pk=registration.pk)
         # Disputes are rare: the payments query says which payments have any, and only those are
-        # prefetched (the others get an empty prefetch instead of a second query).
-        payments = list(reg.payments.annotate(has_disputes=Exists(Dispute.objects.filter(payment=OuterRef("pk")))))
+        # prefetched (the others get an empty prefetch instead of a second query). Refunds that
+        # failed are rarer still: the same query says which payments have one (``detection``).
+        payments = list(
+            reg.payments.annotate(
+                has_disputes=Exists(Dispute.objects.filter(payment=OuterRef("pk"))),
+                has_fallen_refunds=Exists(
+                    Refund.objects.filter(payment=OuterRef("pk"), cumulative=False, status__in=FALLEN_REFUND)
+                ),
+            )
+        )
         prefetch_related_objects([p for p in payments if p.has_disputes], "disputes")
         for p in payments:
             if not p.has_disputes:

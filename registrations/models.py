@@ -487,6 +487,9 @@ class ReviewItem(models.Model):
         # Opened by a merge (``resolutions.merge_registrations``): the two merged people were both
         # registered at another event, where one person now has two registrations.
         SAME_PERSON_TWICE = "same_person_twice", "Same person registered twice"
+        # A refund made outside the queue (the Stripe Dashboard) that Stripe failed or canceled
+        # (``detection``; a failed refund made from a card reopens that card instead).
+        REFUND_FAILED = "refund_failed", "Refund failed"
 
     class State(models.TextChoices):
         OPEN = "open", "Open"

@@ -25,6 +25,7 @@ from .detection import (
     REFUSED_REFUNDS,
     _auto_close,
     _ensure,
+    close_failed_refund_card,
     end_refund_attempt,
     refund_attempt,
     reopen_for_failed_refund,
@@ -409,6 +410,16 @@ def keep_as_credit(item_id: int, actor: Actor, note: str = "") -> ReviewItem:
     return acknowledge(item_id, actor, note, kind=ReviewItem.Kind.PAID_CANCELLED, resolution="kept_as_credit")
 
 
+def acknowledge_failed_refund(item_id: int, actor: Actor, note: str) -> ReviewItem:
+    """A refund made in the Stripe Dashboard failed: the operator gave the money back another way
+    (or decided not to) and records what they did (note required)."""
+    if not (note or "").strip():
+        raise ResolutionError(
+            "Write a note saying what you did about the failed refund (for example “refunded again in Stripe”)."
+        )
+    return acknowledge(item_id, actor, note.strip(), kind=ReviewItem.Kind.REFUND_FAILED)
+
+
 def acknowledge_dispute(item_id: int, actor: Actor, note: str) -> ReviewItem:
     """A dispute is answered in Stripe; here the operator records what they did (note required)."""
     if not (note or "").strip():
@@ -571,6 +582,7 @@ def note_refund_failed(item_id: int, refund_id: str, actor: Actor) -> bool:
             obj=item,
             after={"key": item.key, "failed_refund": refund_id},
         )
+        close_failed_refund_card(refund_id, actor)
         return True
 
 

@@ -31,6 +31,7 @@ MONEY_REVIEW_KINDS = {
     ReviewItem.Kind.DISPUTE,
     ReviewItem.Kind.PAID_CANCELLED,
     ReviewItem.Kind.PAYMENT_NOT_CLEARED,
+    ReviewItem.Kind.REFUND_FAILED,
 }
 
 

@@ -36,6 +36,7 @@ from ..resolutions import (
     ResolutionError,
     accept_suggested_match,
     acknowledge_dispute,
+    acknowledge_failed_refund,
     assign_group_seats,
     check_refund,
     dismiss,
@@ -395,6 +396,9 @@ def do_credit(request, item, actor):
 
 
 def do_acknowledge(request, item, actor):
+    if item.kind == ReviewItem.Kind.REFUND_FAILED:
+        acknowledge_failed_refund(item.pk, actor, _note(request))
+        return _resolved(request, item, "Failed refund acknowledged; your note is in the audit trail.")
     acknowledge_dispute(item.pk, actor, _note(request))
     return _resolved(request, item, "Dispute acknowledged; your note is in the audit trail.")
 
@@ -735,4 +739,5 @@ ALLOWED = {
     ReviewItem.Kind.UNMATCHED_EVENT: {"map", "ignore"},
     ReviewItem.Kind.PAYMENT_NOT_CLEARED: {"remind", "wait"},
     ReviewItem.Kind.SAME_PERSON_TWICE: {"accept", "keep"},
+    ReviewItem.Kind.REFUND_FAILED: {"acknowledge"},
 }

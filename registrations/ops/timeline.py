@@ -200,6 +200,7 @@ _REVIEW_KEY_KINDS = {
     "not_cleared": ReviewItem.Kind.PAYMENT_NOT_CLEARED,
     "unmatched": ReviewItem.Kind.UNMATCHED_EVENT,
     "same_person": ReviewItem.Kind.SAME_PERSON_TWICE,
+    "refund_failed": ReviewItem.Kind.REFUND_FAILED,
 }
 _CHOICES = {
     "state": Payment.State,

@@ -566,4 +566,8 @@ def test_a_refund_that_fails_after_charge_refunded_no_longer_counts(event):
     assert Registration.objects.get().status == Status.REFUNDED
     apply_payment(replace(refund, refund_status="failed", raw_ref="evt_re_failed"))
     assert Payment.objects.get().amount_refunded == 0
-    assert Registration.objects.get().status == Status.COMPLETE
+    # Paid and booked again, with a "Refund failed" card for the operator (the money meant to go
+    # back did not): the registration needs review until it is dealt with.
+    assert Registration.objects.get().status == Status.NEEDS_REVIEW
+    (card,) = ReviewItem.objects.filter(kind=ReviewItem.Kind.REFUND_FAILED, state=ReviewItem.State.OPEN)
+    assert card.key == "refund_failed:re_1"

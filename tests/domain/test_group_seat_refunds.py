@@ -170,7 +170,11 @@ def test_seats_are_live_again_when_the_groups_refund_fails(event, order):
         steps[step]()
 
     assert group_payment().amount_refunded == 0
-    assert status_of(PAYER) == Status.COMPLETE
+    # The payer is paid and booked again, with a "Refund failed" card about the refund that did not
+    # give the money back: they need review until an operator deals with it.
+    assert status_of(PAYER) == Status.NEEDS_REVIEW
+    (card,) = ReviewItem.objects.filter(kind=ReviewItem.Kind.REFUND_FAILED, state=ReviewItem.State.OPEN)
+    assert card.registration == reg_of(PAYER)
     for email, _, _ in FRIENDS:
         assert status_of(email) == Status.COMPLETE
         assert not seat_payment_of(email).fully_refunded

@@ -162,7 +162,10 @@ def test_refund_created_updated_and_failed_events(deliver, fake_stripe, event):
     failed = deliver(stripe_fake.event("refund.failed", dict(refund, status="failed")))
     assert failed.status == "processed"
     assert Payment.objects.get().amount_refunded == 0
-    assert registration().status == Status.PAID_ONLY
+    # Paid again, with a "Refund failed" card for the operator: needs review until it is dealt with.
+    assert registration().status == Status.NEEDS_REVIEW
+    (card,) = ReviewItem.objects.filter(kind=ReviewItem.Kind.REFUND_FAILED, state=ReviewItem.State.OPEN)
+    assert card.registration == registration() and refund["id"] in card.explanation
 
 
 def test_a_refund_that_arrives_before_the_payment_still_ends_refunded(deliver, fake_stripe, event):

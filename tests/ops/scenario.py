@@ -164,8 +164,9 @@ def build_world(fake_stripe=None) -> World:
     # "Bank payment not cleared" is opened by the reminder scan after days, not by a signal: its
     # card and choices are covered in tests/notifications/test_bank_debit_not_cleared.py. "Same
     # person registered twice" is opened by a merge of two people both registered at another
-    # event: tests/ops/test_merging_someone_registered_twice_elsewhere.py.
-    later = {ReviewItem.Kind.PAYMENT_NOT_CLEARED, ReviewItem.Kind.SAME_PERSON_TWICE}
+    # event: tests/ops/test_merging_someone_registered_twice_elsewhere.py. "Refund failed" is opened
+    # by Stripe failing a refund made in its Dashboard: tests/ops/test_a_dashboard_refund_that_fails_opens_a_card.py.
+    later = {ReviewItem.Kind.PAYMENT_NOT_CLEARED, ReviewItem.Kind.SAME_PERSON_TWICE, ReviewItem.Kind.REFUND_FAILED}
     for kind in set(ReviewItem.Kind.values) - later:
         world.items[kind] = ReviewItem.objects.filter(kind=kind, state=ReviewItem.State.OPEN).order_by("pk").first()
     missing = [k for k, v in world.items.items() if v is None]
