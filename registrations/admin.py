@@ -637,19 +637,26 @@ class AttendeeAdmin(PhoneSearch, admin.ModelAdmin):
         from .audit import Actor, audit
 
         super().save_model(request, obj, form, change)
+        actor = Actor.operator(request.user, "admin")
         if not change:
-            audit("attendee.created", actor=Actor.operator(request.user, "admin"), obj=obj, after={"email": obj.email})
+            audit("attendee.created", actor=actor, obj=obj, after={"email": obj.email})
             return
         moved = [f for f in AUDITED_ATTENDEE_FIELDS if form.initial.get(f) != getattr(obj, f)]
         if moved:
             audit(
                 "attendee.updated",
-                actor=Actor.operator(request.user, "admin"),
+                actor=actor,
                 obj=obj,
                 before={f: form.initial.get(f) for f in moved},
                 after={f: getattr(obj, f) for f in moved},
                 message=f"Changed in the admin: {', '.join(moved)}.",
             )
+        if "email" in moved and obj.anonymised_at is None:
+            # The old address came from Stripe or Acuity, which still have it: it stays this
+            # person's, as a merge keeps the merged-away address.
+            from .matching import learn_alias
+
+            learn_alias(obj, form.initial.get("email") or "", "address before an edit in the admin", actor)
 
 
 class AttendeeAliasAdminForm(forms.ModelForm):

@@ -94,3 +94,15 @@ def test_an_alias_added_in_the_admin_is_stored_normalised_refused_when_taken_and
     assert AttendeeAlias.objects.get().email == "river.work@example.org"
     row = AuditLog.objects.get(action="attendee.alias_learned")
     assert row.after["alias"] == "river.work@example.org" and row.after["attendee"] == "river@example.org"
+
+
+def test_after_an_address_is_changed_in_the_admin_a_payment_under_the_old_one_still_finds_the_person(admin_client):
+    # The old address is what Stripe and Acuity still have (it came from them): it stays theirs.
+    event = EventFactory()
+    EventMappingFactory(event=event, kind="stripe_payment_link", value=PLINK)
+    river = AttendeeFactory(email="river@old.example")
+    assert _edit(admin_client, river, email="river@new.example").status_code == 302
+    assert AttendeeAlias.objects.get(email="river@old.example").attendee_id == river.pk
+    apply_payment(paid(1, email="river@old.example"))
+    assert Registration.objects.get(event=event).attendee_id == river.pk
+    assert Attendee.objects.count() == 1
