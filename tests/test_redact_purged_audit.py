@@ -14,6 +14,7 @@ from registrations.audit import Actor, audit
 from registrations.models import Attendee, AttendeeAlias, AuditLog
 from tests.factories import AttendeeFactory, RegistrationFactory
 from tests.test_purge import purge, world  # noqa: F401  (world is a fixture)
+from tests.test_purge_audit_trail import text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +30,6 @@ def redact(*args):
     out = StringIO()
     call_command("redact_purged_audit", *args, stdout=out, stderr=out)
     return out.getvalue()
-
-
-def text_of(row: AuditLog) -> str:
-    return f"{row.before} {row.after} {row.message}".lower()
 
 
 def snapshot(**filters):
