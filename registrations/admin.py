@@ -801,6 +801,28 @@ class FactAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    # Stored field → the display method reading it as money (amounts are stored in minor units,
+    # 12000 for $120.00): the page shows the money where the stored number was, under its name.
+    money_fields: dict[str, str] = {}
+
+    def get_readonly_fields(self, request, obj=None):
+        extra = [name for name in self.money_fields.values() if name not in self.readonly_fields]
+        return (*super().get_readonly_fields(request, obj), *extra)
+
+    def get_fields(self, request, obj=None):
+        fields = []
+        for name in super().get_fields(request, obj):
+            name = self.money_fields.get(name, name)
+            if name not in fields:
+                fields.append(name)
+        return fields
+
+
+def _paid_amount(obj):
+    """A refund's or dispute's amount in its payment's currency (one not yet tied to a payment: in
+    minor units, as stored, as no currency is known)."""
+    return format_money(obj.amount, _payment_currency(obj.payment)) if obj.payment else obj.amount
+
 
 @admin.register(Payment)
 class PaymentAdmin(FactAdmin):
@@ -819,18 +841,9 @@ class PaymentAdmin(FactAdmin):
     list_filter = ("state", "method", "source", "disputed", "livemode", "event")
     search_fields = ("checkout_session_id", "payment_intent_id", "charge_id", "email", "name")
     list_select_related = ("event", "registration__attendee", "registration__event")
-    readonly_fields = ("amount_display", "refunded_display")
-
-    def get_fields(self, request, obj=None):
-        """The payment's page reads its amounts as money where the stored minor units were, as
-        the list does (the page is read-only: payments change through the ops actions)."""
-        money = {"amount": "amount_display", "amount_refunded": "refunded_display"}
-        fields = []
-        for name in super().get_fields(request, obj):
-            name = money.get(name, name)
-            if name not in fields:
-                fields.append(name)
-        return fields
+    # The page reads the amounts as money, as the list does (it is read-only: payments change
+    # through the ops actions).
+    money_fields = {"amount": "amount_display", "amount_refunded": "refunded_display"}
 
     # Amounts are stored in minor units (12000 for $120.00): the list and the page read them as money.
     @admin.display(description="Amount", ordering="amount")
@@ -848,18 +861,24 @@ class RefundAdmin(FactAdmin):
     list_filter = ("status", "cumulative")
     search_fields = ("refund_id", "payment_intent_id", "charge_id")
     list_select_related = ("payment__event",)  # the currency of a payment that does not say it
+    money_fields = {"amount": "amount_display"}
 
     @admin.display(description="Amount", ordering="amount")
     def amount_display(self, obj):
-        """In the payment's currency (a refund not yet tied to a payment: in minor units, as stored)."""
-        return format_money(obj.amount, _payment_currency(obj.payment)) if obj.payment else obj.amount
+        return _paid_amount(obj)
 
 
 @admin.register(Dispute)
 class DisputeAdmin(FactAdmin):
-    list_display = ("dispute_id", "payment", "amount", "status", "reason", "status_at")
+    list_display = ("dispute_id", "payment", "amount_display", "status", "reason", "status_at")
     list_filter = ("status",)
     search_fields = ("dispute_id", "payment_intent_id", "charge_id")
+    list_select_related = ("payment__event",)  # the currency of a payment that does not say it
+    money_fields = {"amount": "amount_display"}
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_display(self, obj):
+        return _paid_amount(obj)
 
 
 @admin.register(Booking)

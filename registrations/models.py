@@ -385,7 +385,9 @@ class Refund(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
-        return f"Refund {self.refund_id} ({self.amount})"
+        # Named as payments are, without the amount: stored in minor units ("(4000)" for $40.00),
+        # it read wrong as the admin page's title; the amount is on the page, as money.
+        return f"Refund {self.refund_id}"
 
 
 class Dispute(models.Model):
