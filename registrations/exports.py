@@ -23,7 +23,7 @@ from django.db.models import QuerySet
 
 from .models import Booking, Event, Payment, Registration
 from .money import from_minor
-from .search import search_hint
+from .search import SEARCH_HINT_COLUMN, search_hint
 
 BASE_COLUMNS = [
     "Reference",
@@ -53,7 +53,7 @@ BASE_COLUMNS = [
     "Manual booked reason",
     "Registered at",
     "Status changed at",
-    "Found by search",
+    SEARCH_HINT_COLUMN,
 ]
 INTAKE_PREFIX = "Intake: "
 

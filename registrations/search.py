@@ -76,6 +76,10 @@ def search_registrations(qs: QuerySet, text: str) -> QuerySet:
     return qs.filter(found).annotate(**annotations)
 
 
+# The export column holding ``search_hint`` (the operators' export and the co-host CSV).
+SEARCH_HINT_COLUMN = "Found by search"
+
+
 def search_hint(reg) -> str:
     """Why a row was found, when it was not by its current name, address or number."""
     if getattr(reg, "earlier_email", None):

@@ -35,6 +35,7 @@ from .. import ratelimit
 from ..audit import audit
 from ..identity import normalise_email
 from ..models import CoHost, Event
+from ..search import SEARCH_HINT_COLUMN
 from . import access
 from .accounts import SCOPE, cohost_actor, link_minutes, send_sign_in_link
 from .attendees import CANCELLED_OR_REFUNDED, INCOMPLETE, build_row, build_rows, registrations_for, status_counts
@@ -234,14 +235,17 @@ def export_csv(request, slug):
     _no_store(response)
     response.write("\ufeff")  # BOM: Excel opens UTF-8 names (é, ñ) correctly
     writer = csv.writer(response)
-    header = ["Name", "Email", "Phone", "Status", "Missing", "Booked for", "Booking note", "Registered", "Seats"]
+    # SEARCH_HINT_COLUMN: why a search found the row when not by its current details (an address
+    # or number used before a merge), in the operators' export's words; empty otherwise.
+    header = ["Name", "Email", "Phone", "Status", "Missing", "Booked for", "Booking note", "Registered", "Seats",
+              SEARCH_HINT_COLUMN]  # fmt: skip
     if money:
         header += ["Paid", "Refunded"]
     writer.writerow([*header, "Intake answers"])
     for reg in registrations_for(event, show=show, q=q):
         row = build_row(reg, event, money)
         cells = [row.name, row.email, row.phone, row.status_label, row.missing_text, row.booked_for,
-                 row.booking_note, row.registered_at, row.seats]  # fmt: skip
+                 row.booking_note, row.registered_at, row.seats, row.matched]  # fmt: skip
         if money:
             cells += [row.paid, row.refunded]
         cells.append("; ".join(f"{label}: {value}" for label, value in row.intake))
