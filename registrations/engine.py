@@ -95,14 +95,15 @@ def recompute(
     """Lock the registration, refresh review items from facts, and store the derived status.
 
     ``new_with=(payments, bookings)``: ``registration`` was created in this transaction (with
-    its event and attendee loaded) and these are all its facts, none of them disputed. Nobody
+    its event and attendee loaded) and these are all its facts, none of them disputed and none with
+    a refund that failed (``has_fallen_refunds``, set by ``payments._refresh_adjustments``). Nobody
     else can see the row before the commit, so it is neither locked nor read again, and it has no
     review items yet: the four queries that would say so are skipped, and the rules are the same.
     """
     # The marks ``matching._registration_for`` leaves hold for this transaction only: used once.
     locked = registration.__dict__.pop("locked_in_transaction", False)
     registration.__dict__.pop("new_in_transaction", None)
-    if new_with is not None and not any(p.disputed for p in new_with[0]):
+    if new_with is not None and not any(p.disputed or getattr(p, "has_fallen_refunds", False) for p in new_with[0]):
         reg = registration
         payments, bookings = list(new_with[0]), list(new_with[1])
         for p in payments:

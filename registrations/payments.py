@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from . import seats
 from .audit import SYSTEM, Actor, audit
-from .detection import _auto_close
+from .detection import FALLEN_REFUND, _auto_close
 from .engine import _EPOCH, ApplyResult, _batched, _retrying, recompute
 from .identity import normalise_email
 from .matching import (
@@ -318,7 +318,10 @@ def _refresh_adjustments(payment: Payment) -> list[str]:
             model.objects.filter(pk__in=waiting, payment__isnull=True).update(payment=payment)
     cumulative = max([r.amount for r in refunds if r.cumulative] or [0])
     individual = sum(r.amount for r in refunds if not r.cumulative and r.status in ("succeeded", "pending"))
-    if any(not r.cumulative and r.status in ("failed", "canceled") for r in refunds):
+    # What ``engine.recompute``'s payments query annotates, known here without it: a payment just
+    # created with a refund that failed before it arrived is not recomputed as one with no facts.
+    payment.has_fallen_refunds = any(not r.cumulative and r.status in FALLEN_REFUND for r in refunds)
+    if payment.has_fallen_refunds:
         # The charge's cumulative total counted a refund that later failed; the refunds' own
         # statuses are the better truth then.
         refunded = individual
