@@ -327,14 +327,37 @@ def _detect_failed_refunds(reg: Registration, actor: Actor, all_payments: list, 
             payment=p,
             data=data,
         )
+        if item.state == ReviewItem.State.OPEN and item.registration_id != reg.pk:
+            # Its payment is this registration's now (two rows of one payment were joined, and the
+            # other row's registration had the card): the card follows the payment.
+            item.registration, item.event = reg, reg.event
+            item.save(update_fields=["registration", "event"])
+            audit(
+                "review.updated",
+                actor=actor,
+                registration=reg,
+                obj=item,
+                after={"key": item.key, "registration": reg.pk},
+                message="Review item moved: the payment of its failed refund belongs to this registration now",
+            )
+            known[item.key] = item
         if item.state == ReviewItem.State.OPEN and item.explanation != explanation:
             # Stripe's reason came after its "failed" (``refund.updated`` first): the card says it now.
             item.explanation, item.data = explanation, {**(item.data or {}), **data}
             item.save(update_fields=["explanation", "data"])
+    mine = {r.refund_id for r in refunds}
     for item in cards:
         if item.state == ReviewItem.State.OPEN and (item.data or {}).get(FAILED_REFUND) not in needed:
-            made_here = (item.data or {}).get(FAILED_REFUND) in card_made
-            _auto_close(item, "refunded from its queue card" if made_here else "the money went back since", actor)
+            refund_id = (item.data or {}).get(FAILED_REFUND)
+            if refund_id in card_made:
+                why = "refunded from its queue card"
+            elif refund_id not in mine:
+                # Not that the money went back: the registration its payment belongs to now
+                # takes the card over when it is re-derived (above).
+                why = "its payment moved to another person"
+            else:
+                why = "the money went back since"
+            _auto_close(item, why, actor)
 
 
 def _unsure_line_items(event, p: Payment) -> list:
